@@ -1,0 +1,35 @@
+"""Optional dependencies, imported only when a backend first needs them."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from datamill.exceptions import DependencyError
+
+# module name -> the extra that installs it
+_EXTRA_FOR = {
+    "pyspark": "spark",
+    "psycopg": "postgres",
+    "adbc_driver_postgresql": "postgres",
+    "pandas": "pandas",
+    "polars": "polars",
+}
+
+
+def require(module: str, *, purpose: str = "") -> ModuleType:
+    """Import ``module`` or raise a :class:`DependencyError` naming the extra.
+
+    Examples
+    --------
+    >>> require("json").__name__
+    'json'
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        top = module.split(".")[0]
+        extra = _EXTRA_FOR.get(top)
+        what = f" for {purpose}" if purpose else ""
+        hint = f"pip install 'datamill[{extra}]'" if extra else f"pip install {top}"
+        raise DependencyError(f"{top} is needed{what} but is not installed (fix: {hint})") from exc

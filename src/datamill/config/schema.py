@@ -1,0 +1,165 @@
+"""Typed objects for ``datamill.yaml``.
+
+The project file is parsed once into these models; code deeper in receives them,
+never raw dicts. Backend-specific options (a CSV source's delimiter, a Spark
+master URL) are validated by the backend's own ``Options`` model, looked up by
+``type`` in the stage's registry, so third-party backends bring their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+__all__ = [
+    "BackendSpec",
+    "SourceSpec",
+    "WriteSpec",
+    "DatasetSpec",
+    "ProjectConfig",
+]
+
+_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class BackendSpec(BaseModel):
+    """An engine or a storage: a ``type`` plus the backend's own options.
+
+    Written in the file either as a string (``duckdb``, ``lakehouse:./warehouse``,
+    ``postgresql://user@host/db``) or as a mapping with ``type:``.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    _parsed: Any = PrivateAttr(default=None)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The backend's own keys, as written."""
+        return dict(self.model_extra or {})
+
+    @property
+    def parsed(self) -> Any:
+        """The backend's validated ``Options`` object (set by the loader)."""
+        return self._parsed
+
+
+class SourceSpec(BaseModel):
+    """One entry under ``sources:``; the rest of its keys belong to its ``type``."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    on_bad_rows: Literal["fail", "quarantine", "skip"] = "fail"
+    description: str = ""
+    _parsed: Any = PrivateAttr(default=None)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The source type's own keys, as written."""
+        return dict(self.model_extra or {})
+
+    @property
+    def parsed(self) -> Any:
+        """The source type's validated ``Options`` object (set by the loader)."""
+        return self._parsed
+
+
+class WriteSpec(_Strict):
+    """How a dataset's result is written to storage."""
+
+    mode: Literal["overwrite", "append", "upsert"] = "overwrite"
+    keys: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _upsert_needs_keys(self) -> WriteSpec:
+        if self.mode == "upsert" and not self.keys:
+            raise ValueError("mode upsert needs keys: [column, ...] to match rows on")
+        return self
+
+
+class DatasetSpec(_Strict):
+    """One entry under ``datasets:``: a transform over sources and other datasets.
+
+    Exactly one of ``sql`` (DuckDB's dialect, translated for Spark), ``python``
+    (``"module:function"`` taking Arrow tables by name) or ``from`` (a copy of one
+    table, the start for cleaning steps) says where the rows come from.
+    """
+
+    from_: str | None = Field(default=None, alias="from")
+    sql: str | None = None
+    python: str | None = None
+    inputs: list[str] = Field(default_factory=list)
+    write: WriteSpec = Field(default_factory=WriteSpec)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _one_body(self) -> DatasetSpec:
+        given = [k for k in ("from_", "sql", "python") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of from:, sql: or python: for a dataset")
+        if self.python and ":" not in self.python:
+            raise ValueError("python: must be 'module:function', e.g. 'features:build'")
+        return self
+
+
+def _backend(value: Any, default_key: str) -> Any:
+    if isinstance(value, str):
+        if default_key == "storage":
+            scheme, sep, rest = value.partition(":")
+            if scheme in ("postgresql", "postgres"):
+                return {"type": "postgres", "url": value}
+            if sep:
+                return {"type": scheme, "path": rest}
+        return {"type": value}
+    return value
+
+
+class ProjectConfig(_Strict):
+    """The whole project file."""
+
+    name: str = Field(pattern=_NAME_PATTERN)
+    description: str = ""
+    engine: BackendSpec = Field(default_factory=lambda: BackendSpec(type="duckdb"))
+    storage: BackendSpec = Field(
+        default_factory=lambda: BackendSpec(type="lakehouse", path="./warehouse")
+    )
+    sources: dict[str, SourceSpec] = Field(default_factory=dict)
+    datasets: dict[str, DatasetSpec] = Field(default_factory=dict)
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _engine(cls, value: Any) -> Any:
+        return _backend(value, "engine")
+
+    @field_validator("storage", mode="before")
+    @classmethod
+    def _storage(cls, value: Any) -> Any:
+        return _backend(value, "storage")
+
+    @field_validator("sources", "datasets")
+    @classmethod
+    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        import re
+
+        for key in value:
+            if not re.match(_NAME_PATTERN, key):
+                raise ValueError(
+                    f"'{key}' is not a valid table name: use letters, digits and _ "
+                    "and start with a letter"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> ProjectConfig:
+        both = set(self.sources) & set(self.datasets)
+        if both:
+            raise ValueError(
+                f"{sorted(both)} named both as a source and a dataset: "
+                "every table needs its own name"
+            )
+        return self

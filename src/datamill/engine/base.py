@@ -1,0 +1,68 @@
+"""What every engine does: run a dataset's SQL (DuckDB's dialect) over named tables.
+
+Engines are lazy: :meth:`Engine.sql` returns a :class:`Relation` and nothing runs
+until the relation is collected (``to_arrow``) or streamed (``to_reader``).
+Queries are written once in DuckDB's dialect; engines for other dialects
+translate them (Spark through SQLGlot).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import ClassVar
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
+
+from datamill.storage.base import TableScan
+
+__all__ = ["Engine", "EngineOptions", "Relation", "TableInput"]
+
+# What an engine accepts as an input table: a lazy storage handle or Arrow data.
+TableInput = TableScan | pa.Table
+
+
+class EngineOptions(BaseModel):
+    """Base for an engine's own options: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Relation(ABC):
+    """The lazy result of a query."""
+
+    @property
+    @abstractmethod
+    def schema(self) -> pa.Schema: ...
+
+    @abstractmethod
+    def to_reader(self, batch_size: int = 65_536) -> pa.RecordBatchReader:
+        """Run the query and stream its rows."""
+
+    def to_arrow(self) -> pa.Table:
+        """Run the query and collect every row."""
+        return self.to_reader().read_all()
+
+
+class Engine(ABC):
+    """A compute engine. Subclasses set ``Options`` and implement :meth:`sql`."""
+
+    name: ClassVar[str] = ""
+    Options: ClassVar[type[EngineOptions]] = EngineOptions
+
+    def __init__(self, options: EngineOptions | None = None) -> None:
+        self.options = options if options is not None else self.Options()
+
+    @abstractmethod
+    def sql(self, query: str, tables: Mapping[str, TableInput]) -> Relation:
+        """Plan ``query`` (DuckDB dialect) over ``tables``; raise :class:`EngineError` on bad SQL."""
+
+    def close(self) -> None:
+        """Release the engine's resources."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,27 @@
+"""Sources: files, HTTP APIs, SQL databases, chosen by ``type:`` in the project file."""
+
+from datamill._registry import Registry
+from datamill.sources.base import QUARANTINE_SCHEMA, BadRow, ReadContext, RetryRead, Source, SourceOptions
+
+SOURCES = Registry(
+    "source type",
+    "datamill.sources",
+    {
+        "csv": "datamill.sources.csv:CsvSource",
+        "parquet": "datamill.sources.parquet:ParquetSource",
+        "json": "datamill.sources.json:JsonSource",
+        "ndjson": "datamill.sources.json:NdjsonSource",
+        "http": "datamill.sources.http:HttpSource",
+        "sql": "datamill.sources.sql:SqlSource",
+    },
+)
+
+__all__ = [
+    "QUARANTINE_SCHEMA",
+    "SOURCES",
+    "BadRow",
+    "ReadContext",
+    "RetryRead",
+    "Source",
+    "SourceOptions",
+]

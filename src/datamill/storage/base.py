@@ -1,0 +1,152 @@
+"""What every storage does: keep named, versioned Arrow tables.
+
+Writes are atomic: a reader sees the table before or after a write, never half
+of one, and a write interrupted half-way leaves the previous version in place.
+Reads are lazy (:meth:`Storage.scan` returns a :class:`TableScan`); ``read``
+runs now.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["Commit", "Storage", "StorageOptions", "TableScan", "WriteMode", "WriteResult"]
+
+WriteMode = Literal["overwrite", "append", "upsert"]
+
+
+class StorageOptions(BaseModel):
+    """Base for a storage's own options: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write produced."""
+
+    table: str
+    version: int
+    rows_written: int
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One entry of a table's history."""
+
+    version: int
+    timestamp: datetime
+    operation: str  # "overwrite", "append", "upsert", "create"
+    rows: int | None = None  # rows written by that commit, where known
+
+
+class TableScan(ABC):
+    """A lazy handle on one version of one table: nothing is read until asked."""
+
+    def __init__(self, name: str, version: int | None) -> None:
+        self.name = name
+        self.version = version
+
+    @property
+    @abstractmethod
+    def schema(self) -> pa.Schema: ...
+
+    @abstractmethod
+    def to_reader(self) -> pa.RecordBatchReader:
+        """Stream the rows as record batches."""
+
+    def to_dataset(self) -> ds.Dataset:
+        """A lazy pyarrow dataset (engines push filters and projections into it).
+
+        The default wraps :meth:`to_reader`, which can be consumed once.
+        """
+        return ds.InMemoryDataset(self.to_arrow())
+
+    def parquet_files(self) -> list[str] | None:
+        """Parquet files holding exactly this version, for engines that read files in parallel.
+
+        ``None`` when the storage does not keep Parquet files (PostgreSQL).
+        """
+        return None
+
+    def to_arrow(self) -> pa.Table:
+        return self.to_reader().read_all()
+
+
+class Storage(ABC):
+    """Named, versioned tables. Subclasses set ``Options`` and implement the abstract methods."""
+
+    Options: ClassVar[type[StorageOptions]] = StorageOptions
+
+    def __init__(self, options: StorageOptions, *, project_dir: Path | None = None) -> None:
+        self.options = options
+        self.project_dir = Path(project_dir) if project_dir else Path.cwd()
+
+    def resolve(self, path: str | Path) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.project_dir / p
+
+    @abstractmethod
+    def write(
+        self,
+        name: str,
+        data: pa.Table | pa.RecordBatchReader,
+        *,
+        mode: WriteMode = "overwrite",
+        keys: Sequence[str] = (),
+    ) -> WriteResult:
+        """Write ``data`` as a new version of ``name`` in one atomic commit.
+
+        ``upsert`` replaces rows whose ``keys`` match and inserts the others; it
+        creates the table when missing. Raises :class:`StorageError` (never a
+        backend's own exception).
+        """
+
+    @abstractmethod
+    def scan(self, name: str, version: int | None = None) -> TableScan:
+        """A lazy handle on ``name`` (latest version unless ``version`` is given).
+
+        Raises :class:`TableNotFound` naming the tables that do exist.
+        """
+
+    @abstractmethod
+    def list(self) -> list[str]:
+        """Names of the tables, sorted."""
+
+    @abstractmethod
+    def history(self, name: str) -> list[Commit]:
+        """Commits of ``name``, oldest first."""
+
+    def exists(self, name: str) -> bool:
+        return name in self.list()
+
+    def read(self, name: str, version: int | None = None) -> pa.Table:
+        """Read a whole table now."""
+        return self.scan(name, version).to_arrow()
+
+    def schema(self, name: str) -> pa.Schema:
+        return self.scan(name).schema
+
+    def version(self, name: str) -> int | None:
+        """The latest version of ``name``, or ``None`` when it does not exist."""
+        if not self.exists(name):
+            return None
+        return self.scan(name).version
+
+    def close(self) -> None:
+        """Release connections; the storage may not be used afterwards."""
+
+    def __enter__(self) -> Storage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
