@@ -1,0 +1,31 @@
+"""Fixtures shared by every test folder: real services, started once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import services
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a real PostgreSQL server started for this test session."""
+    with services.postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The one Spark session shared by every Spark test."""
+    session = services.spark_session()
+    yield session
+    session.stop()
+
+
+@pytest.fixture()
+def project_dir(tmp_path: Path) -> Path:
+    """An empty folder to build a project in."""
+    return tmp_path
