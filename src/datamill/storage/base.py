@@ -81,6 +81,10 @@ class TableScan(ABC):
     def to_arrow(self) -> pa.Table:
         return self.to_reader().read_all()
 
+    def count_rows(self) -> int:
+        """Number of rows; backends override this with a metadata-only count where they can."""
+        return self.to_dataset().count_rows()
+
 
 class Storage(ABC):
     """Named, versioned tables. Subclasses set ``Options`` and implement the abstract methods."""

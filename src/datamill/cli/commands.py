@@ -1,0 +1,132 @@
+"""Commands for the project and its pipeline: init, validate, run, ingest, runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from datamill.cli.app import app, console, open_project
+
+_STATUS = {"ok": "[green]ok[/]", "up_to_date": "[dim]up to date[/]", "failed": "[red]failed[/]",
+           "blocked": "[yellow]blocked[/]", "interrupted": "[yellow]interrupted[/]", "pending": "pending"}
+
+
+def _n(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+@app.command()
+def init(
+    name: Annotated[str, typer.Argument(help="Folder to create; also the project's name.")],
+) -> None:
+    """Create a new project folder with a datamill.yaml and a sample CSV."""
+    from datamill.config.scaffold import init_project
+
+    file = init_project(Path(name))
+    console.print(f"created [bold]{file}[/]; next: [cyan]cd {name} && datamill run[/]")
+
+
+@app.command()
+def validate() -> None:
+    """Check the project file and the pipeline's DAG (references, cycles) without running."""
+    project = open_project()
+    dag = project.dag()
+    tree = Tree(f"[bold]{project.config.name}[/] ({project.file})")
+    for name in dag.order():
+        kind = "source" if name in project.config.sources else "dataset"
+        deps = dag.deps[name]
+        tree.add(f"{kind} [cyan]{name}[/]" + (f" ← {', '.join(deps)}" if deps else ""))
+    console.print(tree)
+    console.print("[green]valid[/]")
+
+
+def _summary(record) -> Table:
+    table = Table(title=f"run {record.run_id}: {record.status}", title_justify="left")
+    for col in ("node", "kind", "status", "rows in", "rows out", "quarantined", "version", "seconds"):
+        table.add_column(col, justify="right" if col not in ("node", "kind", "status") else "left")
+    for node in record.nodes.values():
+        table.add_row(
+            node.name, node.kind, _STATUS.get(node.status, node.status), _n(node.rows_in), _n(node.rows_out),
+            _n(node.rows_quarantined + node.rows_skipped) if node.status == "ok" else "",
+            _n(node.output_version), f"{node.seconds:.2f}" if node.seconds is not None else "",
+        )
+    return table
+
+
+def _report(record) -> None:
+    console.print(_summary(record))
+    for node in record.nodes.values():
+        for warning in node.warnings:
+            console.print(f"[yellow]warning[/] {node.name}: {warning}", highlight=False)
+        if node.error and node.status == "failed":
+            console.print(f"[red]error[/] {node.name}: ", end="")
+            console.print(node.error, markup=False, highlight=False)
+    if record.status != "ok":
+        raise typer.Exit(1)
+
+
+def run_with_progress(project, selection: list[str], full_refresh: bool):
+    from datamill.cli.progress import RichProgress
+
+    with RichProgress(console) as progress:
+        return project.run(selection, full_refresh=full_refresh, progress=progress)
+
+
+@app.command()
+def run(
+    select: Annotated[
+        Optional[list[str]],
+        typer.Option("--select", "-s", help="NAME, NAME+ (and what depends on it) or +NAME (and what it needs). Repeatable."),
+    ] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild every node even when up to date.")] = False,
+) -> None:
+    """Run the pipeline: ingest sources, build datasets, in dependency order.
+
+    Nodes whose inputs and configuration are unchanged since their last run are skipped.
+    """
+    project = open_project()
+    _report(run_with_progress(project, select or [], full_refresh))
+
+
+@app.command()
+def ingest(
+    sources: Annotated[Optional[list[str]], typer.Argument(help="Sources to ingest (default: all).")] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Read even when the files are unchanged.")] = False,
+) -> None:
+    """Ingest sources into storage, without building datasets."""
+    project = open_project()
+    chosen = sources or list(project.config.sources)
+    _report(run_with_progress(project, chosen, full_refresh))
+
+
+@app.command()
+def runs(
+    run_id: Annotated[Optional[str], typer.Argument(help="Show one run (a prefix of its id is enough).")] = None,
+    limit: Annotated[int, typer.Option(help="How many runs to list.")] = 20,
+) -> None:
+    """List recorded runs, or show one run's nodes, rows and errors."""
+    project = open_project()
+    if run_id:
+        from datamill.pipeline import RunStore
+
+        record = RunStore(project.root).get(run_id)
+        if record is None:
+            from datamill.exceptions import ConfigError
+
+            raise ConfigError(f"no run matches '{run_id}' (see `datamill runs` for the ids)")
+        _report(record)
+        return
+    table = Table(title=f"runs of {project.config.name}", title_justify="left")
+    for col in ("run id", "started", "status", "nodes", "failed", "rows out"):
+        table.add_column(col)
+    for record in project.runs()[:limit]:
+        out = sum(n.rows_out or 0 for n in record.nodes.values() if n.status == "ok")
+        table.add_row(
+            record.run_id, record.started[:19].replace("T", " "), _STATUS.get(record.status, record.status),
+            str(len(record.nodes)), ", ".join(n.name for n in record.failed), _n(out),
+        )
+    console.print(table)

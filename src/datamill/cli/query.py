@@ -1,0 +1,112 @@
+"""Commands for analysts: sql (one query or an interactive prompt) and tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pyarrow as pa
+import typer
+from rich.table import Table
+
+from datamill.cli.app import app, console, err_console, open_project
+from datamill.exceptions import DatamillError
+
+
+def arrow_to_rich(table: pa.Table, limit: int, title: str = "") -> Table:
+    out = Table(title=title or None, title_justify="left", show_lines=False)
+    for field in table.schema:
+        numeric = pa.types.is_integer(field.type) or pa.types.is_floating(field.type) or pa.types.is_decimal(field.type)
+        out.add_column(f"{field.name}\n[dim]{field.type}[/]", justify="right" if numeric else "left")
+    for row in table.slice(0, limit).to_pylist():
+        out.add_row(*("[dim]null[/]" if v is None else str(v) for v in row.values()))
+    return out
+
+
+def _show(table: pa.Table, limit: int) -> None:
+    console.print(arrow_to_rich(table, limit))
+    more = f" (showing {limit}; use --limit or --format csv for all)" if table.num_rows > limit else ""
+    console.print(f"[dim]{table.num_rows:,} rows{more}[/]")
+
+
+def _interactive(project, limit: int) -> None:
+    console.print(
+        f"datamill sql on [bold]{project.config.name}[/]: end a query with ';'. "
+        "Commands: .tables, .quit (or Ctrl-D)"
+    )
+    buffer: list[str] = []
+    while True:
+        try:
+            line = input("datamill> " if not buffer else "     ...> ")
+        except EOFError:
+            console.print()
+            return
+        stripped = line.strip()
+        if not buffer and stripped in (".quit", ".exit", "quit", "exit"):
+            return
+        if not buffer and stripped == ".tables":
+            console.print(", ".join(project.tables()) or "(no tables yet: run `datamill run`)")
+            continue
+        buffer.append(line)
+        if not stripped.endswith(";"):
+            continue
+        query, buffer = "\n".join(buffer).rstrip().rstrip(";"), []
+        try:
+            _show(project.sql(query), limit)
+        except DatamillError as exc:
+            err_console.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+
+
+@app.command()
+def sql(
+    query: Annotated[Optional[str], typer.Argument(help="A query in DuckDB's SQL dialect; omit for a prompt.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or parquet.")] = "table",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the result to FILE.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows shown by --format table.")] = 50,
+) -> None:
+    """Query every table in the project's storage with SQL."""
+    project = open_project()
+    if query is None:
+        _interactive(project, limit)
+        return
+    result = project.sql(query)
+    if fmt == "table" and output is None:
+        _show(result, limit)
+        return
+    from datamill.analytics import write_table
+
+    write_table(result, "csv" if fmt == "table" else fmt, output)
+    if output is not None:
+        console.print(f"wrote {result.num_rows:,} rows to {output}")
+
+
+@app.command()
+def tables(
+    name: Annotated[Optional[str], typer.Argument(help="Show one table's schema and history.")] = None,
+) -> None:
+    """List the tables in storage, or show one table's columns and versions."""
+    project = open_project()
+    storage = project.storage
+    if name is None:
+        out = Table(title=f"tables of {project.config.name}", title_justify="left")
+        for col in ("table", "rows", "columns", "version"):
+            out.add_column(col, justify="left" if col == "table" else "right")
+        for table_name in storage.list():
+            scan = storage.scan(table_name)
+            out.add_row(table_name, f"{scan.count_rows():,}", str(len(scan.schema)), str(scan.version))
+        console.print(out)
+        return
+    scan = storage.scan(name)
+    schema = Table(title=f"{name} (version {scan.version}, {scan.count_rows():,} rows)", title_justify="left")
+    schema.add_column("column")
+    schema.add_column("type")
+    for field in scan.schema:
+        schema.add_row(field.name, str(field.type))
+    console.print(schema)
+    history = Table(title="history", title_justify="left")
+    for col in ("version", "time", "operation", "rows"):
+        history.add_column(col)
+    for commit in storage.history(name):
+        history.add_row(str(commit.version), commit.timestamp.isoformat(timespec="seconds"), commit.operation,
+                        "" if commit.rows is None else f"{commit.rows:,}")
+    console.print(history)

@@ -1,0 +1,170 @@
+"""Pipeline nodes: what each kind of node reads, how it fingerprints, how it runs.
+
+A node kind implements :class:`Node`; the runner only knows this interface, so
+later stages (models, monitors) add kinds without touching the runner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import sys
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from datamill.config.schema import DatasetSpec, SourceSpec
+from datamill.engine.sql import referenced_tables
+from datamill.exceptions import ConfigError, PipelineError
+from datamill.pipeline.progress import count_rows
+from datamill.pipeline.records import NodeRun
+from datamill.sources import SOURCES, ReadContext, RetryRead
+
+if TYPE_CHECKING:
+    from datamill.pipeline.runner import RunContext
+
+__all__ = ["DatasetNode", "Node", "SourceNode", "quarantine_table_name"]
+
+_MAX_READS = 4  # a CSV may need a re-read per column whose type changes half-way
+
+
+def quarantine_table_name(name: str) -> str:
+    """Where the rows a node set aside are kept."""
+    return f"{name}__quarantine"
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Node(ABC):
+    name: str
+    kind = "node"
+
+    @abstractmethod
+    def deps(self) -> list[str]:
+        """Tables this node reads."""
+
+    @abstractmethod
+    def fingerprint(self, ctx: RunContext) -> str | None:
+        """Changes when the node's inputs or config change; ``None``: always run."""
+
+    @abstractmethod
+    def execute(self, ctx: RunContext, record: NodeRun) -> None:
+        """Run the node, filling ``record``; raise a DatamillError on failure."""
+
+
+@dataclass
+class SourceNode(Node):
+    """Ingest a source into a table of the same name."""
+
+    spec: SourceSpec = None  # type: ignore[assignment]
+    kind = "source"
+
+    def source(self, ctx: RunContext) -> Any:
+        cls = SOURCES.load(self.spec.type)
+        options = self.spec.parsed or cls.Options.model_validate(self.spec.options)
+        return cls(self.name, options, project_dir=ctx.root)
+
+    def deps(self) -> list[str]:
+        return []
+
+    def fingerprint(self, ctx: RunContext) -> str | None:
+        own = self.source(ctx).fingerprint()
+        return None if own is None else _digest(self.spec.on_bad_rows, own)
+
+    def execute(self, ctx: RunContext, record: NodeRun) -> None:
+        source = self.source(ctx)
+        read = ReadContext(origin=self.name, on_bad_rows=self.spec.on_bad_rows, run_id=ctx.run_id)
+        for attempt in range(_MAX_READS):
+            read.reset()
+            ctx.progress.start(self.name, f"ingest {self.name}" + (" (re-read)" if attempt else ""))
+            try:
+                reader = count_rows(source.read(read), lambda n: ctx.progress.advance(self.name, n))
+                result = ctx.storage.write(self.name, reader, mode="overwrite")
+                break
+            except RetryRead:
+                continue
+        else:  # pragma: no cover - a source that keeps asking is a bug in the source
+            raise PipelineError(f"source '{self.name}' asked to be re-read {_MAX_READS} times; giving up")
+        record.rows_out = result.rows_written
+        record.rows_quarantined = read.quarantined
+        record.rows_skipped = read.skipped
+        record.rows_in = result.rows_written + read.quarantined + read.skipped
+        record.output_version = result.version
+        record.warnings.extend(read.warnings)
+        if read.skipped:
+            record.warnings.append(f"{read.skipped} malformed rows skipped (on_bad_rows: skip)")
+        if read.quarantined:
+            ctx.storage.write(quarantine_table_name(self.name), read.quarantine_table(), mode="append")
+            record.warnings.append(
+                f"{read.quarantined} malformed rows kept in table {quarantine_table_name(self.name)}"
+            )
+
+
+@dataclass
+class DatasetNode(Node):
+    """A transform over other tables: SQL on the engine, or a Python function on Arrow."""
+
+    spec: DatasetSpec = None  # type: ignore[assignment]
+    kind = "dataset"
+
+    def deps(self) -> list[str]:
+        if self.spec.from_:
+            return [self.spec.from_]
+        if self.spec.sql:
+            return referenced_tables(self.spec.sql)
+        return list(self.spec.inputs)
+
+    def fingerprint(self, ctx: RunContext) -> str | None:
+        versions = {dep: ctx.storage.version(dep) for dep in self.deps()}
+        return _digest(self.spec.model_dump(mode="json"), versions)
+
+    def execute(self, ctx: RunContext, record: NodeRun) -> None:
+        scans = {dep: ctx.storage.scan(dep) for dep in self.deps()}
+        record.input_versions = {dep: scan.version for dep, scan in scans.items()}
+        record.rows_in = sum(scan.count_rows() for scan in scans.values())
+        ctx.progress.start(self.name, f"build {self.name}")
+        if self.spec.python:
+            reader = _as_reader(self._call_python(ctx, scans), self.name)
+        else:
+            query = self.spec.sql or f'select * from "{self.spec.from_}"'
+            reader = ctx.engine.sql(query, scans).to_reader()
+        reader = count_rows(reader, lambda n: ctx.progress.advance(self.name, n))
+        result = ctx.storage.write(self.name, reader, mode=self.spec.write.mode, keys=self.spec.write.keys)
+        record.rows_out = result.rows_written
+        record.output_version = result.version
+
+    def _call_python(self, ctx: RunContext, scans: dict[str, Any]) -> Any:
+        module_name, _, func_name = (self.spec.python or "").partition(":")
+        if str(ctx.root) not in sys.path:
+            sys.path.insert(0, str(ctx.root))
+        try:
+            func = getattr(importlib.import_module(module_name), func_name)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(
+                f"dataset '{self.name}': cannot load python: {self.spec.python} ({exc}); "
+                f"the module must be importable from {ctx.root}"
+            ) from exc
+        return func(**{dep: scan.to_arrow() for dep, scan in scans.items()})
+
+
+def _as_reader(result: Any, name: str) -> pa.RecordBatchReader:
+    """Accept what a user function may return: Arrow, pandas or Polars."""
+    if isinstance(result, pa.RecordBatchReader):
+        return result
+    if not isinstance(result, pa.Table):
+        if hasattr(result, "to_arrow"):  # polars
+            result = result.to_arrow()
+        elif type(result).__module__.startswith("pandas"):
+            result = pa.Table.from_pandas(result, preserve_index=False)
+        else:
+            raise PipelineError(
+                f"dataset '{name}': the python function returned {type(result).__name__}; "
+                "return a pyarrow Table, a pandas or a Polars DataFrame"
+            )
+    return pa.RecordBatchReader.from_batches(result.schema, result.to_batches())

@@ -1,0 +1,122 @@
+"""Run records: what ran, on which input versions, producing what.
+
+Each run writes ``.datamill/runs/<run_id>.json`` in the project folder (one file
+per run, replaced atomically, so readers never see half a record and nothing
+locks). ``state.json`` keeps each node's last fingerprint for up-to-date checks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["NodeRun", "RunRecord", "RunStore", "new_run_id"]
+
+Status = Literal["ok", "up_to_date", "failed", "blocked", "interrupted", "pending"]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time plus a random suffix."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+@dataclass
+class NodeRun:
+    """What happened to one node in one run."""
+
+    name: str
+    kind: str
+    status: Status = "pending"
+    started: str | None = None
+    ended: str | None = None
+    seconds: float | None = None
+    rows_in: int | None = None
+    rows_out: int | None = None
+    rows_quarantined: int = 0
+    rows_skipped: int = 0
+    input_versions: dict[str, int | None] = field(default_factory=dict)
+    output_version: int | None = None
+    fingerprint: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class RunRecord:
+    """One ``datamill run``."""
+
+    run_id: str
+    project: str
+    started: str = field(default_factory=_now)
+    ended: str | None = None
+    status: Literal["running", "ok", "failed", "interrupted"] = "running"
+    selection: list[str] = field(default_factory=list)
+    full_refresh: bool = False
+    nodes: dict[str, NodeRun] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[NodeRun]:
+        return [n for n in self.nodes.values() if n.status in ("failed", "blocked", "interrupted")]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        nodes = {k: NodeRun(**v) for k, v in data.pop("nodes", {}).items()}
+        return cls(**data, nodes=nodes)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+class RunStore:
+    """Run records and node state under ``<project>/.datamill``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root / ".datamill"
+        self.runs_dir = self.root / "runs"
+        self.state_file = self.root / "state.json"
+
+    def save(self, record: RunRecord) -> None:
+        _write_json(self.runs_dir / f"{record.run_id}.json", record.to_dict())
+
+    def list(self) -> list[RunRecord]:
+        """Every recorded run, newest first."""
+        if not self.runs_dir.exists():
+            return []
+        out = []
+        for path in sorted(self.runs_dir.glob("*.json"), reverse=True):
+            try:
+                out.append(RunRecord.from_dict(json.loads(path.read_text(encoding="utf-8"))))
+            except (ValueError, TypeError):
+                continue  # a record from an incompatible version: not ours to fail on
+        return out
+
+    def get(self, run_id: str) -> RunRecord | None:
+        matches = [r for r in self.list() if r.run_id.startswith(run_id)]
+        return matches[0] if len(matches) == 1 else None
+
+    def state(self) -> dict[str, dict[str, Any]]:
+        try:
+            return json.loads(self.state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def save_state(self, state: dict[str, dict[str, Any]]) -> None:
+        _write_json(self.state_file, state)

@@ -1,0 +1,141 @@
+"""Run the DAG in dependency order, skipping what is up to date, recording everything.
+
+A failing node stops only the nodes that depend on it; the others finish. The
+run record is saved after every node, so even a killed run leaves a trace.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from datamill.config.schema import ProjectConfig
+from datamill.exceptions import DatamillError
+from datamill.pipeline.dag import Dag, select
+from datamill.pipeline.nodes import DatasetNode, Node, SourceNode
+from datamill.pipeline.progress import Progress
+from datamill.pipeline.records import NodeRun, RunRecord, RunStore, new_run_id
+
+__all__ = ["RunContext", "build_nodes", "build_dag", "run_pipeline"]
+
+
+@dataclass
+class RunContext:
+    """What a node may use while it runs."""
+
+    root: Path
+    storage: Any
+    engine: Any
+    run_id: str
+    progress: Progress = field(default_factory=Progress)
+
+
+def build_nodes(config: ProjectConfig) -> dict[str, Node]:
+    nodes: dict[str, Node] = {}
+    for name, spec in config.sources.items():
+        nodes[name] = SourceNode(name=name, spec=spec)
+    for name, spec in config.datasets.items():
+        nodes[name] = DatasetNode(name=name, spec=spec)
+    return nodes
+
+
+def build_dag(nodes: dict[str, Node], existing_tables: Iterable[str]) -> Dag:
+    return Dag.build({name: node.deps() for name, node in nodes.items()}, existing_tables)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _run_node(node: Node, ctx: RunContext, record: NodeRun, state: dict[str, Any], full_refresh: bool) -> None:
+    record.fingerprint = node.fingerprint(ctx)
+    previous = state.get(node.name, {})
+    if (
+        not full_refresh
+        and record.fingerprint is not None
+        and previous.get("fingerprint") == record.fingerprint
+        and previous.get("version") is not None
+        and ctx.storage.version(node.name) == previous.get("version")
+    ):
+        record.status = "up_to_date"
+        record.output_version = previous["version"]
+        return
+    node.execute(ctx, record)
+    record.status = "ok"
+    state[node.name] = {"fingerprint": record.fingerprint, "version": record.output_version}
+
+
+def run_pipeline(
+    config: ProjectConfig,
+    root: Path,
+    storage: Any,
+    engine: Any,
+    *,
+    selection: Iterable[str] = (),
+    full_refresh: bool = False,
+    progress: Progress | None = None,
+) -> RunRecord:
+    """Run the selected nodes (all when ``selection`` is empty) and return the run record."""
+    nodes = build_nodes(config)
+    dag = build_dag(nodes, storage.list())
+    chosen = select(dag, selection) if selection else dag.order()
+    store = RunStore(root)
+    state = store.state()
+    record = RunRecord(
+        run_id=new_run_id(), project=config.name, selection=list(selection), full_refresh=full_refresh
+    )
+    ctx = RunContext(root=root, storage=storage, engine=engine, run_id=record.run_id, progress=progress or Progress())
+    for name in chosen:
+        record.nodes[name] = NodeRun(name=name, kind=nodes[name].kind)
+    store.save(record)
+    try:
+        for name in chosen:
+            _step(nodes[name], dag, ctx, record, state, full_refresh)
+            store.save(record)
+            store.save_state(state)
+    except KeyboardInterrupt:
+        record.status = "interrupted"
+        for node_run in record.nodes.values():
+            if node_run.status == "pending":
+                node_run.status = "interrupted"
+        raise
+    else:
+        record.status = "failed" if record.failed else "ok"
+    finally:
+        record.ended = _now()
+        store.save(record)
+    return record
+
+
+def _step(node: Node, dag: Dag, ctx: RunContext, record: RunRecord, state: dict[str, Any], full_refresh: bool) -> None:
+    node_run = record.nodes[node.name]
+    broken = [d for d in dag.deps[node.name] if d in record.nodes and record.nodes[d].status in ("failed", "blocked")]
+    if broken:
+        node_run.status = "blocked"
+        node_run.error = f"not run: upstream {', '.join(broken)} failed"
+        ctx.progress.finish(node.name, "blocked", node_run.error)
+        return
+    node_run.started = _now()
+    start = time.perf_counter()
+    try:
+        _run_node(node, ctx, node_run, state, full_refresh)
+    except DatamillError as exc:
+        node_run.status = "failed"
+        node_run.error = str(exc)
+    except KeyboardInterrupt:
+        node_run.status = "interrupted"
+        node_run.error = "interrupted: the table keeps its previous version"
+        raise
+    except Exception as exc:  # a bug, or an error a backend failed to translate
+        node_run.status = "failed"
+        node_run.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"
+    finally:
+        node_run.ended = _now()
+        node_run.seconds = round(time.perf_counter() - start, 3)
+    detail = node_run.error or (f"{node_run.rows_out:,} rows" if node_run.rows_out is not None else "")
+    ctx.progress.finish(node.name, node_run.status, detail)

@@ -1,0 +1,140 @@
+"""``datamill.Project``: the Python face of a project folder, for notebooks and scripts.
+
+Examples
+--------
+>>> import datamill                                   # doctest: +SKIP
+>>> p = datamill.Project("demo")                      # doctest: +SKIP
+>>> p.run()                                           # doctest: +SKIP
+>>> p.sql("select count(*) from customers", as_="pandas")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from datamill._deps import require
+from datamill.config import ProjectConfig, load_config
+from datamill.exceptions import ConfigError
+
+__all__ = ["Project"]
+
+Output = Literal["arrow", "pandas", "polars"]
+
+
+def _convert(table: pa.Table, as_: Output) -> Any:
+    if as_ == "arrow":
+        return table
+    if as_ == "pandas":
+        require("pandas", purpose="as_='pandas'")
+        return table.to_pandas()
+    if as_ == "polars":
+        return require("polars", purpose="as_='polars'").from_arrow(table)
+    raise ConfigError(f"as_={as_!r}: choose 'arrow', 'pandas' or 'polars'")
+
+
+class Project:
+    """A datamill project: its config, storage and engine, opened lazily.
+
+    Parameters
+    ----------
+    path
+        The project folder or its ``datamill.yaml``; by default the nearest one
+        above the current folder.
+    env
+        Variables for ``${VAR}`` in the project file (default: the environment).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, env: dict[str, str] | None = None) -> None:
+        self.config: ProjectConfig
+        self.config, self.file = load_config(path, env=env)
+        self.root = self.file.parent.resolve()
+        self._storage: Any = None
+        self._engine: Any = None
+
+    def __repr__(self) -> str:
+        return f"Project({self.config.name!r}, root={str(self.root)!r})"
+
+    @property
+    def storage(self) -> Any:
+        """The project's :class:`~datamill.storage.Storage`, opened on first use."""
+        if self._storage is None:
+            from datamill.storage import STORAGES
+
+            spec = self.config.storage
+            cls = STORAGES.load(spec.type)
+            self._storage = cls(spec.parsed or cls.Options.model_validate(spec.options), project_dir=self.root)
+        return self._storage
+
+    @property
+    def engine(self) -> Any:
+        """The project's :class:`~datamill.engine.Engine`, started on first use."""
+        if self._engine is None:
+            from datamill.engine import ENGINES
+
+            spec = self.config.engine
+            cls = ENGINES.load(spec.type)
+            self._engine = cls(spec.parsed or cls.Options.model_validate(spec.options))
+        return self._engine
+
+    def tables(self) -> list[str]:
+        """Names of the tables in storage."""
+        return self.storage.list()
+
+    def table(self, name: str, *, version: int | None = None, as_: Output = "arrow") -> Any:
+        """Read a table (a past ``version`` where the storage keeps them)."""
+        return _convert(self.storage.read(name, version), as_)
+
+    def sql(self, query: str, *, as_: Output = "arrow") -> Any:
+        """Run a query (DuckDB's dialect) over the tables in storage."""
+        return _convert(self.relation(query).to_arrow(), as_)
+
+    def relation(self, query: str) -> Any:
+        """A lazy :class:`~datamill.engine.Relation` for ``query`` over the storage tables."""
+        from datamill.engine.sql import referenced_tables
+
+        names = referenced_tables(query)
+        return self.engine.sql(query, {name: self.storage.scan(name) for name in names})
+
+    def dag(self) -> Any:
+        """The pipeline's DAG (checks references and cycles)."""
+        from datamill.pipeline import build_dag, build_nodes
+
+        return build_dag(build_nodes(self.config), self._existing_tables())
+
+    def _existing_tables(self) -> list[str]:
+        try:
+            return self.storage.list()
+        except Exception:  # storage unreachable: references are checked against the project only
+            return []
+
+    def run(self, select: Iterable[str] = (), *, full_refresh: bool = False, progress: Any = None) -> Any:
+        """Run the pipeline; return its :class:`~datamill.pipeline.RunRecord`."""
+        from datamill.pipeline import run_pipeline
+
+        return run_pipeline(
+            self.config, self.root, self.storage, self.engine,
+            selection=list(select), full_refresh=full_refresh, progress=progress,
+        )
+
+    def runs(self) -> list[Any]:
+        """Recorded runs, newest first."""
+        from datamill.pipeline import RunStore
+
+        return RunStore(self.root).list()
+
+    def close(self) -> None:
+        for part in (self._engine, self._storage):
+            if part is not None:
+                part.close()
+        self._engine = self._storage = None
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

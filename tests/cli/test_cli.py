@@ -1,0 +1,101 @@
+"""The command line as a user meets it: real subprocesses, real projects."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DATAMILL = [sys.executable, "-m", "datamill"]
+
+
+def cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "COLUMNS": "160", **(env or {})}
+    return subprocess.run([*DATAMILL, *args], capture_output=True, text=True, cwd=cwd, env=environment, timeout=300)
+
+
+def test_help_explains_commands() -> None:
+    out = cli("--help")
+    assert out.returncode == 0
+    for command in ("init", "validate", "run", "ingest", "runs", "sql", "tables", "demo"):
+        assert command in out.stdout
+
+
+def test_init_validate_run_sql(tmp_path: Path) -> None:
+    assert cli("init", "shop", cwd=tmp_path).returncode == 0
+    project = tmp_path / "shop"
+    validate = cli("validate", cwd=project)
+    assert validate.returncode == 0, validate.stderr
+    assert "daily_revenue ← orders" in validate.stdout
+    run = cli("run", cwd=project)
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert "daily_revenue" in run.stdout and "ok" in run.stdout
+    out = cli("sql", "select sum(revenue) as total from daily_revenue", "--format", "csv", cwd=project)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ['"total"', "74.25"]
+    runs = cli("runs", cwd=project)
+    assert runs.returncode == 0 and "ok" in runs.stdout
+    tables = cli("tables", "orders", cwd=project)
+    assert tables.returncode == 0 and "amount" in tables.stdout and "overwrite" in tables.stdout
+
+
+def test_sql_exports_parquet(tmp_path: Path) -> None:
+    cli("init", "shop", cwd=tmp_path)
+    project = tmp_path / "shop"
+    cli("run", cwd=project)
+    target = tmp_path / "out.parquet"
+    out = cli("sql", "select * from orders", "--format", "parquet", "--output", str(target), cwd=project)
+    assert out.returncode == 0, out.stderr
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(target).num_rows == 4
+
+
+def test_interactive_sql(tmp_path: Path) -> None:
+    cli("init", "shop", cwd=tmp_path)
+    project = tmp_path / "shop"
+    cli("run", cwd=project)
+    session = subprocess.run(
+        [*DATAMILL, "sql"], input=".tables\nselect count(*) as n\nfrom orders;\nselect nope;\n.quit\n",
+        capture_output=True, text=True, cwd=project, timeout=120,
+    )
+    assert session.returncode == 0
+    assert "orders" in session.stdout and "4" in session.stdout
+    assert "error" in session.stderr  # the bad query is reported, the prompt goes on
+
+
+def test_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
+    (tmp_path / "datamill.yaml").write_text("name: p\nsources:\n  c:\n    type: cvs\n    path: x.csv\n")
+    out = cli("validate", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    assert "unknown source type 'cvs'" in out.stderr and "did you mean 'csv'" in out.stderr
+    debug = cli("--debug", "validate", cwd=tmp_path)
+    assert "Traceback" in debug.stderr
+
+
+def test_missing_table_in_sql(tmp_path: Path) -> None:
+    cli("init", "shop", cwd=tmp_path)
+    project = tmp_path / "shop"
+    cli("run", cwd=project)
+    out = cli("sql", "select * from ordrs", cwd=project)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "did you mean 'orders'" in out.stderr
+
+
+def test_no_project_here(tmp_path: Path) -> None:
+    out = cli("run", cwd=tmp_path)
+    assert out.returncode == 1 and "datamill init" in out.stderr
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    out = cli("demo", str(tmp_path / "demo"), "--rows", "20000")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "churn by plan" in out.stdout
+    assert "customers__quarantine" in out.stdout  # the malformed lines are kept, and said so
+    again = cli("demo", str(tmp_path / "demo"), "--rows", "20000")
+    assert again.returncode == 0 and "up to date" in again.stdout

@@ -1,0 +1,141 @@
+"""The runner: order, up-to-date skipping, --select, failures that stop only dependants, records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from datamill import Project
+from datamill.exceptions import ConfigError, PipelineError
+
+PROJECT = """\
+name: shop
+storage: lakehouse:./warehouse
+sources:
+  orders: {type: csv, path: data/orders.csv, on_bad_rows: quarantine}
+  customers: {type: csv, path: data/customers.csv}
+datasets:
+  revenue:
+    sql: |
+      select c.country, count(*) as orders, sum(o.amount) as revenue
+      from orders o join customers c using (customer_id)
+      group by c.country order by c.country
+  top_country:
+    sql: select country from revenue order by revenue desc limit 1
+"""
+
+ORDERS = "order_id,customer_id,amount\n1,1,10.5\n2,1,4.5\n3,2,20.0\nbroken,row,with,extra\n4,3,1.0\n"
+CUSTOMERS = "customer_id,country\n1,DE\n2,FR\n3,DE\n"
+
+
+@pytest.fixture()
+def shop(tmp_path: Path) -> Path:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "orders.csv").write_text(ORDERS)
+    (tmp_path / "data" / "customers.csv").write_text(CUSTOMERS)
+    (tmp_path / "datamill.yaml").write_text(PROJECT)
+    return tmp_path
+
+
+def test_runs_everything_in_order_and_counts_rows(shop: Path) -> None:
+    with Project(shop) as p:
+        record = p.run()
+        assert record.status == "ok"
+        assert list(record.nodes) == ["customers", "orders", "revenue", "top_country"]
+        orders = record.nodes["orders"]
+        assert (orders.rows_in, orders.rows_out, orders.rows_quarantined) == (5, 4, 1)
+        assert orders.rows_in == orders.rows_out + orders.rows_quarantined
+        revenue = p.table("revenue").to_pylist()
+        assert revenue == [
+            {"country": "DE", "orders": 3, "revenue": 16.0},
+            {"country": "FR", "orders": 1, "revenue": 20.0},
+        ]
+        assert p.table("top_country").to_pylist() == [{"country": "FR"}]
+        quarantine = p.table("orders__quarantine").to_pylist()
+        assert len(quarantine) == 1 and quarantine[0]["line"] == 5
+        assert quarantine[0]["raw"] == "broken,row,with,extra" and quarantine[0]["run_id"] == record.run_id
+        assert record.nodes["revenue"].input_versions == {"customers": 0, "orders": 0}
+
+
+def test_second_run_skips_what_is_up_to_date(shop: Path) -> None:
+    with Project(shop) as p:
+        p.run()
+        again = p.run()
+        assert {n.status for n in again.nodes.values()} == {"up_to_date"}
+        (shop / "data" / "customers.csv").write_text(CUSTOMERS + "4,ES\n")
+        third = p.run()
+        status = {name: n.status for name, n in third.nodes.items()}
+        assert status == {"customers": "ok", "orders": "up_to_date", "revenue": "ok", "top_country": "ok"}
+        forced = p.run(full_refresh=True)
+        assert {n.status for n in forced.nodes.values()} == {"ok"}
+
+
+def test_select_runs_a_node_and_its_dependants(shop: Path) -> None:
+    with Project(shop) as p:
+        p.run()
+        record = p.run(["revenue+"], full_refresh=True)
+        assert list(record.nodes) == ["revenue", "top_country"]
+
+
+def test_failed_node_blocks_only_its_dependants(shop: Path) -> None:
+    (shop / "data" / "customers.csv").unlink()
+    with Project(shop) as p:
+        record = p.run()
+        assert record.status == "failed"
+        assert record.nodes["customers"].status == "failed"
+        assert "customers.csv" in record.nodes["customers"].error
+        assert record.nodes["orders"].status == "ok"
+        assert record.nodes["revenue"].status == "blocked"
+        assert "upstream customers failed" in record.nodes["revenue"].error
+        assert record.nodes["top_country"].status == "blocked"
+
+
+def test_every_run_is_recorded(shop: Path) -> None:
+    with Project(shop) as p:
+        first = p.run()
+        second = p.run()
+        runs = p.runs()
+        assert [r.run_id for r in runs] == [second.run_id, first.run_id]
+        saved = json.loads((shop / ".datamill" / "runs" / f"{first.run_id}.json").read_text())
+        assert saved["nodes"]["orders"]["rows_quarantined"] == 1
+        assert saved["status"] == "ok" and saved["ended"]
+
+
+def test_dataset_reading_a_missing_table(shop: Path) -> None:
+    (shop / "datamill.yaml").write_text(PROJECT + "  broken:\n    sql: select * from nowhere\n")
+    with Project(shop) as p, pytest.raises(ConfigError, match="reads table 'nowhere'"):
+        p.run()
+
+
+def test_cycle_is_refused(shop: Path) -> None:
+    text = PROJECT + "  a:\n    sql: select * from b\n  b:\n    sql: select * from a\n"
+    (shop / "datamill.yaml").write_text(text)
+    with Project(shop) as p, pytest.raises(PipelineError, match="cycle"):
+        p.run()
+
+
+def test_sql_and_table_outputs(shop: Path) -> None:
+    pandas = pytest.importorskip("pandas")
+    polars = pytest.importorskip("polars")
+    with Project(shop) as p:
+        p.run()
+        df = p.sql("select sum(amount) as total from orders", as_="pandas")
+        assert isinstance(df, pandas.DataFrame) and df["total"][0] == 36.0
+        pl = p.table("customers", as_="polars")
+        assert isinstance(pl, polars.DataFrame) and pl.height == 3
+        assert p.table("customers", version=0).num_rows == 3
+
+
+def test_python_transform(shop: Path) -> None:
+    (shop / "transforms.py").write_text(
+        "import pyarrow.compute as pc\n"
+        "def big(orders):\n"
+        "    return orders.filter(pc.greater(orders['amount'], 5))\n"
+    )
+    (shop / "datamill.yaml").write_text(PROJECT + "  big_orders:\n    python: transforms:big\n    inputs: [orders]\n")
+    with Project(shop) as p:
+        record = p.run()
+        assert record.nodes["big_orders"].status == "ok"
+        assert sorted(p.table("big_orders").column("order_id").to_pylist()) == [1, 3]
