@@ -1,0 +1,197 @@
+"""Sniffing a CSV file's encoding, dialect, header and column types from a sample.
+
+DuckDB sniffs too, but its sniffer gives up on a file whose first rows are
+malformed (a ragged row, an unterminated quote, a 100 MB line), which is exactly
+when a clear answer matters. This sniffer reads the first MiB with Python's
+``csv`` module, never fails on bad rows, and decides what DuckDB is then told.
+Internal: may change.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datamill.exceptions import SourceError
+
+SAMPLE_BYTES = 1 << 20
+DELIMITERS = (",", ";", "\t", "|")
+# DuckDB reads these itself; any other encoding is transcoded to UTF-8 first.
+DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "latin-1": "latin-1"}
+_ALIASES = {"utf8": "utf-8", "utf-8-sig": "utf-8", "latin1": "latin-1", "iso-8859-1": "latin-1",
+            "iso8859-1": "latin-1", "utf16": "utf-16", "utf-16le": "utf-16", "utf-16be": "utf-16"}
+_INT = re.compile(r"^[+-]?\d{1,18}$")
+_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|nan)$", re.I)
+_BOOL = {"true", "false"}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TS = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+
+
+@dataclass
+class Sniffed:
+    """What the sample says about a file."""
+
+    encoding: str  # a Python codec name
+    delimiter: str
+    header: bool
+    names: list[str]
+    types: list[str]  # DuckDB type names, for when DuckDB's own sniffer gives up
+    header_only: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def normalize_encoding(name: str) -> str:
+    """``UTF8`` → ``utf-8``; unknown names raise :class:`SourceError`."""
+    key = name.strip().lower().replace("_", "-")
+    key = _ALIASES.get(key, key)
+    try:
+        codecs.lookup(key)
+    except LookupError:
+        raise SourceError(f"unknown encoding '{name}' (use e.g. utf-8, latin-1, cp1252, utf-16)") from None
+    return key
+
+
+def _detect_encoding(sample: bytes, file: Path, warnings: list[str]) -> str:
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    # Bytes 0x80-0x9F are control characters in latin-1 but letters and
+    # punctuation (€, “, ”) in Windows-1252, the usual origin of such files.
+    guess = "cp1252" if re.search(rb"[\x80-\x9f]", sample) else "latin-1"
+    try:
+        sample.decode(guess)
+    except UnicodeDecodeError:
+        guess = "latin-1"
+    warnings.append(
+        f"{file.name} is not valid UTF-8 (byte 0x{sample[bad]:02X} at offset {bad}); "
+        f"read as {guess} (set encoding: to be sure)"
+    )
+    return guess
+
+
+def value_type(values: list[str]) -> str:
+    """The narrowest DuckDB type that every non-empty value fits."""
+    seen = [v.strip() for v in values if v.strip() != ""]
+    if not seen:
+        return "VARCHAR"
+    for name, fits in (
+        ("BIGINT", lambda v: bool(_INT.match(v))),
+        ("DOUBLE", lambda v: bool(_FLOAT.match(v))),
+        ("BOOLEAN", lambda v: v.lower() in _BOOL),
+        ("DATE", lambda v: bool(_DATE.match(v))),
+        ("TIMESTAMP", lambda v: bool(_TS.match(v))),
+    ):
+        if all(fits(v) for v in seen):
+            return name
+    return "VARCHAR"
+
+
+def _pick_delimiter(text: str, quote: str) -> str:
+    """The candidate that splits the most lines into the same number (>1) of fields."""
+    best, best_score = ",", (-1.0, 0)
+    for cand in DELIMITERS:
+        counts = Counter(len(r) for r in csv.reader(io.StringIO(text), delimiter=cand, quotechar=quote) if r)
+        if not counts:
+            continue
+        fields, hits = counts.most_common(1)[0]
+        if fields < 2:
+            continue
+        score = (hits / sum(counts.values()), fields)
+        if score > best_score:
+            best, best_score = cand, score
+    return best
+
+
+def _fits(kind: str, value: str) -> bool:
+    value = value.strip()
+    if not value:
+        return True
+    got = value_type([value])
+    return got == kind or (kind, got) in (("DOUBLE", "BIGINT"), ("TIMESTAMP", "DATE"))
+
+
+def _has_header(rows: list[list[str]]) -> bool:
+    """DuckDB's rule: the first row is a header if it does not fit the types below it."""
+    first, rest = rows[0], rows[1:]
+    if not rest:
+        return True
+    width = len(first)
+    typed = False
+    for i in range(width):
+        kind = value_type([r[i] for r in rest if len(r) == width])
+        if kind != "VARCHAR":
+            typed = True
+            if not _fits(kind, first[i]):
+                return True
+    if typed:
+        return False
+    # All text: a header is a row of non-empty names that never recur as values.
+    return all(
+        v.strip() and all(len(r) != width or r[i] != v for r in rest) for i, v in enumerate(first)
+    )
+
+
+def dedupe(names: list[str]) -> tuple[list[str], list[str]]:
+    """Rename repeated (and empty) column names: ``a, a`` → ``a, a_2``; returns names and renames."""
+    out: list[str] = []
+    renamed: list[str] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(names):
+        name = raw.strip() or f"column{i}"
+        base, n = name, 1
+        while name in seen:
+            n += 1
+            name = f"{base}_{n}"
+        if name != raw:
+            renamed.append(f"'{raw}' → '{name}'")
+        seen.add(name)
+        out.append(name)
+    return out, renamed
+
+
+def sniff(file: Path, *, encoding: str | None, delimiter: str | None, header: bool | None, quote: str) -> Sniffed:
+    """Sniff ``file`` from its first MiB; options given by the user always win."""
+    with open(file, "rb") as fh:
+        sample = fh.read(SAMPLE_BYTES)
+        whole = len(sample) < SAMPLE_BYTES or not fh.read(1)
+    warnings: list[str] = []
+    enc = normalize_encoding(encoding) if encoding else _detect_encoding(sample, file, warnings)
+    text = codecs.getincrementaldecoder(enc)(errors="replace").decode(sample, final=whole)
+    text = text.lstrip("\ufeff")
+    if not whole:
+        cut = max(text.rfind("\n"), 0)
+        if cut == 0:
+            raise SourceError(
+                f"{file.name} line 1 is longer than {SAMPLE_BYTES:,} bytes: is it really a CSV file? "
+                "(check path:, delimiter: and encoding:)"
+            )
+        text = text[:cut]
+    delim = delimiter or _pick_delimiter(text, quote)
+    rows = [r for r in csv.reader(io.StringIO(text), delimiter=delim, quotechar=quote) if r]
+    if not whole and len(rows) > 2:
+        rows = rows[:-1]  # the last record may be cut by the sample's end (quoted newline)
+    if not rows:
+        raise SourceError(f"{file.name} has no rows, only blank lines (check path:)")
+    has_header = _has_header(rows) if header is None else header
+    width = len(rows[0])
+    if has_header:
+        names, renamed = dedupe(rows[0])
+        if renamed:
+            warnings.append(f"{file.name}: repeated column names renamed: {', '.join(renamed)}")
+        body = rows[1:]
+    else:
+        names, body = [f"column{i}" for i in range(width)], rows
+    types = [value_type([r[i] for r in body if len(r) == width]) for i in range(width)]
+    return Sniffed(enc, delim, has_header, names, types, header_only=whole and has_header and not body,
+                   warnings=warnings)

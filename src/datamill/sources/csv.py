@@ -1,0 +1,336 @@
+"""CSV files through DuckDB's parallel reader, streamed as Arrow batches.
+
+The dialect, header and encoding are sniffed in Python (:mod:`._csv_sniff`) so a
+malformed first row cannot derail detection; DuckDB then parses the file in
+parallel, sniffs column types, and with ``store_rejects`` keeps every row it
+could not parse (line, raw text, error type). After the last batch those rows go
+to the :class:`ReadContext` as bad rows. A conversion error means a column's
+type changed after DuckDB's sample: the column is remembered as text and
+:class:`RetryRead` asks the caller for a fresh read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from pydantic import field_validator
+
+from datamill._registry import did_you_mean
+from datamill.exceptions import SourceError
+from datamill.sources._csv_sniff import DUCKDB_ENCODINGS, Sniffed, normalize_encoding, sniff
+from datamill.sources._files import files_fingerprint, resolve_files, short
+from datamill.sources.base import BadRow, ReadContext, RetryRead, Source, SourceOptions
+
+__all__ = ["CsvSource", "CsvOptions"]
+
+BATCH_ROWS = 122_880  # a multiple of DuckDB's 2,048-row vector
+_TYPES = {
+    "bigint": "BIGINT", "int": "BIGINT", "int64": "BIGINT", "integer": "INTEGER", "int32": "INTEGER",
+    "smallint": "SMALLINT", "double": "DOUBLE", "float": "DOUBLE", "float64": "DOUBLE", "real": "FLOAT",
+    "float32": "FLOAT", "varchar": "VARCHAR", "text": "VARCHAR", "string": "VARCHAR", "str": "VARCHAR",
+    "bool": "BOOLEAN", "boolean": "BOOLEAN", "date": "DATE", "timestamp": "TIMESTAMP",
+    "datetime": "TIMESTAMP", "timestamptz": "TIMESTAMPTZ", "time": "TIME",
+}
+_DECIMAL = re.compile(r"^decimal\(\s*\d+\s*,\s*\d+\s*\)$", re.I)
+_REASONS = {
+    "UNQUOTED VALUE": "unterminated or misplaced quote",
+    "INVALID ENCODING": "bytes that are not valid {encoding}",
+    "INVALID UNICODE": "bytes that are not valid {encoding}",
+}
+
+
+@dataclass
+class _Reject:
+    """One row DuckDB (or the long-line scan) could not parse."""
+
+    file: str
+    line: int
+    column: str | None
+    kind: str  # DuckDB's error_type
+    raw: str
+    message: str
+
+
+def _type_name(name: str) -> str:
+    if _DECIMAL.match(name.strip()):
+        return name.strip().upper()
+    found = _TYPES.get(name.strip().lower())
+    if found is None:
+        raise ValueError(f"unknown type '{name}'{did_you_mean(name.lower(), _TYPES)}; known: {', '.join(sorted(_TYPES))}")
+    return found
+
+
+class CsvOptions(SourceOptions):
+    """Keys of a ``type: csv`` source; anything not given is sniffed."""
+
+    path: str
+    delimiter: str | None = None
+    header: bool | None = None
+    encoding: str | None = None
+    quote: str = '"'
+    columns: dict[str, str] | None = None  # the whole schema, in file order: name -> type
+    types: dict[str, str] = {}  # override the sniffed type of some columns
+    null_values: list[str] = [""]
+    max_line_bytes: int = 2_000_000
+
+    @field_validator("columns", "types")
+    @classmethod
+    def _known_types(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return None if value is None else {k: _type_name(v) for k, v in value.items()}
+
+    @field_validator("delimiter", "quote")
+    @classmethod
+    def _one_char(cls, value: str | None) -> str | None:
+        if value is not None and len(value) != 1:
+            raise ValueError(f"must be one character, got {value!r}")
+        return value
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _struct(mapping: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in mapping.items()) + "}"
+
+
+def _transcode(files: list[Path], encoding: str, folder: Path) -> list[Path]:
+    """Copy ``files`` to UTF-8 in ``folder``, streaming: DuckDB reads only UTF-8/16 and latin-1."""
+    out = []
+    for i, src in enumerate(files):
+        dst = folder / f"{i}_{src.name}"
+        with open(src, encoding=encoding, errors="replace", newline="") as fin, open(dst, "w", encoding="utf-8", newline="") as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+        out.append(dst)
+    return out
+
+
+def _physical_lines(file: Path, positions: list[int]) -> dict[int, int]:
+    """Map DuckDB's byte positions to 1-based physical line numbers (quoted newlines count)."""
+    out: dict[int, int] = {}
+    todo = sorted(set(positions))
+    seen, lines, k = 0, 0, 0
+    with open(file, "rb") as fh:
+        while k < len(todo) and (chunk := fh.read(8 << 20)):
+            end = seen + len(chunk)
+            while k < len(todo) and todo[k] <= end:
+                out[todo[k]] = lines + chunk.count(b"\n", 0, todo[k] - seen) + 1
+                k += 1
+            lines += chunk.count(b"\n")
+            seen = end
+    return out
+
+
+def _long_lines(file: Path, limit: int) -> list[tuple[int, int, int]]:
+    """``(line, offset, bytes)`` of each line longer than ``limit`` bytes (a bounded-memory scan)."""
+    found, last_nl, base, line = [], -1, 0, 1
+    with open(file, "rb") as fh:
+        while chunk := fh.read(8 << 20):
+            nl = np.flatnonzero(np.frombuffer(chunk, np.uint8) == 10) + base
+            starts = np.concatenate(([last_nl], nl[:-1])) if len(nl) else np.array([], dtype=np.int64)
+            for i in np.flatnonzero(nl - starts - 1 > limit):
+                found.append((line + int(i), int(starts[i]) + 1, int(nl[i] - starts[i] - 1)))
+            if len(nl):
+                last_nl, line = int(nl[-1]), line + len(nl)
+            base += len(chunk)
+    if base - last_nl - 1 > limit:
+        found.append((line, last_nl + 1, base - last_nl - 1))
+    return found
+
+
+def _head(file: Path, offset: int, size: int = 1000) -> str:
+    with open(file, "rb") as fh:
+        fh.seek(offset)
+        return fh.read(size).decode("utf-8", errors="replace")
+
+
+class CsvSource(Source):
+    """Reads one CSV file or a glob of them with the same layout.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "t.csv").write_text("id;name\\n1;ann\\n2;bob\\n")
+    >>> src = CsvSource("t", CsvSource.Options(path="t.csv"), project_dir=folder)
+    >>> src.read(ReadContext("t")).read_all().to_pydict()
+    {'id': [1, 2], 'name': ['ann', 'bob']}
+    """
+
+    Options = CsvOptions
+    options: CsvOptions
+
+    def __init__(self, name: str, options: CsvOptions, *, project_dir: Path | None = None) -> None:
+        super().__init__(name, options, project_dir=project_dir)
+        # column -> (type, first line that needed it); learned on a read, kept for retries
+        self._retyped: dict[str, tuple[str, int]] = {}
+
+    def _files(self) -> list[Path]:
+        return resolve_files(self.project_dir, self.options.path, (".csv", ".tsv", ".txt", ".csv.gz"))
+
+    def fingerprint(self) -> str | None:
+        return self._options_digest(files_fingerprint(self._files()))
+
+    def read(self, ctx: ReadContext) -> pa.RecordBatchReader:
+        files = self._files()
+        ctx.where = files[0].name if len(files) == 1 else f"{self.options.path} ({len(files)} files)"
+        for f in files:
+            if f.stat().st_size == 0:
+                raise SourceError(f"{f} is empty (0 bytes): expected a header and rows (check path:)")
+        o = self.options
+        sniffed = sniff(files[0], encoding=o.encoding, delimiter=o.delimiter, header=o.header, quote=o.quote)
+        for message in sniffed.warnings:
+            ctx.warn(message)
+        for col, (kind, line) in self._retyped.items():
+            what = "text" if kind == "VARCHAR" else "decimal numbers"
+            ctx.warn(f"column {col} holds {what} after line {line}; read as {what}")
+        if sniffed.header_only and len(files) == 1:
+            ctx.warn(f"{files[0].name} has a header but no rows: read as an empty table")
+            types = {**dict(zip(sniffed.names, ["VARCHAR"] * len(sniffed.names))), **o.types, **(o.columns or {})}
+            con = duckdb.connect()
+            schema = con.sql("select " + ", ".join(f"null::{t} as \"{n}\"" for n, t in types.items())).arrow().schema
+            return pa.RecordBatchReader.from_batches(schema, iter(()))
+        return self._open(files, sniffed, ctx)
+
+    def _open(self, files: list[Path], sniffed: Sniffed, ctx: ReadContext) -> pa.RecordBatchReader:
+        tmp = None
+        scan = files
+        if sniffed.encoding not in DUCKDB_ENCODINGS:
+            tmp = Path(tempfile.mkdtemp(prefix="datamill-csv-"))
+            scan = _transcode(files, sniffed.encoding, tmp)
+        con = duckdb.connect()
+        try:
+            try:
+                rel = con.sql(self._query(scan, sniffed, auto_detect=True))
+                fallback = False
+            except duckdb.Error:
+                # DuckDB's sniffer trips over malformed rows near the top: use our types.
+                rel = con.sql(self._query(scan, sniffed, auto_detect=False))
+                fallback = True
+            reader = rel.to_arrow_reader(BATCH_ROWS) if hasattr(rel, "to_arrow_reader") else rel.fetch_record_batch(BATCH_ROWS)
+        except duckdb.Error as exc:
+            con.close()
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise SourceError(f"{ctx.where}: cannot read as CSV: {short(str(exc).splitlines()[0])} "
+                              "(check delimiter:, quote: and encoding:)") from None
+        names = {str(s): f.name for s, f in zip(scan, files)}
+        stream = self._stream(con, reader, sniffed, ctx, names, fallback, tmp)
+        return pa.RecordBatchReader.from_batches(reader.schema, stream)
+
+    def _query(self, files: list[Path], s: Sniffed, *, auto_detect: bool) -> str:
+        o = self.options
+        enc = DUCKDB_ENCODINGS.get(s.encoding, "utf-8")
+        args = [
+            "[" + ", ".join(_lit(str(f)) for f in files) + "]",
+            f"delim={_lit(s.delimiter)}", f"quote={_lit(o.quote)}", f"escape={_lit(o.quote)}",
+            f"header={str(s.header).lower()}", f"encoding={_lit(enc)}",
+            f"max_line_size={o.max_line_bytes}", "nullstr=[" + ", ".join(map(_lit, o.null_values)) + "]",
+            "store_rejects=true",
+        ]
+        if o.columns:
+            args += ["auto_detect=false", f"columns={_struct(o.columns)}"]
+            return f"select * from read_csv({', '.join(args)})"
+        overrides = {n: t for n, (t, _) in self._retyped.items()} | o.types
+        if auto_detect:
+            args.append("names=[" + ", ".join(_lit(n) for n in s.names) + "]")
+            if overrides:
+                args.append(f"types={_struct(overrides)}")
+        else:
+            args += ["auto_detect=false", f"columns={_struct(dict(zip(s.names, s.types)) | overrides)}"]
+        return f"select * from read_csv({', '.join(args)})"
+
+    def _stream(self, con, reader, sniffed, ctx, names, fallback, tmp) -> Iterator[pa.RecordBatch]:  # noqa: ANN001
+        try:
+            try:
+                yield from reader
+            except duckdb.Error as exc:
+                raise SourceError(f"{ctx.where}: CSV read failed: {short(str(exc).splitlines()[0])} "
+                                  "(check delimiter:, quote:, encoding: and types:)") from None
+            rejects = self._rejects(con, sniffed, names)
+            if fallback:
+                rejects += self._unreported_long_lines(names, rejects)
+            self._report(rejects, sniffed, ctx)
+        finally:
+            con.close()
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def _rejects(self, con: duckdb.DuckDBPyConnection, sniffed: Sniffed, names: dict[str, str]) -> list[_Reject]:
+        rows = con.sql(
+            "select s.file_path, e.line, e.line_byte_position, e.column_name, e.error_type, e.csv_line, "
+            "e.error_message from reject_errors e join reject_scans s "
+            "on e.scan_id = s.scan_id and e.file_id = s.file_id order by s.file_path, e.line"
+        ).fetchall()
+        lines: dict[str, dict[int, int]] = {}
+        if DUCKDB_ENCODINGS.get(sniffed.encoding, "utf-8") == "utf-8":
+            # DuckDB counts records; people count lines, and quoted newlines differ.
+            for path in {r[0] for r in rows}:
+                lines[path] = _physical_lines(Path(path), [r[2] for r in rows if r[0] == path])
+        return [
+            _Reject(names.get(path, Path(path).name), lines.get(path, {}).get(pos, line), column, kind,
+                    (raw or "").lstrip("\r\n"), message or "")
+            for path, line, pos, column, kind, raw, message in rows
+        ]
+
+    def _unreported_long_lines(self, names: dict[str, str], rejects: list[_Reject]) -> list[_Reject]:
+        """DuckDB drops over-long lines silently when it does not sniff: find them ourselves."""
+        limit = self.options.max_line_bytes
+        out = []
+        for path, name in names.items():
+            known = {r.line for r in rejects if r.file == name and r.kind == "LINE SIZE OVER MAXIMUM"}
+            for line, offset, size in _long_lines(Path(path), limit):
+                if line not in known:
+                    raw = f"{_head(Path(path), offset)}… (cut: the line has {size:,} bytes)"
+                    out.append(_Reject(name, line, None, "LINE SIZE OVER MAXIMUM", raw, f"Actual Size:{size} bytes"))
+        return out
+
+    def _reason(self, r: _Reject, sniffed: Sniffed) -> str:
+        if r.kind in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
+            m = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", r.message)
+            if m:
+                return f"{m.group(2)} fields, expected {m.group(1)}"
+        if r.kind == "LINE SIZE OVER MAXIMUM":
+            m = re.search(r"Actual Size:\s*(\d+)", r.message)
+            size = f"{int(m.group(1)):,} bytes" if m else "longer than that"
+            return f"line is {size}, over max_line_bytes ({self.options.max_line_bytes:,})"
+        if r.kind in _REASONS:
+            return _REASONS[r.kind].format(encoding=sniffed.encoding)
+        where = f"column {r.column}: " if r.column else ""
+        return where + r.message
+
+    def _report(self, rejects: list[_Reject], sniffed: Sniffed, ctx: ReadContext) -> None:
+        """Retype columns whose type changed (then retry), else hand bad rows to ``ctx``."""
+        pinned = set(self.options.types) | set(self.options.columns or {})
+        # A malformed row also fails casts; only well-formed rows say a type changed.
+        malformed = {(r.file, r.line) for r in rejects if r.kind != "CAST"}
+        changed: dict[str, tuple[str, int]] = {}
+        for r in rejects:
+            if r.kind == "CAST" and r.column and r.column not in pinned and (r.file, r.line) not in malformed:
+                value = re.search(r"Could not convert string \"?'?(.*?)'?\"? to", r.message)
+                numeric = bool(value and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", value.group(1)))
+                was = self._retyped.get(r.column, ("", 0))[0]
+                kind = "DOUBLE" if numeric and was != "DOUBLE" and changed.get(r.column, ("DOUBLE",))[0] == "DOUBLE" else "VARCHAR"
+                first = min(r.line, changed.get(r.column, ("", r.line))[1])
+                changed[r.column] = (kind, first)
+        if changed:
+            self._retyped.update(changed)
+            cols = ", ".join(sorted(changed))
+            raise RetryRead(f"{ctx.where}: column(s) {cols} changed type after DuckDB's sample; read again")
+        by_line: dict[tuple[str, int], list[_Reject]] = {}
+        for r in rejects:  # DuckDB may list one row once per problem
+            by_line.setdefault((r.file, r.line), []).append(r)
+        for (file, line), found in by_line.items():
+            ctx.where = file
+            structural = [r for r in found if r.kind != "CAST"] or found
+            reason = "; ".join(dict.fromkeys(self._reason(r, sniffed) for r in structural))
+            ctx.bad_row(BadRow(line, reason, found[0].raw, found[0].column))

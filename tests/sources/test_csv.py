@@ -1,0 +1,217 @@
+"""CsvSource on real files, one test per kind of bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from datamill.exceptions import BadRowsError, SourceError
+from datamill.sources import SOURCES
+from datamill.sources.base import ReadContext
+from datamill.sources.csv import CsvSource
+from tests.sources.conftest import drain
+
+
+def source(folder: Path, **options) -> CsvSource:
+    options.setdefault("path", "data.csv")
+    return CsvSource("data", CsvSource.Options(**options), project_dir=folder)
+
+
+def write(folder: Path, text: str | bytes, name: str = "data.csv") -> Path:
+    p = folder / name
+    p.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return p
+
+
+RAGGED = "id,name,score\n1,ann,10\n2,bob\n3,cy,30\n4,dee,40,extra\n5,eve,50\n"
+
+
+def test_registry_names_the_class() -> None:
+    assert SOURCES.load("csv") is CsvSource
+
+
+def test_semicolon_delimiter_header_and_types_are_sniffed(tmp_path: Path) -> None:
+    write(tmp_path, "id;name;price;day\n1;ann;1.5;2024-01-02\n2;bob;2.25;2024-02-03\n")
+    t = drain(source(tmp_path), ReadContext("data"))
+    assert t.column_names == ["id", "name", "price", "day"]
+    assert str(t.schema.field("id").type) == "int64"
+    assert str(t.schema.field("day").type) == "date32[day]"
+    assert t.column("name").to_pylist() == ["ann", "bob"]
+    assert t.column("price").to_pylist() == [1.5, 2.25]
+
+
+def test_missing_file_names_path_and_similar_files(tmp_path: Path) -> None:
+    write(tmp_path, "a\n1\n", "customers.csv")
+    with pytest.raises(SourceError) as err:
+        source(tmp_path, path="customer.csv").read(ReadContext("data"))
+    assert str(tmp_path / "customer.csv") in str(err.value)
+    assert "customers.csv" in str(err.value)
+
+
+def test_empty_file_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path, b"")
+    with pytest.raises(SourceError, match="data.csv is empty"):
+        source(tmp_path).read(ReadContext("data"))
+
+
+def test_header_only_gives_empty_table_with_columns(tmp_path: Path) -> None:
+    write(tmp_path, "id,name\n")
+    ctx = ReadContext("data")
+    t = drain(source(tmp_path), ctx)
+    assert t.num_rows == 0 and t.column_names == ["id", "name"]
+    assert ctx.warnings == ["data.csv has a header but no rows: read as an empty table"]
+
+
+def test_ragged_rows_fail_mode_names_the_line(tmp_path: Path) -> None:
+    write(tmp_path, RAGGED)
+    with pytest.raises(BadRowsError) as err:
+        drain(source(tmp_path), ReadContext("data", on_bad_rows="fail"))
+    assert str(err.value).startswith("data.csv line 3: 2 fields, expected 3 (")
+    assert "on_bad_rows: quarantine" in str(err.value)
+
+
+def test_ragged_rows_quarantined_with_raw_line_and_reason(tmp_path: Path) -> None:
+    write(tmp_path, RAGGED)
+    ctx = ReadContext("data", on_bad_rows="quarantine")
+    t = drain(source(tmp_path), ctx)
+    assert t.column("id").to_pylist() == [1, 3, 5]
+    q = ctx.quarantine_table().to_pylist()
+    assert [(r["line"], r["raw"], r["reason"]) for r in q] == [
+        (3, "2,bob", "2 fields, expected 3"),
+        (5, "4,dee,40,extra", "4 fields, expected 3"),
+    ]
+    rows_in = len(list(csv.reader(io.StringIO(RAGGED)))) - 1
+    assert rows_in == t.num_rows + ctx.quarantined
+
+
+def test_skip_mode_counts(tmp_path: Path) -> None:
+    write(tmp_path, RAGGED)
+    ctx = ReadContext("data", on_bad_rows="skip")
+    assert drain(source(tmp_path), ctx).num_rows == 3
+    assert ctx.skipped == 2 and ctx.bad_rows == []
+
+
+def test_latin1_file_is_read_with_a_warning(tmp_path: Path) -> None:
+    write(tmp_path, "name,city\nJosé,Zürich\nAnaïs,Besançon\n".encode("latin-1"))
+    ctx = ReadContext("data")
+    t = drain(source(tmp_path), ctx)
+    assert t.column("city").to_pylist() == ["Zürich", "Besançon"]
+    assert "not valid UTF-8" in ctx.warnings[0] and "latin-1" in ctx.warnings[0]
+
+
+def test_cp1252_file_keeps_euro_sign(tmp_path: Path) -> None:
+    write(tmp_path, "item,price\n“tea”,3 €\n".encode("cp1252"))
+    t = drain(source(tmp_path), ReadContext("data"))
+    assert t.to_pylist() == [{"item": "“tea”", "price": "3 €"}]
+
+
+def test_given_encoding_is_used(tmp_path: Path) -> None:
+    write(tmp_path, "a,b\nü,1\n".encode("utf-16"))
+    t = drain(source(tmp_path, encoding="UTF-16"), ReadContext("data"))
+    assert t.to_pylist() == [{"a": "ü", "b": 1}]
+
+
+def test_utf8_bom_is_not_part_of_first_column(tmp_path: Path) -> None:
+    write(tmp_path, "id,name\n1,ann\n".encode("utf-8-sig"))
+    t = drain(source(tmp_path), ReadContext("data"))
+    assert t.column_names == ["id", "name"] and t.column("id").to_pylist() == [1]
+
+
+def test_utf16_bom_is_sniffed(tmp_path: Path) -> None:
+    write(tmp_path, "id,name\n1,Zoë\n".encode("utf-16"))
+    assert drain(source(tmp_path), ReadContext("data")).to_pylist() == [{"id": 1, "name": "Zoë"}]
+
+
+def test_quoted_newlines_and_physical_line_numbers(tmp_path: Path) -> None:
+    write(tmp_path, 'id,note\n1,"two\nlines"\n2,plain\n3\n4,"a ""quote"""\n')
+    ctx = ReadContext("data", on_bad_rows="quarantine")
+    t = drain(source(tmp_path), ctx)
+    assert t.column("note").to_pylist() == ["two\nlines", "plain", 'a "quote"']
+    assert [(b.line, b.raw) for b in ctx.bad_rows] == [(5, "3")]
+
+
+def test_unterminated_quote_is_a_bad_row(tmp_path: Path) -> None:
+    write(tmp_path, 'id,note\n1,ok\n2,"oops\n')
+    ctx = ReadContext("data", on_bad_rows="quarantine")
+    t = drain(source(tmp_path), ctx)
+    assert t.to_pylist() == [{"id": 1, "note": "ok"}]
+    assert [(b.line, b.reason) for b in ctx.bad_rows] == [(3, "unterminated or misplaced quote")]
+
+
+def test_duplicate_column_names_are_renamed(tmp_path: Path) -> None:
+    write(tmp_path, "a,a,b,a\n1,2,3,4\n")
+    ctx = ReadContext("data")
+    t = drain(source(tmp_path), ctx)
+    assert t.column_names == ["a", "a_2", "b", "a_3"]
+    assert t.to_pylist() == [{"a": 1, "a_2": 2, "b": 3, "a_3": 4}]
+    assert ctx.warnings == ["data.csv: repeated column names renamed: 'a' → 'a_2', 'a' → 'a_3'"]
+
+
+def test_column_turning_to_text_after_30000_rows_is_reread_as_text(tmp_path: Path) -> None:
+    rows = [f"{i},{i * 2}" for i in range(40_000)]
+    rows[30_000] = "30000,n/a"
+    write(tmp_path, "id,code\n" + "\n".join(rows) + "\n")
+    src = source(tmp_path)
+    ctx = ReadContext("data", on_bad_rows="fail")
+    t = drain(src, ctx)
+    assert t.num_rows == 40_000 and ctx.bad_rows == []
+    assert str(t.schema.field("code").type) == "string"
+    assert str(t.schema.field("id").type) == "int64"
+    assert t.column("code")[30_000].as_py() == "n/a" and t.column("code")[29_999].as_py() == "59998"
+    assert ctx.warnings == ["column code holds text after line 30002; read as text"]
+
+
+def test_line_of_100_mb_is_a_bad_row_with_bounded_raw(tmp_path: Path) -> None:
+    p = tmp_path / "data.csv"
+    with open(p, "w") as f:
+        f.write("id,blob\n1,a\n2,")
+        chunk = "x" * (1 << 20)
+        for _ in range(100):
+            f.write(chunk)
+        f.write("\n3,c\n")
+    ctx = ReadContext("data", on_bad_rows="quarantine")
+    t = drain(source(tmp_path), ctx)
+    assert t.to_pylist() == [{"id": 1, "blob": "a"}, {"id": 3, "blob": "c"}]
+    [bad] = ctx.bad_rows
+    assert bad.line == 3 and "104,857,602 bytes, over max_line_bytes" in bad.reason
+    assert bad.raw.startswith("2,xxx") and len(bad.raw) < 20_000
+    with pytest.raises(BadRowsError, match="data.csv line 3: line is 104,857,602 bytes"):
+        drain(source(tmp_path), ReadContext("data"))
+
+
+def test_types_and_null_values_overrides(tmp_path: Path) -> None:
+    write(tmp_path, "id,zip,flag\n1,01234,NA\n2,98765,red\n")
+    t = drain(source(tmp_path, types={"zip": "string"}, null_values=["NA"]), ReadContext("data"))
+    assert t.column("zip").to_pylist() == ["01234", "98765"]
+    assert t.column("flag").to_pylist() == [None, "red"]
+
+
+def test_unknown_type_name_is_a_config_error() -> None:
+    with pytest.raises(pydantic.ValidationError, match="did you mean 'integer'"):
+        CsvSource.Options(path="x.csv", types={"a": "intger"})
+
+
+def test_glob_reads_all_files_and_fingerprint_follows_changes(tmp_path: Path) -> None:
+    write(tmp_path, "id,v\n1,a\n", "part1.csv")
+    p2 = write(tmp_path, "id,v\n2,b\n", "part2.csv")
+    src = source(tmp_path, path="part*.csv")
+    t = drain(src, ReadContext("data"))
+    assert sorted(t.column("id").to_pylist()) == [1, 2]
+    before = src.fingerprint()
+    assert before == source(tmp_path, path="part*.csv").fingerprint()
+    p2.write_text("id,v\n2,b\n3,c\n")
+    os.utime(p2, (time.time() + 5, time.time() + 5))
+    assert src.fingerprint() != before
+
+
+def test_large_file_streams_in_several_batches(tmp_path: Path) -> None:
+    write(tmp_path, "id,v\n" + "".join(f"{i},{i % 7}\n" for i in range(300_000)))
+    reader = source(tmp_path).read(ReadContext("data"))
+    sizes = [b.num_rows for b in reader]
+    assert len(sizes) > 1 and sum(sizes) == 300_000
