@@ -13,7 +13,15 @@ import pyarrow.types as pt
 
 from datamill.exceptions import StorageError
 
-__all__ = ["conform_schema", "duplicate_keys", "kind", "schema_from_bytes", "schema_to_bytes"]
+__all__ = ["conform_schema", "duplicate_keys", "kind", "pg_type", "schema_from_bytes", "schema_to_bytes"]
+
+# Arrow type -> PostgreSQL column type, where the mapping is one to one
+_PG_SIMPLE = {
+    pa.int8(): "smallint", pa.uint8(): "smallint", pa.int16(): "smallint",
+    pa.uint16(): "integer", pa.int32(): "integer", pa.uint32(): "bigint", pa.int64(): "bigint",
+    pa.uint64(): "numeric(20,0)", pa.float16(): "real", pa.float32(): "real",
+    pa.float64(): "double precision", pa.bool_(): "boolean", pa.null(): "text",
+}
 
 
 def kind(t: pa.DataType) -> str:
@@ -112,3 +120,25 @@ def schema_from_bytes(data: bytes | memoryview | None) -> pa.Schema | None:
         return pa.ipc.read_schema(pa.py_buffer(bytes(data)))
     except (pa.ArrowInvalid, OSError) as exc:
         raise StorageError(f"the stored Arrow schema is unreadable ({exc}); rewrite the table with mode overwrite") from exc
+
+
+def pg_type(field: pa.Field, table: str) -> str:
+    """The PostgreSQL column type for an Arrow field, or a clear error."""
+    t = field.type.value_type if pt.is_dictionary(field.type) else field.type
+    if t in _PG_SIMPLE:
+        return _PG_SIMPLE[t]
+    family = kind(t)
+    if family == "string":
+        return "text"
+    if family == "date":
+        return "date"
+    if family == "timestamp":
+        return "timestamptz" if t.tz else "timestamp"
+    if family == "decimal":
+        return f"numeric({t.precision},{t.scale})"
+    if family == "time":
+        return "time"
+    raise StorageError(
+        f"table '{table}', column '{field.name}' is {t}: PostgreSQL storage cannot keep this type yet "
+        "(fix: turn it into text in the dataset, e.g. to_json(col) or hex(col), or use lakehouse storage)"
+    )

@@ -130,13 +130,22 @@ def cast_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
         column = batch.column(batch.schema.get_field_index(field.name))
         if isinstance(column, pa.ExtensionArray):  # e.g. ADBC's opaque numeric
             column = column.storage
-        columns.append(column if column.type == field.type else column.cast(field.type))
+        if field.type == pa.null() and column.null_count == len(column):
+            column = pa.nulls(len(column))  # backends without a null type store text
+        elif column.type != field.type:
+            try:
+                column = column.cast(field.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise StorageError(f"column '{field.name}' ({column.type}) cannot be stored as {field.type}: {exc}") from exc
+        columns.append(column)
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 def input_failed(name: str, error: BaseException, version: int | None) -> StorageError:
     """The error for a write whose input reader raised half-way."""
     kept = f"it stays at version {version}" if version is not None else "it was not created"
+    if isinstance(error, StorageError):  # a value that does not fit its column
+        return StorageError(f"writing table '{name}': {error}; nothing was committed, {kept}")
     return StorageError(
         f"writing table '{name}' failed while reading its input "
         f"({type(error).__name__}: {first_line(error)}); nothing was committed, {kept}"

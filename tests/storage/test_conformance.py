@@ -1,0 +1,239 @@
+"""The storage conformance suite: every backend must pass every test here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from datamill.exceptions import StorageError, TableNotFound
+from datamill.storage import Commit, Storage, TableScan
+
+UTC = dt.timezone.utc
+
+
+def typed_table() -> pa.Table:
+    return pa.table({
+        "i8": pa.array([1, -128, None], pa.int8()),
+        "i16": pa.array([1, -32768, None], pa.int16()),
+        "i32": pa.array([1, 2**31 - 1, None], pa.int32()),
+        "i64": pa.array([1, -(2**63), None], pa.int64()),
+        "f64": pa.array([1.5, float("nan"), None], pa.float64()),
+        "ok": pa.array([True, False, None]),
+        "s": pa.array(["plain", "ünïcødé 😀 \"q\", x\ny", None]),
+        "empty": pa.array(["", None, "x"]),
+        "d": pa.array([dt.date(2024, 2, 29), dt.date(1970, 1, 1), None]),
+        "ts": pa.array([dt.datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=UTC), dt.datetime(1999, 12, 31, tzinfo=UTC),
+                        None], pa.timestamp("us", tz="UTC")),
+        "amount": pa.array([Decimal("12345678901234.5678"), Decimal("-0.0001"), None], pa.decimal128(18, 4)),
+    })
+
+
+def people(ids: list[int], tag: str) -> pa.Table:
+    return pa.table({"id": pa.array(ids, pa.int64()), "name": pa.array([f"{tag}{i}" for i in ids], pa.string())})
+
+
+def sorted_rows(table: pa.Table) -> list[dict]:
+    return table.sort_by("id").to_pylist()
+
+
+def failing_reader(batches: int = 3) -> pa.RecordBatchReader:
+    schema = people([1], "x").schema
+
+    def gen() -> Iterator[pa.RecordBatch]:
+        for i in range(batches):
+            yield people([100 + i], "bad").to_batches()[0]
+        raise RuntimeError("source went away")
+
+    return pa.RecordBatchReader.from_batches(schema, gen())
+
+
+def test_round_trip_keeps_values_and_types(store: Storage) -> None:
+    table = typed_table()
+    result = store.write("typed", table)
+    assert result.rows_written == 3
+    back = store.read("typed")
+    assert back.schema.names == table.schema.names
+    for name in table.schema.names:
+        assert back.schema.field(name).type == table.schema.field(name).type, name
+    for name in table.schema.names:
+        if name == "f64":
+            continue
+        assert back[name].to_pylist() == table[name].to_pylist(), name
+    f64 = back["f64"].to_pylist()
+    assert f64[0] == 1.5 and math.isnan(f64[1]) and f64[2] is None
+
+
+def test_scan_is_a_lazy_handle(store: Storage) -> None:
+    store.write("people", people([1, 2, 3], "a"))
+    scan = store.scan("people")
+    assert isinstance(scan, TableScan)
+    assert scan.schema.names == ["id", "name"]
+    assert scan.to_reader().read_all().num_rows == 3
+    assert store.scan("people").to_dataset().to_table().num_rows == 3
+
+
+def test_overwrite_replaces(store: Storage) -> None:
+    store.write("people", people([1, 2, 3], "a"))
+    store.write("people", people([7], "b"), mode="overwrite")
+    assert sorted_rows(store.read("people")) == [{"id": 7, "name": "b7"}]
+
+
+def test_overwrite_may_change_the_schema(store: Storage) -> None:
+    store.write("people", people([1, 2], "a"))
+    store.write("people", pa.table({"x": [1.5]}))
+    assert store.read("people").to_pylist() == [{"x": 1.5}]
+
+
+def test_append_adds(store: Storage) -> None:
+    store.write("people", people([1, 2], "a"))
+    result = store.write("people", people([3], "b"), mode="append")
+    assert result.rows_written == 1
+    assert [r["id"] for r in sorted_rows(store.read("people"))] == [1, 2, 3]
+
+
+def test_append_creates_a_missing_table(store: Storage) -> None:
+    store.write("people", people([1], "a"), mode="append")
+    assert store.read("people").num_rows == 1
+
+
+def test_append_with_an_incompatible_schema_names_the_columns(store: Storage) -> None:
+    store.write("people", people([1], "a"))
+    bad = pa.table({"id": ["one"], "nickname": ["x"]})
+    with pytest.raises(StorageError, match="people") as err:
+        store.write("people", bad, mode="append")
+    message = str(err.value)
+    assert "'id'" in message and "nickname" in message and "name" in message
+    assert store.read("people").num_rows == 1
+
+
+def test_upsert_updates_and_inserts(store: Storage) -> None:
+    store.write("people", people([1, 2, 3], "old"))
+    result = store.write("people", people([2, 4], "new"), mode="upsert", keys=["id"])
+    assert result.rows_written == 2
+    assert sorted_rows(store.read("people")) == [
+        {"id": 1, "name": "old1"}, {"id": 2, "name": "new2"}, {"id": 3, "name": "old3"}, {"id": 4, "name": "new4"},
+    ]
+
+
+def test_upsert_creates_a_missing_table_then_merges(store: Storage) -> None:
+    store.write("people", people([1, 2], "a"), mode="upsert", keys=["id"])
+    store.write("people", people([2, 3], "b"), mode="upsert", keys=["id"])
+    assert [r["name"] for r in sorted_rows(store.read("people"))] == ["a1", "b2", "b3"]
+
+
+def test_upsert_after_overwrite_and_with_duplicate_keys(store: Storage) -> None:
+    store.write("people", people([1, 2], "a"), mode="upsert", keys=["id"])
+    store.write("people", people([5], "o"))  # an overwrite may drop what made upserts possible
+    store.write("people", people([5, 6], "u"), mode="upsert", keys=["id"])
+    assert [r["name"] for r in sorted_rows(store.read("people"))] == ["u5", "u6"]
+    with pytest.raises(StorageError, match="repeat"):
+        store.write("people", people([7, 7], "d"), mode="upsert", keys=["id"])
+    assert store.read("people").num_rows == 2
+
+
+def test_upsert_needs_keys_that_are_columns(store: Storage) -> None:
+    with pytest.raises(StorageError, match="keys"):
+        store.write("people", people([1], "a"), mode="upsert")
+    with pytest.raises(StorageError, match="idd"):
+        store.write("people", people([1], "a"), mode="upsert", keys=["idd"])
+
+
+def test_list_exists_schema(store: Storage) -> None:
+    assert store.list() == []
+    assert not store.exists("b_table")
+    store.write("b_table", people([1], "a"))
+    store.write("a_table", pa.table({"x": pa.array([1.0], pa.float32())}))
+    assert store.list() == ["a_table", "b_table"]
+    assert store.exists("a_table")
+    assert store.schema("a_table") == pa.schema([("x", pa.float32())])
+
+
+def test_history_has_one_commit_per_write(store: Storage) -> None:
+    store.write("people", people([1, 2], "a"))
+    store.write("people", people([3], "b"), mode="append")
+    store.write("people", people([3, 4], "c"), mode="upsert", keys=["id"])
+    store.write("people", people([9], "d"), mode="overwrite")
+    history = store.history("people")
+    assert all(isinstance(c, Commit) for c in history)
+    assert [c.operation for c in history] == ["overwrite", "append", "upsert", "overwrite"]
+    versions = [c.version for c in history]
+    assert versions == sorted(versions) and len(set(versions)) == 4
+    assert store.version("people") == versions[-1]
+    assert store.scan("people").version == versions[-1]
+    assert [c.rows for c in history] == [2, 1, 2, 1]
+    stamps = [c.timestamp for c in history]
+    assert stamps == sorted(stamps) and stamps[0].tzinfo is not None
+
+
+def test_version_of_a_missing_table_is_none(store: Storage) -> None:
+    assert store.version("nope") is None
+    assert store.write("people", people([1], "a")).version == store.version("people")
+
+
+def test_missing_table_suggests_a_name(store: Storage) -> None:
+    store.write("customers", people([1], "a"))
+    store.write("orders", people([1], "a"))
+    for call in (lambda: store.scan("custmers"), lambda: store.history("custmers"), lambda: store.read("custmers")):
+        with pytest.raises(TableNotFound, match=r"did you mean 'customers'\?\); tables: customers, orders"):
+            call()
+
+
+@pytest.mark.parametrize("bad", ["", "1abc", "a-b", "drop table x;", "x" * 64, "_datamill_commits"])
+def test_bad_table_names_are_refused(store: Storage, bad: str) -> None:
+    with pytest.raises(StorageError, match="name"):
+        store.write(bad, people([1], "a"))
+
+
+def test_empty_table_write_creates_a_table(store: Storage) -> None:
+    empty = pa.table({"id": pa.array([], pa.int64()), "name": pa.array([], pa.string())})
+    result = store.write("nobody", empty)
+    assert result.rows_written == 0
+    assert store.exists("nobody")
+    back = store.read("nobody")
+    assert back.num_rows == 0 and back.schema.names == ["id", "name"]
+    reader = pa.RecordBatchReader.from_batches(empty.schema, iter([]))
+    store.write("nobody2", reader)
+    assert store.read("nobody2").num_rows == 0
+
+
+@pytest.mark.parametrize("mode", ["overwrite", "append", "upsert"])
+def test_a_reader_failing_half_way_leaves_the_previous_version(store: Storage, mode: str) -> None:
+    store.write("people", people([1, 2], "a"))
+    before = store.version("people")
+    with pytest.raises(StorageError, match="source went away") as err:
+        store.write("people", failing_reader(), mode=mode, keys=["id"] if mode == "upsert" else ())
+    assert "nothing was committed" in str(err.value)
+    assert sorted_rows(store.read("people")) == sorted_rows(people([1, 2], "a"))
+    assert store.version("people") == before
+    assert len(store.history("people")) == 1
+
+
+def test_a_failing_first_write_creates_nothing(store: Storage) -> None:
+    with pytest.raises(StorageError, match="source went away"):
+        store.write("people", failing_reader())
+    assert not store.exists("people")
+
+
+def test_big_streaming_write(store: Storage) -> None:
+    total, size = 200_000, 20_000
+    schema = pa.schema([("id", pa.int64()), ("v", pa.float64()), ("s", pa.string())])
+
+    def gen() -> Iterator[pa.RecordBatch]:
+        for start in range(0, total, size):
+            ids = pa.array(range(start, start + size), pa.int64())
+            yield pa.record_batch([ids, pc.multiply(ids, 0.5), pc.cast(ids, pa.string())], schema=schema)
+
+    result = store.write("big", pa.RecordBatchReader.from_batches(schema, gen()))
+    assert result.rows_written == total
+    seen = 0
+    id_sum = 0
+    for batch in store.scan("big").to_reader():
+        seen += batch.num_rows
+        id_sum += pc.sum(batch["id"]).as_py() or 0
+    assert seen == total and id_sum == total * (total - 1) // 2

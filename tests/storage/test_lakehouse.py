@@ -1,0 +1,129 @@
+"""What only the lakehouse does: time travel, Parquet files, many processes at once."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from datamill.exceptions import StorageError
+from datamill.storage.lakehouse import LakehouseOptions, LakehouseStorage
+
+
+def people(ids: list[int], tag: str) -> pa.Table:
+    return pa.table({"id": pa.array(ids, pa.int64()), "name": pa.array([f"{tag}{i}" for i in ids], pa.string())})
+
+
+@pytest.fixture()
+def lake(tmp_path: Path) -> LakehouseStorage:
+    return LakehouseStorage(LakehouseOptions(path="warehouse"), project_dir=tmp_path)
+
+
+def test_default_path_is_relative_to_the_project(tmp_path: Path) -> None:
+    store = LakehouseStorage(project_dir=tmp_path)
+    store.write("t", people([1], "a"))
+    assert (tmp_path / "warehouse" / "t" / "_delta_log").is_dir()
+
+
+def test_time_travel_reads_every_old_version(lake: LakehouseStorage) -> None:
+    lake.write("people", people([1, 2], "a"))
+    lake.write("people", people([3], "b"), mode="append")
+    lake.write("people", people([2], "c"), mode="upsert", keys=["id"])
+    lake.write("people", pa.table({"other": ["x"]}))
+    assert lake.read("people", version=0).num_rows == 2
+    assert lake.read("people", version=1).sort_by("id")["id"].to_pylist() == [1, 2, 3]
+    assert lake.read("people", version=2).sort_by("id")["name"].to_pylist() == ["a1", "c2", "b3"]
+    assert lake.scan("people", version=0).schema.names == ["id", "name"]
+    assert lake.read("people").column_names == ["other"]
+    with pytest.raises(StorageError, match=r"no version 9: its versions are 0..3"):
+        lake.scan("people", version=9)
+
+
+def test_parquet_files_hold_exactly_that_version(lake: LakehouseStorage) -> None:
+    lake.write("people", people([1, 2], "a"))
+    lake.write("people", people([3], "b"), mode="append")
+    lake.write("people", people([9], "c"))
+    for version, expected in [(0, 2), (1, 3), (2, 1)]:
+        files = lake.scan("people", version=version).parquet_files()
+        assert sum(pq.read_metadata(f).num_rows for f in files) == expected
+
+
+def test_history_reads_commits_of_other_delta_writers(lake: LakehouseStorage) -> None:
+    from deltalake import write_deltalake
+
+    write_deltalake(str(lake.root / "ext"), people([1], "a"))
+    write_deltalake(str(lake.root / "ext"), people([2, 3], "a"), mode="append")
+    assert [(c.operation, c.rows) for c in lake.history("ext")] == [("create", 1), ("append", 2)]
+
+
+def test_unsigned_and_dictionary_columns_are_stored_without_wrapping(lake: LakehouseStorage) -> None:
+    data = pa.table({"u8": pa.array([255], pa.uint8()), "tag": pa.array(["x"]).dictionary_encode()})
+    lake.write("t", data)
+    back = lake.read("t")
+    assert back["u8"].to_pylist() == [255] and back["tag"].to_pylist() == ["x"]
+    with pytest.raises(StorageError, match="u64"):
+        lake.write("t2", pa.table({"u64": pa.array([2**64 - 1], pa.uint64())}))
+    with pytest.raises(StorageError, match="column 't'.*no time64"):
+        lake.write("t3", pa.table({"t": pa.array([1], pa.time64("us"))}))
+
+
+def test_append_widens_within_a_type_family(lake: LakehouseStorage) -> None:
+    lake.write("people", people([1], "a"))
+    narrow = pa.table({"name": pa.array(["b2"], pa.large_string()), "id": pa.array([2], pa.int32())})
+    lake.write("people", narrow, mode="append")
+    assert lake.read("people").schema == people([1], "a").schema
+    assert lake.read("people").sort_by("id")["name"].to_pylist() == ["a1", "b2"]
+
+
+def test_append_with_a_changed_schema_lists_every_problem(lake: LakehouseStorage) -> None:
+    lake.write("people", people([1], "a"))
+    with pytest.raises(StorageError) as err:
+        lake.write("people", pa.table({"id": [1.5], "age": [3]}), mode="append")
+    message = str(err.value)
+    assert "cannot append into table 'people'" in message
+    assert "missing column(s) name" in message
+    assert "new column(s) age" in message
+    assert "column 'id' is double in the data but int64 in the table" in message
+    assert "mode overwrite" in message
+    assert lake.version("people") == 0
+
+
+# -- many processes at once ---------------------------------------------------------
+# Workers run in spawned processes (not forked: deltalake keeps native threads).
+
+def _append_worker(root: str, table: str, worker: int, batches: int) -> None:
+    store = LakehouseStorage(LakehouseOptions(path=root))
+    for i in range(batches):
+        ids = list(range(worker * 1000 + i * 10, worker * 1000 + i * 10 + 10))
+        store.write(table, people(ids, f"w{worker}-"), mode="append")
+
+
+def test_concurrent_appends_and_reads_from_many_processes(lake: LakehouseStorage) -> None:
+    lake.write("events", people([], "x"))
+    lake.write("other", people([], "x"))
+    batches = 6
+    ctx = mp.get_context("spawn")
+    workers = [ctx.Process(target=_append_worker, args=(str(lake.root), "events", w, batches)) for w in (1, 2)]
+    workers.append(ctx.Process(target=_append_worker, args=(str(lake.root), "other", 3, batches)))
+    for p in workers:
+        p.start()
+    reads = 0
+    deadline = time.monotonic() + 60
+    while any(p.is_alive() for p in workers) and time.monotonic() < deadline:
+        table = lake.read("events")
+        assert table.num_rows % 10 == 0  # whole commits only, never half of one
+        assert table["id"].null_count == 0
+        reads += 1
+    for p in workers:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert reads > 0
+    events = lake.read("events")
+    assert events.num_rows == 2 * batches * 10
+    assert len(set(events["id"].to_pylist())) == 2 * batches * 10
+    assert lake.read("other").num_rows == batches * 10
+    assert len(lake.history("events")) == 1 + 2 * batches
