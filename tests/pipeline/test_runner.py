@@ -139,3 +139,36 @@ def test_python_transform(shop: Path) -> None:
         record = p.run()
         assert record.nodes["big_orders"].status == "ok"
         assert sorted(p.table("big_orders").column("order_id").to_pylist()) == [1, 3]
+
+
+@pytest.mark.spark
+def test_same_pipeline_on_spark(shop: Path, spark) -> None:
+    with Project(shop) as duck:
+        duck.run()
+        expected = duck.table("revenue").to_pylist()
+    text = PROJECT.replace("storage: lakehouse:./warehouse", "engine: {type: spark, master: 'local[2]'}\nstorage: lakehouse:./spark_wh")
+    (shop / "datamill.yaml").write_text(text)
+    with Project(shop) as p:
+        record = p.run()
+        assert record.status == "ok", {n: r.error for n, r in record.nodes.items()}
+        assert p.table("revenue").to_pylist() == expected
+
+
+@pytest.mark.postgres
+def test_pipeline_into_postgres(shop: Path, postgres_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("drop schema if exists shop_pipeline cascade")
+        conn.execute("create schema shop_pipeline")
+    text = PROJECT.replace(
+        "storage: lakehouse:./warehouse", "storage: {type: postgres, url: '${PG_URL}', schema: shop_pipeline}"
+    )
+    (shop / "datamill.yaml").write_text(text)
+    with Project(shop, env={"PG_URL": postgres_url}) as p:
+        record = p.run()
+        assert record.status == "ok", {n: r.error for n, r in record.nodes.items()}
+        assert p.table("top_country").to_pylist() == [{"country": "FR"}]
+        assert p.table("orders__quarantine").num_rows == 1
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("select count(*) from shop_pipeline.orders").fetchone() == (4,)

@@ -44,11 +44,15 @@ class RichProgress(PipelineProgress):
         self._rows[node] = self._rows.get(node, 0) + rows
         self._bar.update(self._tasks[node], advance=rows, rows=f"{self._rows[node]:,}")
 
+    def fraction(self, node: str, done: float) -> None:
+        self._bar.update(self._tasks[node], total=1.0, completed=min(max(done, 0.0), 1.0))
+
     def finish(self, node: str, status: str, detail: str = "") -> None:
         if node not in self._tasks:
             self._tasks[node] = self._bar.add_task(node, total=None, rows="", detail="")
         style = _STYLE.get(status, "white")
         short = detail.splitlines()[0][:80] if detail else ""
         task = self._tasks[node]
-        self._bar.update(task, total=1, completed=1, detail=f"[{style}]{status}[/] {short}")
+        rows = f"{self._rows[node]:,}" if self._rows.get(node) else ""
+        self._bar.update(task, total=1, completed=1, detail=f"[{style}]{status}[/] {short}", **({"rows": rows} if rows else {}))
         self._bar.stop_task(task)

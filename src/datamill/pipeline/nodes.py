@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import shutil
 import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -79,13 +80,15 @@ class SourceNode(Node):
 
     def execute(self, ctx: RunContext, record: NodeRun) -> None:
         source = self.source(ctx)
-        read = ReadContext(origin=self.name, on_bad_rows=self.spec.on_bad_rows, run_id=ctx.run_id)
+        read = ReadContext(
+            origin=self.name, on_bad_rows=self.spec.on_bad_rows, run_id=ctx.run_id,
+            on_progress=lambda done: ctx.progress.fraction(self.name, done),
+        )
         for attempt in range(_MAX_READS):
             read.reset()
             ctx.progress.start(self.name, f"ingest {self.name}" + (" (re-read)" if attempt else ""))
             try:
-                reader = count_rows(source.read(read), lambda n: ctx.progress.advance(self.name, n))
-                result = ctx.storage.write(self.name, reader, mode="overwrite")
+                result = self._ingest(ctx, source, read)
                 break
             except RetryRead:
                 continue
@@ -104,6 +107,22 @@ class SourceNode(Node):
             record.warnings.append(
                 f"{read.quarantined} malformed rows kept in table {quarantine_table_name(self.name)}"
             )
+
+
+    def _ingest(self, ctx: RunContext, source: Any, read: ReadContext) -> Any:
+        """One read of the source into storage: as Parquet files where it can, else streamed."""
+        staging = ctx.root / ".datamill" / "tmp" / f"{ctx.run_id}-{self.name}"
+        staging.mkdir(parents=True, exist_ok=True)
+        try:
+            files = source.read_to_parquet(read, staging)
+            if files is not None:
+                result = ctx.storage.write_parquet(self.name, files, mode="overwrite")
+                ctx.progress.advance(self.name, result.rows_written)
+                return result
+            reader = count_rows(source.read(read), lambda n: ctx.progress.advance(self.name, n))
+            return ctx.storage.write(self.name, reader, mode="overwrite")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 @dataclass

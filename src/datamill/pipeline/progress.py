@@ -18,6 +18,9 @@ class Progress:
     def advance(self, node: str, rows: int) -> None:
         """``rows`` more rows went through ``node``."""
 
+    def fraction(self, node: str, done: float) -> None:
+        """``node`` is ``done`` (0..1) of the way, for work measured in fractions, not rows."""
+
     def finish(self, node: str, status: str, detail: str = "") -> None:
         """A node ended with ``status`` (ok, up_to_date, failed, blocked)."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -71,6 +72,8 @@ class ReadContext:
     skipped: int = 0
     warnings: list[str] = field(default_factory=list)
     where: str = ""  # e.g. the file name, for messages
+    # called with the fraction done (0..1) by sources that can tell, e.g. during a COPY
+    on_progress: Callable[[float], None] | None = None
 
     def bad_row(self, row: BadRow) -> None:
         """Report a row that could not be read; raises when the policy is ``fail``."""
@@ -144,6 +147,16 @@ class Source(ABC):
     @abstractmethod
     def read(self, ctx: ReadContext) -> pa.RecordBatchReader:
         """Open the source and return its rows as a lazily consumed reader."""
+
+    def read_to_parquet(self, ctx: ReadContext, folder: Path) -> list[Path] | None:
+        """Optionally write the rows straight into Parquet files in ``folder``.
+
+        A fast path for sources whose reader can write Parquet itself in parallel
+        (DuckDB's ``COPY``), skipping the Arrow round trip. Return the files, or
+        ``None`` (the default) to be read through :meth:`read` instead. Bad rows
+        go to ``ctx`` exactly as in :meth:`read`; :class:`RetryRead` works too.
+        """
+        return None
 
     def fingerprint(self) -> str | None:
         """A string that changes when the source's data changes, or ``None`` if unknowable.

@@ -115,6 +115,15 @@ class Storage(ABC):
         backend's own exception).
         """
 
+    def write_parquet(self, name: str, files: Sequence[Path], *, mode: WriteMode = "overwrite") -> WriteResult:
+        """Write the rows of Parquet ``files`` (which the storage may move or delete) as ``name``.
+
+        The default streams them through :meth:`write`; a storage that keeps
+        Parquet files itself (the lakehouse) adopts them without rewriting.
+        """
+        reader = ds.dataset([str(f) for f in files], format="parquet").scanner().to_reader()
+        return self.write(name, reader, mode=mode)
+
     @abstractmethod
     def scan(self, name: str, version: int | None = None) -> TableScan:
         """A lazy handle on ``name`` (latest version unless ``version`` is given).

@@ -170,6 +170,70 @@ class LakehouseStorage(Storage):
             raise StorageError(f"writing table '{name}' in {self.root} failed: {first_line(exc)}") from exc
         return WriteResult(name, self._find_commit(name, token), source.rows)
 
+    def write_parquet(self, name: str, files: Sequence[Path], *, mode: WriteMode = "overwrite") -> WriteResult:
+        """Adopt Parquet files as a new version: moved into the table and committed, not rewritten.
+
+        Falls back to :meth:`write` (which rewrites them) for upserts, for types
+        Delta stores differently, and for a schema that differs from the table's.
+        """
+        import pyarrow.parquet as pq
+
+        check_name(name)
+        if mode == "upsert" or not files:
+            return super().write_parquet(name, files, mode=mode)
+        schema = pq.read_schema(files[0])
+        before = self.version(name)
+        same = all(pq.read_schema(f).equals(schema) for f in files[1:])
+        if not same or _delta_schema(name, schema) != schema or (
+            before is not None and not self.scan(name).schema.equals(schema)
+        ):
+            return super().write_parquet(name, files, mode=mode)
+        token = uuid.uuid4().hex
+        actions, rows = self._adopt(name, files)
+        try:
+            self._commit_files(name, actions, schema, mode, token, before is not None)
+        except Exception as exc:
+            for action in actions:  # not in the log: remove, so nothing is left behind
+                (self.root / name / action.path).unlink(missing_ok=True)
+            raise StorageError(f"committing table '{name}' in {self.root} failed: {first_line(exc)}") from exc
+        return WriteResult(name, self._find_commit(name, token), rows)
+
+    def _adopt(self, name: str, files: Sequence[Path]) -> tuple[list[Any], int]:
+        import json
+        import os
+        import shutil
+
+        import pyarrow.parquet as pq
+        from deltalake.transaction import AddAction
+
+        folder = self.root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        actions, rows = [], 0
+        for file in files:
+            target = folder / f"part-00000-{uuid.uuid4()}-c000.snappy.parquet"
+            shutil.move(str(file), target)
+            count = pq.read_metadata(target).num_rows
+            rows += count
+            stat = os.stat(target)
+            actions.append(AddAction(target.name, stat.st_size, {}, int(stat.st_mtime * 1000), True,
+                                     json.dumps({"numRecords": count})))
+        return actions, rows
+
+    def _commit_files(self, name: str, actions: list[Any], schema: pa.Schema, mode: str, token: str, exists: bool) -> None:
+        from deltalake import DeltaTable, Schema
+        from deltalake.transaction import create_table_with_add_actions
+
+        uri = str(self.root / name)
+        if exists:
+            DeltaTable(uri).create_write_transaction(
+                actions, mode="overwrite" if mode == "overwrite" else "append", schema=schema,
+                commit_properties=self._props(mode, token),
+            )
+        else:
+            create_table_with_add_actions(
+                uri, Schema.from_arrow(schema), actions, mode="error", commit_properties=self._props(mode, token)
+            )
+
     def _props(self, mode: str, token: str) -> Any:
         from deltalake import CommitProperties
 

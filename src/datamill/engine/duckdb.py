@@ -1,0 +1,190 @@
+"""The embedded engine: DuckDB, in process.
+
+Inputs are registered lazily: a :class:`~datamill.storage.base.TableScan`
+through its pyarrow dataset (DuckDB pushes projections and filters into the
+Parquet scan), Arrow tables as they are. Each query gets its own DuckDB
+cursor, so its table names never clash with another query's, and the
+:class:`DuckDBRelation` it returns is bound (errors surface at once) but not
+run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+
+import duckdb
+import pyarrow as pa
+
+from datamill.engine._arrow import conform_batch, normalise_schema
+from datamill.engine._errors import check_inputs, column_not_found, table_for_alias
+from datamill.engine.base import Engine, EngineOptions, Relation, TableInput
+from datamill.engine.sql import NOT_A_QUERY, duckdb_message, is_query, referenced_tables
+from datamill.exceptions import EngineError
+from datamill.storage.base import TableScan
+
+__all__ = ["DuckDBEngine", "DuckDBOptions", "DuckDBRelation"]
+
+
+class DuckDBOptions(EngineOptions):
+    """Options of the DuckDB engine.
+
+    Parameters
+    ----------
+    threads
+        Worker threads; DuckDB's default (all cores) when unset.
+    memory_limit
+        DuckDB's memory limit, such as ``"4GB"``; beyond it DuckDB spills to disk.
+    database
+        A DuckDB database file whose tables queries may also read; in memory when unset.
+    """
+
+    threads: int | None = None
+    memory_limit: str | None = None
+    database: str | None = None
+
+
+class DuckDBRelation(Relation):
+    """A bound, not yet run, DuckDB query."""
+
+    def __init__(self, rel: duckdb.DuckDBPyRelation, cursor: duckdb.DuckDBPyConnection, context: _Context):
+        self._rel = rel
+        self._cursor = cursor  # owns the registered inputs; must outlive the relation
+        self._context = context
+        self._schema: pa.Schema | None = None
+        # DuckDB's sum() of integers is a HUGEINT, which Arrow sees as
+        # decimal128(38, 0); Spark gives int64 (erroring on overflow, as the cast does).
+        self._hugeint = {
+            name for name, t in zip(rel.columns, rel.types, strict=True) if str(t) in ("HUGEINT", "UHUGEINT")
+        }
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The result's schema, from the plan: ``LIMIT 0`` is planned, not scanned."""
+        if self._schema is None:
+            raw = self._context.run(lambda: self._rel.limit(0).to_arrow_table().schema)
+            fields = [pa.field(f.name, pa.int64()) if f.name in self._hugeint else f for f in raw]
+            self._schema = normalise_schema(pa.schema(fields))
+        return self._schema
+
+    def to_reader(self, batch_size: int = 65_536) -> pa.RecordBatchReader:
+        """Run the query and stream its rows in batches of about ``batch_size``."""
+        schema = self.schema
+        return pa.RecordBatchReader.from_batches(schema, self._batches(schema, batch_size))
+
+    def _batches(self, schema: pa.Schema, batch_size: int) -> Iterator[pa.RecordBatch]:
+        # A generator, so nothing runs until the caller reads the first batch.
+        reader = self._context.run(lambda: _arrow_reader(self._rel, batch_size))
+        while True:
+            batch = self._context.run(lambda: _next_batch(reader))
+            if batch is None:
+                return
+            yield conform_batch(batch, schema)
+
+
+def _arrow_reader(rel: duckdb.DuckDBPyRelation, batch_size: int) -> pa.RecordBatchReader:
+    # to_arrow_reader is DuckDB >= 1.4's name; fetch_record_batch the older one.
+    if hasattr(rel, "to_arrow_reader"):
+        return rel.to_arrow_reader(batch_size)
+    return rel.fetch_record_batch(batch_size)  # pragma: no cover - older DuckDB
+
+
+def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
+
+
+class DuckDBEngine(Engine):
+    """Run DuckDB SQL over Arrow tables and lazy table scans, in process.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> with DuckDBEngine() as engine:
+    ...     rel = engine.sql("select sum(x) as total from t", {"t": pa.table({"x": [1, 2, 3]})})
+    ...     rel.to_arrow().to_pylist()
+    [{'total': 6}]
+    """
+
+    name = "duckdb"
+    Options = DuckDBOptions
+
+    def __init__(self, options: DuckDBOptions | None = None) -> None:
+        super().__init__(options)
+        opts: DuckDBOptions = self.options  # type: ignore[assignment]
+        try:
+            self._con = duckdb.connect(opts.database or ":memory:")
+            if opts.threads is not None:
+                self._con.execute(f"SET threads = {int(opts.threads)}")
+            if opts.memory_limit is not None:
+                self._con.execute("SET memory_limit = ?", [opts.memory_limit])
+            # Results should not depend on the machine's zone (DuckDB's default).
+            self._con.execute("SET TimeZone = 'UTC'")
+        except duckdb.Error as exc:
+            raise EngineError(f"DuckDB did not start: {duckdb_message(exc)}") from exc
+
+    def sql(self, query: str, tables: Mapping[str, TableInput]) -> DuckDBRelation:
+        """Bind ``query`` over the inputs it reads and return it unrun.
+
+        Raises
+        ------
+        EngineError
+            The SQL does not parse, or names an unknown table or column.
+        """
+        try:
+            needed = referenced_tables(query)
+        except EngineError:
+            needed = list(tables)  # sqlglot lags DuckDB's grammar: let DuckDB judge
+        if self.options.database is None:  # type: ignore[attr-defined]
+            check_inputs(needed, tables)
+        if not is_query(query):
+            raise EngineError(NOT_A_QUERY)
+        cursor = self._con.cursor()
+        context = _Context(query, tables)
+        for name in needed:
+            if name in tables:
+                source = tables[name]
+                cursor.register(name, source.to_dataset() if isinstance(source, TableScan) else source)
+        rel = context.run(lambda: cursor.sql(query))
+        return DuckDBRelation(rel, cursor, context)
+
+    def close(self) -> None:
+        self._con.close()
+
+
+class _Context:
+    """Runs DuckDB calls for one query and turns their errors into readable ones."""
+
+    def __init__(self, query: str, tables: Mapping[str, TableInput]) -> None:
+        self.query = query
+        self._tables = tables
+
+    @property
+    def schemas(self) -> dict[str, pa.Schema]:
+        # Only needed to word an error, so only read then.
+        return {name: source.schema for name, source in self._tables.items()}
+
+    def run(self, call):  # noqa: ANN001, ANN201 - a thin wrapper
+        try:
+            return call()
+        except duckdb.Error as exc:
+            raise self.translate(exc) from exc
+
+    def translate(self, exc: duckdb.Error) -> EngineError:
+        text = str(exc)
+        if m := re.search(r'Referenced column "([^"]+)" not found[^\n]*(?:\nCandidate bindings: (.*))?', text):
+            candidates = re.findall(r'"([^"]+)"', m.group(2) or "")
+            return column_not_found(m.group(1), self.schemas, candidates=candidates)
+        if m := re.search(r'(?:Table|Values list) "([^"]+)" does not have a column named "([^"]+)"', text):
+            table = table_for_alias(self.query, m.group(1))
+            return column_not_found(m.group(2), self.schemas, table=table)
+        if m := re.search(r"Table with name (\S+) does not exist", text):
+            try:
+                check_inputs([m.group(1)], self.schemas)
+            except EngineError as err:
+                return err
+        if isinstance(exc, duckdb.ParserException):
+            return EngineError(f"SQL does not parse: {duckdb_message(exc)} (queries use DuckDB's SQL dialect)")
+        return EngineError(f"DuckDB: {duckdb_message(exc)}")

@@ -1,0 +1,301 @@
+"""The scale-out engine: Apache Spark through ``pyspark``.
+
+Queries are written in DuckDB's dialect and translated with SQLGlot
+(:func:`datamill.engine.sql.translate`). Inputs whose storage keeps Parquet
+files are read by Spark's executors from those files, in parallel and without
+passing through the driver; other inputs travel as Arrow. Results come back
+through Arrow and are normalised (:mod:`datamill.engine._arrow`) so that a
+query gives the same table here as on DuckDB.
+
+One Spark session serves the whole process (:func:`get_or_create_session`);
+it takes seconds to start, so engines share it and :meth:`SparkEngine.close`
+leaves it running.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from pydantic import Field
+
+from datamill._deps import require
+from datamill.engine._arrow import conform_batch, normalise_schema
+from datamill.engine._errors import check_inputs, column_not_found
+from datamill.engine.base import Engine, EngineOptions, Relation, TableInput
+from datamill.engine.sql import NOT_A_QUERY, check_syntax, is_query, referenced_tables, translate
+from datamill.exceptions import EngineError
+from datamill.storage.base import TableScan
+
+__all__ = ["SparkEngine", "SparkOptions", "SparkRelation", "get_or_create_session"]
+
+_SESSION: Any = None  # the process's SparkSession, once started
+_SESSION_LOCK = threading.Lock()
+# Temporary views are session-wide: one query registers its inputs at a time.
+_VIEWS_LOCK = threading.Lock()
+
+
+class SparkOptions(EngineOptions):
+    """Options of the Spark engine.
+
+    Parameters
+    ----------
+    master
+        Spark master URL: ``local[N]`` in process, ``spark://host:7077`` for a cluster.
+    app_name
+        The application name shown by the cluster manager.
+    conf
+        Spark settings (``spark.executor.memory`` ...), applied over datamill's defaults.
+    """
+
+    master: str = "local[2]"
+    app_name: str = "datamill"
+    conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+def _default_conf(master: str) -> dict[str, str]:
+    conf = {
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",  # progress bars belong to datamill's CLI
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.session.timeZone": "UTC",  # as DuckDB's engine: results do not depend on the machine
+        "spark.driver.memory": "2g",
+    }
+    if master.startswith("local"):
+        # The default of 200 shuffle partitions makes small local jobs crawl.
+        conf["spark.sql.shuffle.partitions"] = "4"
+    return conf
+
+
+def _check_java() -> None:
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and (Path(java_home) / "bin" / "java").exists():
+        return
+    if shutil.which("java") is None:
+        raise EngineError(
+            "Java 17 is needed for Spark but no java was found on PATH or in JAVA_HOME "
+            "(fix: apt-get install openjdk-17-jre-headless)"
+        )
+
+
+def _is_alive(session: Any) -> bool:
+    return session is not None and session.sparkContext._jsc is not None
+
+
+def get_or_create_session(master: str = "local[2]", conf: Mapping[str, object] | None = None, *, app_name: str = "datamill"):  # noqa: ANN201 - pyspark is optional
+    """The process's one SparkSession, started on first use.
+
+    A session started earlier is returned as it is when it runs on ``master``;
+    asking for another master while it runs is an :class:`EngineError`, since
+    Spark allows one SparkContext per process.
+
+    Raises
+    ------
+    EngineError
+        Java is missing, or Spark does not start.
+    DependencyError
+        ``pyspark`` is not installed.
+    """
+    global _SESSION
+    with _SESSION_LOCK:
+        if _is_alive(_SESSION):
+            running = _SESSION.sparkContext.master
+            if running != master:
+                raise EngineError(
+                    f"a Spark session on {running} already runs in this process; one process "
+                    f"cannot also use {master} (fix: use one master per process)"
+                )
+            return _SESSION
+        _check_java()
+        sql = require("pyspark.sql", purpose="the spark engine")
+        # Python workers must run this interpreter (the virtual environment's), not the system's.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        builder = sql.SparkSession.builder.master(master).appName(app_name)
+        for key, value in {**_default_conf(master), **(conf or {})}.items():
+            builder = builder.config(key, str(value).lower() if isinstance(value, bool) else str(value))
+        try:
+            _SESSION = builder.getOrCreate()
+        except Exception as exc:  # py4j and Spark raise many kinds; all mean "did not start"
+            raise EngineError(f"Spark did not start on {master}: {_first_line(exc)}") from exc
+        _SESSION.sparkContext.setLogLevel("ERROR")
+        # PySpark logs every failed query as JSON on stderr; datamill raises it
+        # as an EngineError instead, so the log line is only noise.
+        logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+        return _SESSION
+
+
+class SparkRelation(Relation):
+    """An analysed, not yet run, Spark query."""
+
+    def __init__(self, df: Any, context: _Context) -> None:
+        self._df = df
+        self._context = context
+        self._schema: pa.Schema | None = None
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The result's schema, from Spark's analysed plan (nothing runs)."""
+        if self._schema is None:
+            from pyspark.sql.pandas.types import to_arrow_schema
+
+            raw = self._context.run(lambda: to_arrow_schema(self._df.schema, timezone="UTC"))
+            self._schema = normalise_schema(raw)
+        return self._schema
+
+    @property
+    def dataframe(self) -> Any:
+        """The Spark DataFrame, for Spark-only work (internal: may change)."""
+        return self._df
+
+    def to_reader(self, batch_size: int = 65_536) -> pa.RecordBatchReader:
+        """Run the query and stream its rows in batches of at most ``batch_size``.
+
+        Spark collects the result on the driver (``toArrow``) before the first
+        batch is handed out; write large results to storage from Spark instead.
+        """
+        schema = self.schema
+        return pa.RecordBatchReader.from_batches(schema, self._batches(schema, batch_size))
+
+    def _batches(self, schema: pa.Schema, batch_size: int) -> Iterator[pa.RecordBatch]:
+        # A generator, so the Spark job starts only when the first batch is read.
+        table = self._context.run(self._df.toArrow)
+        for batch in table.to_batches(max_chunksize=batch_size):
+            yield conform_batch(batch, schema)
+
+
+class SparkEngine(Engine):
+    """Run DuckDB-dialect SQL on Apache Spark.
+
+    Examples
+    --------
+    >>> engine = SparkEngine(SparkOptions(master="local[2]"))  # doctest: +SKIP
+    >>> engine.sql("select count(*) as n from t", {"t": table}).to_arrow()  # doctest: +SKIP
+    """
+
+    name = "spark"
+    Options = SparkOptions
+
+    def __init__(self, options: SparkOptions | None = None) -> None:
+        super().__init__(options)
+        self._session: Any = None
+
+    @property
+    def session(self) -> Any:
+        """The shared SparkSession, started on first use."""
+        if not _is_alive(self._session):
+            opts: SparkOptions = self.options  # type: ignore[assignment]
+            self._session = get_or_create_session(opts.master, opts.conf, app_name=opts.app_name)
+        return self._session
+
+    def sql(self, query: str, tables: Mapping[str, TableInput]) -> SparkRelation:
+        """Translate ``query`` to Spark SQL and analyse it over its inputs; nothing runs.
+
+        Raises
+        ------
+        EngineError
+            The SQL does not parse or translate, or names an unknown table or column.
+        """
+        check_syntax(query)
+        needed = referenced_tables(query)
+        if not is_query(query):
+            raise EngineError(NOT_A_QUERY)
+        check_inputs(needed, tables)
+        schemas = {name: tables[name].schema for name in needed}
+        spark_sql = translate(query, to="spark", schemas=schemas)
+        context = _Context(query, spark_sql, schemas)
+        spark = self.session
+        frames = {name: context.run(lambda s=tables[name]: _to_spark(spark, s)) for name in needed}
+        with _VIEWS_LOCK:
+            try:
+                for name, frame in frames.items():
+                    frame.createOrReplaceTempView(name)
+                # spark.sql analyses now: the plan keeps the inputs, so the views can go.
+                df = context.run(lambda: spark.sql(spark_sql))
+            finally:
+                for name in frames:
+                    spark.catalog.dropTempView(name)
+        return SparkRelation(df, context)
+
+
+def _to_spark(spark: Any, source: TableInput) -> Any:
+    """A Spark DataFrame over ``source``: its Parquet files when it has them, else Arrow."""
+    if isinstance(source, TableScan):
+        files = source.parquet_files()
+        if files:
+            return spark.read.parquet(*files)
+        source = source.to_arrow()
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    # Naive Arrow timestamps are TIMESTAMP_NTZ, as Spark reads them from Parquet;
+    # createDataFrame's own inference would make them zoned.
+    schema = from_arrow_schema(source.schema, prefer_timestamp_ntz=True)
+    return spark.createDataFrame(source, schema=schema)
+
+
+class _Context:
+    """Runs Spark calls for one query and turns their errors into readable ones."""
+
+    def __init__(self, query: str, spark_sql: str, schemas: Mapping[str, pa.Schema]) -> None:
+        self.query = query
+        self.spark_sql = spark_sql
+        self.schemas = schemas
+
+    def run(self, call):  # noqa: ANN001, ANN201 - a thin wrapper
+        from pyspark.errors import PySparkException
+        from py4j.protocol import Py4JError
+
+        try:
+            return call()
+        except (PySparkException, Py4JError) as exc:
+            raise self.translate(exc) from exc
+
+    def translate(self, exc: Exception) -> EngineError:
+        cls = _error_class(exc)
+        params = _error_params(exc)
+        if cls.startswith("UNRESOLVED_COLUMN"):
+            column = params.get("objectName", "").strip("`")
+            proposal = re.findall(r"`([^`]+)`", params.get("proposal", ""))
+            return column_not_found(column.split("`.`")[-1], self.schemas, candidates=proposal)
+        if cls == "TABLE_OR_VIEW_NOT_FOUND":
+            name = params.get("relationName", "").strip("`")
+            try:
+                check_inputs([name], self.schemas)
+            except EngineError as err:
+                return err
+        message = _first_line(exc)
+        if cls.startswith("PARSE_SYNTAX_ERROR"):
+            return EngineError(f"Spark cannot parse the translated SQL: {message}\n  Spark SQL: {self.spark_sql}")
+        return EngineError(f"Spark: {message}\n  Spark SQL: {self.spark_sql}")
+
+
+def _error_class(exc: Exception) -> str:
+    getter = getattr(exc, "getCondition", None) or getattr(exc, "getErrorClass", None)
+    try:
+        return (getter() if getter else None) or ""
+    except Exception:  # py4j errors raised after the JVM went away
+        return ""
+
+
+def _error_params(exc: Exception) -> dict[str, str]:
+    getter = getattr(exc, "getMessageParameters", None)
+    try:
+        return dict(getter() or {}) if getter else {}
+    except Exception:
+        return {}
+
+
+def _first_line(exc: BaseException) -> str:
+    """The part of a Spark or py4j message a person reads: no JVM stack, no plan."""
+    text = str(exc).strip()
+    text = re.split(r"\n\s*at |\n\S+Exception:|;\n'|\nJVM stacktrace:", text)[0]
+    lines = [line for line in text.splitlines() if not line.startswith(("Search path", "If you did not", "To tolerate"))]
+    return "\n".join(lines).strip()

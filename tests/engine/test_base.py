@@ -1,0 +1,56 @@
+"""What every engine promises beyond its results: laziness and readable errors."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from datamill.engine import Engine
+from datamill.exceptions import EngineError
+
+CUSTOMERS = pa.table({"id": [1, 2], "income": [10.0, 20.0], "code": ["7", "x"]})
+
+
+def test_nothing_runs_until_rows_are_read(engine: Engine) -> None:
+    # The cast fails on the second row: an engine that ran the query early would raise early.
+    relation = engine.sql("select cast(code as integer) as code from customers", {"customers": CUSTOMERS})
+    assert relation.schema.names == ["code"]
+    reader = relation.to_reader()
+    with pytest.raises(EngineError):
+        reader.read_all()
+
+
+def test_a_relation_can_be_read_twice(engine: Engine) -> None:
+    relation = engine.sql("select sum(id) as s from customers", {"customers": CUSTOMERS})
+    assert relation.to_arrow().to_pylist() == [{"s": 3}]
+    assert relation.to_arrow().to_pylist() == [{"s": 3}]
+
+
+def test_unknown_column_names_the_table_and_the_fix(engine: Engine) -> None:
+    with pytest.raises(EngineError) as err:
+        engine.sql("select incme from customers", {"customers": CUSTOMERS})
+    assert str(err.value) == "column 'incme' not found in customers (did you mean 'income'?)"
+
+
+def test_unknown_column_through_an_alias(engine: Engine) -> None:
+    plans = pa.table({"id": [1], "price": [9.5]})
+    with pytest.raises(EngineError, match=r"column 'prise' not found in plans \(did you mean 'price'\?\)"):
+        engine.sql("select p.prise from customers c join plans p on c.id = p.id", {"customers": CUSTOMERS, "plans": plans})
+
+
+def test_unknown_table_lists_the_inputs(engine: Engine) -> None:
+    with pytest.raises(EngineError) as err:
+        engine.sql("select * from custmers", {"customers": CUSTOMERS})
+    assert str(err.value) == (
+        "table 'custmers' is not an input of this query (did you mean 'customers'?); inputs: customers"
+    )
+
+
+def test_bad_sql_says_it_does_not_parse(engine: Engine) -> None:
+    with pytest.raises(EngineError, match="does not parse"):
+        engine.sql("select id,, income from customers", {"customers": CUSTOMERS})
+
+
+def test_only_queries_are_accepted(engine: Engine) -> None:
+    with pytest.raises(EngineError, match="SELECT"):
+        engine.sql("drop table customers", {"customers": CUSTOMERS})

@@ -1,0 +1,87 @@
+"""Spark engine specifics: one shared session, Parquet read by Spark, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from datamill.engine import ENGINES
+from datamill.exceptions import EngineError
+from tests.engine.conftest import parquet_scan
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture()
+def spark_engine(spark):  # noqa: ANN001, ANN201 - pyspark is optional
+    from datamill.engine.spark import SparkEngine
+
+    return SparkEngine()
+
+
+def test_registry_finds_spark() -> None:
+    from datamill.engine.spark import SparkEngine
+
+    assert ENGINES.load("spark") is SparkEngine
+
+
+def test_one_session_per_process(spark, spark_engine) -> None:  # noqa: ANN001
+    from datamill.engine.spark import get_or_create_session
+
+    assert get_or_create_session("local[2]") is spark
+    assert spark_engine.session is spark
+    spark_engine.close()  # closing an engine leaves the shared session running
+    assert spark.sparkContext._jsc is not None
+    with pytest.raises(EngineError, match="one master per process"):
+        get_or_create_session("local[3]")
+
+
+def test_session_settings(spark) -> None:  # noqa: ANN001
+    conf = spark.conf
+    assert conf.get("spark.sql.session.timeZone") == "UTC"
+    assert conf.get("spark.sql.execution.arrow.pyspark.enabled") == "true"
+    assert spark.sparkContext.getConf().get("spark.ui.enabled") == "false"
+    assert int(conf.get("spark.sql.shuffle.partitions")) <= 8
+
+
+def test_parquet_inputs_are_read_by_spark_not_the_driver(spark_engine, tmp_path: Path) -> None:  # noqa: ANN001
+    scan = parquet_scan(tmp_path, "t", pa.table({"x": list(range(10))}), parts=3)
+    relation = spark_engine.sql("select sum(x) as s from t", {"t": scan})
+    assert relation.to_arrow().to_pylist() == [{"s": 45}]
+    assert scan.datasets_opened == 0
+    assert sorted(Path(f).name for f in relation.dataframe.inputFiles()) == sorted(Path(f).name for f in scan.files)
+
+
+def test_runtime_errors_show_the_translated_sql(spark_engine) -> None:  # noqa: ANN001
+    relation = spark_engine.sql("select cast(s as integer) as n from t", {"t": pa.table({"s": ["x"]})})
+    with pytest.raises(EngineError) as err:
+        relation.to_arrow()
+    message = str(err.value)
+    assert "CAST_INVALID_INPUT" in message and "Spark SQL: SELECT CAST(s AS INT) AS n FROM t" in message
+    assert "\tat org.apache" not in message  # no JVM stack trace
+
+
+def test_batches_respect_batch_size(spark_engine) -> None:  # noqa: ANN001
+    relation = spark_engine.sql("select x from t", {"t": pa.table({"x": list(range(25))})})
+    sizes = [b.num_rows for b in relation.to_reader(batch_size=10)]
+    assert sum(sizes) == 25 and max(sizes) <= 10
+
+
+def test_missing_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datamill.engine.spark import _check_java
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(EngineError, match="Java 17 is needed for Spark.*apt-get install openjdk-17-jre-headless"):
+        _check_java()
+
+
+def test_options() -> None:
+    from datamill.engine.spark import SparkOptions
+
+    assert SparkOptions().master == "local[2]"
+    assert SparkOptions(conf={"spark.sql.shuffle.partitions": 4}).conf == {"spark.sql.shuffle.partitions": 4}
+    with pytest.raises(ValueError, match="mastr"):
+        SparkOptions(mastr="local[1]")  # type: ignore[call-arg]
