@@ -160,6 +160,9 @@ def dedupe(names: list[str]) -> tuple[list[str], list[str]]:
     return out, renamed
 
 
+_TYPE_ROWS = 5_000
+
+
 def sniff(file: Path, *, encoding: str | None, delimiter: str | None, header: bool | None, quote: str) -> Sniffed:
     """Sniff ``file`` from its first MiB; options given by the user always win."""
     with open(file, "rb") as fh:
@@ -183,7 +186,9 @@ def sniff(file: Path, *, encoding: str | None, delimiter: str | None, header: bo
         rows = rows[:-1]  # the last record may be cut by the sample's end (quoted newline)
     if not rows:
         raise SourceError(f"{file.name} has no rows, only blank lines (check path:)")
-    has_header = _has_header(rows) if header is None else header
+    # types and the header rule need a few thousand rows, not the whole MiB
+    typed = rows[: _TYPE_ROWS + 1]
+    has_header = _has_header(typed) if header is None else header
     width = len(rows[0])
     if has_header:
         names, renamed = dedupe(rows[0])
@@ -192,6 +197,7 @@ def sniff(file: Path, *, encoding: str | None, delimiter: str | None, header: bo
         body = rows[1:]
     else:
         names, body = [f"column{i}" for i in range(width)], rows
-    types = [value_type([r[i] for r in body if len(r) == width]) for i in range(width)]
+    sample_body = body[:_TYPE_ROWS]
+    types = [value_type([r[i] for r in sample_body if len(r) == width]) for i in range(width)]
     return Sniffed(enc, delim, has_header, names, types, header_only=whole and has_header and not body,
                    warnings=warnings)

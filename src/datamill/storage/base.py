@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:  # pyarrow.dataset imports pandas: load it only when a dataset is made
+    import pyarrow.dataset as ds
 
 __all__ = ["Commit", "Storage", "StorageOptions", "TableScan", "WriteMode", "WriteResult"]
 
@@ -69,6 +71,8 @@ class TableScan(ABC):
 
         The default wraps :meth:`to_reader`, which can be consumed once.
         """
+        import pyarrow.dataset as ds
+
         return ds.InMemoryDataset(self.to_arrow())
 
     def parquet_files(self) -> list[str] | None:
@@ -121,6 +125,8 @@ class Storage(ABC):
         The default streams them through :meth:`write`; a storage that keeps
         Parquet files itself (the lakehouse) adopts them without rewriting.
         """
+        import pyarrow.dataset as ds
+
         reader = ds.dataset([str(f) for f in files], format="parquet").scanner().to_reader()
         return self.write(name, reader, mode=mode)
 

@@ -12,10 +12,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.types as pt
 
 from datamill.exceptions import StorageError
@@ -31,6 +30,9 @@ from datamill.storage._common import (
     not_found,
 )
 from datamill.storage.base import Commit, Storage, StorageOptions, TableScan, WriteMode, WriteResult
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 __all__ = ["LakehouseOptions", "LakehouseScan", "LakehouseStorage"]
 
