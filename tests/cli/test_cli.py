@@ -99,3 +99,29 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert "customers__quarantine" in out.stdout  # the malformed lines are kept, and said so
     again = cli("demo", str(tmp_path / "demo"), "--rows", "20000")
     assert again.returncode == 0 and "up to date" in again.stdout
+
+
+def test_bad_rows_fail_the_node_with_line_and_fix(tmp_path: Path) -> None:
+    cli("init", "shop", cwd=tmp_path)
+    project = tmp_path / "shop"
+    (project / "data" / "orders.csv").write_text("order_id,order_date,customer,amount\n1,2026-01-01,ada,1.0\n2,2026-01-02,bob\n")
+    text = (project / "datamill.yaml").read_text().replace("on_bad_rows: quarantine", "on_bad_rows: fail")
+    (project / "datamill.yaml").write_text(text)
+    out = cli("run", cwd=project)
+    assert out.returncode == 1
+    assert "Traceback" not in out.stdout + out.stderr
+    assert "orders.csv line 3" in out.stdout and "on_bad_rows: quarantine" in out.stdout
+    assert "blocked" in out.stdout  # daily_revenue depends on orders
+    runs = cli("runs", cwd=project)
+    assert "failed" in runs.stdout and "orders" in runs.stdout
+
+
+def test_unreachable_postgres_storage_is_a_message(tmp_path: Path) -> None:
+    from tests.services import free_port
+
+    (tmp_path / "datamill.yaml").write_text(
+        f"name: p\nstorage: postgresql://u:secret@127.0.0.1:{free_port()}/db\n"
+    )
+    out = cli("tables", cwd=tmp_path)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "cannot connect to PostgreSQL" in out.stderr and "secret" not in out.stderr

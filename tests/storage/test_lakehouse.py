@@ -127,3 +127,39 @@ def test_concurrent_appends_and_reads_from_many_processes(lake: LakehouseStorage
     assert len(set(events["id"].to_pylist())) == 2 * batches * 10
     assert lake.read("other").num_rows == batches * 10
     assert len(lake.history("events")) == 1 + 2 * batches
+
+
+_SLOW_WRITER = """
+import sys, time
+import pyarrow as pa
+from datamill.storage.lakehouse import LakehouseOptions, LakehouseStorage
+
+def batches():
+    for i in range(10_000):
+        yield pa.record_batch({"id": pa.array(range(i * 1000, (i + 1) * 1000), pa.int64())})
+        if i == 3:
+            print("writing", flush=True)
+        time.sleep(0.01)
+
+store = LakehouseStorage(LakehouseOptions(path=sys.argv[1]))
+schema = pa.schema([("id", pa.int64())])
+store.write("t", pa.RecordBatchReader.from_batches(schema, batches()))
+"""
+
+
+def test_a_writer_killed_half_way_leaves_the_previous_version(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    lake = LakehouseStorage(LakehouseOptions(path=str(tmp_path / "wh")))
+    lake.write("t", pa.table({"id": pa.array([1, 2, 3], pa.int64())}))
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_WRITER, str(tmp_path / "wh")], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert lake.version("t") == 0
+    assert lake.read("t")["id"].to_pylist() == [1, 2, 3]
+    lake.write("t", pa.table({"id": pa.array([4], pa.int64())}), mode="append")  # and the table still takes writes
+    assert sorted(lake.read("t")["id"].to_pylist()) == [1, 2, 3, 4]

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from datamill.cli.app import app, console, open_project
+from datamill.cli.app import app, console, open_project, state
 
 _STATUS = {"ok": "[green]ok[/]", "up_to_date": "[dim]up to date[/]", "failed": "[red]failed[/]",
            "blocked": "[yellow]blocked[/]", "interrupted": "[yellow]interrupted[/]", "pending": "pending"}
@@ -65,6 +65,8 @@ def _report(record) -> None:
         if node.error and node.status == "failed":
             console.print(f"[red]error[/] {node.name}: ", end="")
             console.print(node.error, markup=False, highlight=False)
+            if node.traceback and state.debug:
+                console.print(node.traceback, markup=False, highlight=False)
     if record.status != "ok":
         raise typer.Exit(1)
 

@@ -50,6 +50,7 @@ class NodeRun:
     fingerprint: str | None = None
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    traceback: str | None = None  # only for unexpected errors (bugs), shown with --debug
 
 
 @dataclass

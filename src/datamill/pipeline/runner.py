@@ -133,7 +133,11 @@ def _step(node: Node, dag: Dag, ctx: RunContext, record: RunRecord, state: dict[
         raise
     except Exception as exc:  # a bug, or an error a backend failed to translate
         node_run.status = "failed"
-        node_run.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"
+        node_run.error = (
+            f"internal error {type(exc).__name__}: {exc} (a bug in datamill or a backend; "
+            "`datamill --debug runs RUN_ID` shows the traceback)"
+        )
+        node_run.traceback = traceback.format_exc()
     finally:
         node_run.ended = _now()
         node_run.seconds = round(time.perf_counter() - start, 3)
