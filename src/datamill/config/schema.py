@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from datamill.quality.config import CheckSpec, CleanSpec  # noqa: E402  (pydantic models only)
+
 __all__ = [
     "BackendSpec",
     "SourceSpec",
@@ -94,6 +96,9 @@ class DatasetSpec(_Strict):
     sql: str | None = None
     python: str | None = None
     inputs: list[str] = Field(default_factory=list)
+    clean: CleanSpec | None = None
+    checks: list[CheckSpec] = Field(default_factory=list)
+    allow_empty: bool = False  # let cleaning and checks remove every row
     write: WriteSpec = Field(default_factory=WriteSpec)
     description: str = ""
 

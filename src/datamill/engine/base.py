@@ -17,10 +17,31 @@ from pydantic import BaseModel, ConfigDict
 
 from datamill.storage.base import TableScan
 
-__all__ = ["Engine", "EngineOptions", "Relation", "TableInput"]
+__all__ = ["ArrowScan", "Engine", "EngineOptions", "Relation", "TableInput"]
 
 # What an engine accepts as an input table: a lazy storage handle or Arrow data.
 TableInput = TableScan | pa.Table
+
+
+class ArrowScan(TableScan):
+    """An Arrow table seen as a :class:`TableScan` (an in-memory intermediate result)."""
+
+    def __init__(self, name: str, table: pa.Table) -> None:
+        super().__init__(name, None)
+        self.table = table
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.table.schema
+
+    def to_reader(self) -> pa.RecordBatchReader:
+        return self.table.to_reader()
+
+    def to_arrow(self) -> pa.Table:
+        return self.table
+
+    def count_rows(self) -> int:
+        return self.table.num_rows
 
 
 class EngineOptions(BaseModel):
@@ -49,14 +70,33 @@ class Engine(ABC):
     """A compute engine. Subclasses set ``Options`` and implement :meth:`sql`."""
 
     name: ClassVar[str] = ""
+    dialect: ClassVar[str] = "duckdb"  # the SQL dialect the engine runs natively
     Options: ClassVar[type[EngineOptions]] = EngineOptions
 
     def __init__(self, options: EngineOptions | None = None) -> None:
         self.options = options if options is not None else self.Options()
 
     @abstractmethod
-    def sql(self, query: str, tables: Mapping[str, TableInput]) -> Relation:
-        """Plan ``query`` (DuckDB dialect) over ``tables``; raise :class:`EngineError` on bad SQL."""
+    def sql(self, query: str, tables: Mapping[str, TableInput], *, dialect: str = "duckdb") -> Relation:
+        """Plan ``query`` over ``tables``; raise :class:`EngineError` on bad SQL.
+
+        ``dialect`` is the dialect ``query`` is written in: DuckDB's by default,
+        translated where the engine speaks another; code that generates SQL for
+        this engine's own dialect (``self.dialect``) passes it to skip translation.
+        """
+
+    def materialize(self, relation: Relation) -> TableScan:
+        """Run ``relation`` once and keep its rows inside the engine for later queries.
+
+        Multi-step work (cleaning) reads an intermediate result several times;
+        this computes it once. The default keeps an Arrow table in memory;
+        engines override it with their own storage (DuckDB tables, Spark
+        checkpoints). Release it with :meth:`release`.
+        """
+        return ArrowScan("materialized", relation.to_arrow())
+
+    def release(self, table: TableScan) -> None:
+        """Free a table made by :meth:`materialize`."""
 
     def close(self) -> None:
         """Release the engine's resources."""

@@ -120,12 +120,13 @@ class DuckDBEngine(Engine):
                 self._con.execute(f"SET threads = {int(opts.threads)}")
             if opts.memory_limit is not None:
                 self._con.execute("SET memory_limit = ?", [opts.memory_limit])
+            self._materialized = 0
             # Results should not depend on the machine's zone (DuckDB's default).
             self._con.execute("SET TimeZone = 'UTC'")
         except duckdb.Error as exc:
             raise EngineError(f"DuckDB did not start: {duckdb_message(exc)}") from exc
 
-    def sql(self, query: str, tables: Mapping[str, TableInput]) -> DuckDBRelation:
+    def sql(self, query: str, tables: Mapping[str, TableInput], *, dialect: str = "duckdb") -> DuckDBRelation:
         """Bind ``query`` over the inputs it reads and return it unrun.
 
         Raises
@@ -146,12 +147,50 @@ class DuckDBEngine(Engine):
         for name in needed:
             if name in tables:
                 source = tables[name]
-                cursor.register(name, source.to_dataset() if isinstance(source, TableScan) else source)
+                if isinstance(source, DuckDBTable) and source.engine is self:
+                    cursor.execute(f'create temp view "{name}" as select * from "{source.table}"')
+                else:
+                    cursor.register(name, source.to_dataset() if isinstance(source, TableScan) else source)
         rel = context.run(lambda: cursor.sql(query))
         return DuckDBRelation(rel, cursor, context)
 
+    def materialize(self, relation: Relation) -> DuckDBTable:
+        """Keep ``relation``'s rows in a table of this engine's database (spilling to disk if large)."""
+        if not isinstance(relation, DuckDBRelation):
+            return super().materialize(relation)  # type: ignore[return-value]
+        self._materialized += 1
+        table = f"_datamill_m{self._materialized}"
+        relation._context.run(lambda: relation._rel.create(table))
+        return DuckDBTable(self, table, relation.schema)
+
+    def release(self, table: TableScan) -> None:
+        if isinstance(table, DuckDBTable) and table.engine is self:
+            self._con.execute(f'drop table if exists "{table.table}"')
+
     def close(self) -> None:
         self._con.close()
+
+
+class DuckDBTable(TableScan):
+    """A result materialised inside a :class:`DuckDBEngine`'s database."""
+
+    def __init__(self, engine: DuckDBEngine, table: str, schema: pa.Schema) -> None:
+        super().__init__(table, None)
+        self.engine = engine
+        self.table = table
+        self._schema = schema
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self._schema
+
+    def to_reader(self) -> pa.RecordBatchReader:
+        cursor = self.engine._con.cursor()
+        rel = cursor.sql(f'select * from "{self.table}"')
+        return DuckDBRelation(rel, cursor, _Context(rel.sql_query(), {})).to_reader()
+
+    def count_rows(self) -> int:
+        return self.engine._con.cursor().sql(f'select count(*) from "{self.table}"').fetchall()[0][0]
 
 
 class _Context:

@@ -182,6 +182,7 @@ class SparkEngine(Engine):
     """
 
     name = "spark"
+    dialect = "spark"
     Options = SparkOptions
 
     def __init__(self, options: SparkOptions | None = None) -> None:
@@ -196,7 +197,7 @@ class SparkEngine(Engine):
             self._session = get_or_create_session(opts.master, opts.conf, app_name=opts.app_name)
         return self._session
 
-    def sql(self, query: str, tables: Mapping[str, TableInput]) -> SparkRelation:
+    def sql(self, query: str, tables: Mapping[str, TableInput], *, dialect: str = "duckdb") -> SparkRelation:
         """Translate ``query`` to Spark SQL and analyse it over its inputs; nothing runs.
 
         Raises
@@ -204,13 +205,14 @@ class SparkEngine(Engine):
         EngineError
             The SQL does not parse or translate, or names an unknown table or column.
         """
-        check_syntax(query)
-        needed = referenced_tables(query)
+        if dialect == "duckdb":
+            check_syntax(query)
+        needed = referenced_tables(query, dialect)
         if not is_query(query):
             raise EngineError(NOT_A_QUERY)
         check_inputs(needed, tables)
         schemas = {name: tables[name].schema for name in needed}
-        spark_sql = translate(query, to="spark", schemas=schemas)
+        spark_sql = query if dialect == "spark" else translate(query, to="spark", schemas=schemas)
         context = _Context(query, spark_sql, schemas)
         spark = self.session
         frames = {name: context.run(lambda s=tables[name]: _to_spark(spark, s)) for name in needed}
@@ -225,9 +227,42 @@ class SparkEngine(Engine):
                     spark.catalog.dropTempView(name)
         return SparkRelation(df, context)
 
+    def materialize(self, relation: Relation) -> TableScan:
+        """Compute ``relation`` once and keep it on the executors (a local checkpoint)."""
+        if not isinstance(relation, SparkRelation):
+            return super().materialize(relation)
+        df = relation._context.run(lambda: relation.dataframe.localCheckpoint(eager=True))
+        return SparkTable(df, relation.schema, relation._context)
+
+    def release(self, table: TableScan) -> None:
+        if isinstance(table, SparkTable):
+            table.dataframe.unpersist()
+
+
+class SparkTable(TableScan):
+    """A result kept on Spark's executors by :meth:`SparkEngine.materialize`."""
+
+    def __init__(self, df: Any, schema: pa.Schema, context: _Context) -> None:
+        super().__init__("materialized", None)
+        self.dataframe = df
+        self._schema = schema
+        self._context = context
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self._schema
+
+    def to_reader(self) -> pa.RecordBatchReader:
+        return SparkRelation(self.dataframe, self._context).to_reader()
+
+    def count_rows(self) -> int:
+        return int(self._context.run(self.dataframe.count))
+
 
 def _to_spark(spark: Any, source: TableInput) -> Any:
     """A Spark DataFrame over ``source``: its Parquet files when it has them, else Arrow."""
+    if isinstance(source, SparkTable):
+        return source.dataframe
     if isinstance(source, TableScan):
         files = source.parquet_files()
         if files:

@@ -132,31 +132,88 @@ class DatasetNode(Node):
     spec: DatasetSpec = None  # type: ignore[assignment]
     kind = "dataset"
 
-    def deps(self) -> list[str]:
+    def inputs(self) -> list[str]:
+        """Tables the dataset's body reads."""
         if self.spec.from_:
             return [self.spec.from_]
         if self.spec.sql:
             return referenced_tables(self.spec.sql)
         return list(self.spec.inputs)
 
+    def check_tables(self) -> list[str]:
+        """Tables its checks read (relationship targets)."""
+        return [c.build().target[0] for c in self.spec.checks if "relationship" in (c.model_extra or {})]
+
+    def deps(self) -> list[str]:
+        return list(dict.fromkeys([*self.inputs(), *self.check_tables()]))
+
     def fingerprint(self, ctx: RunContext) -> str | None:
         versions = {dep: ctx.storage.version(dep) for dep in self.deps()}
         return _digest(self.spec.model_dump(mode="json"), versions)
 
     def execute(self, ctx: RunContext, record: NodeRun) -> None:
-        scans = {dep: ctx.storage.scan(dep) for dep in self.deps()}
-        record.input_versions = {dep: scan.version for dep, scan in scans.items()}
+        all_scans = {dep: ctx.storage.scan(dep) for dep in self.deps()}
+        record.input_versions = {dep: scan.version for dep, scan in all_scans.items()}
+        scans = {dep: all_scans[dep] for dep in self.inputs()}
         record.rows_in = sum(scan.count_rows() for scan in scans.values())
         ctx.progress.start(self.name, f"build {self.name}")
-        if self.spec.python:
+        if self.spec.clean is not None or self.spec.checks:
+            reader = self._clean(ctx, record, scans, all_scans)
+        elif self.spec.python:
             reader = _as_reader(self._call_python(ctx, scans), self.name)
         else:
-            query = self.spec.sql or f'select * from "{self.spec.from_}"'
-            reader = ctx.engine.sql(query, scans).to_reader()
+            reader = ctx.engine.sql(self._query(), scans).to_reader()
         reader = count_rows(reader, lambda n: ctx.progress.advance(self.name, n))
         result = ctx.storage.write(self.name, reader, mode=self.spec.write.mode, keys=self.spec.write.keys)
         record.rows_out = result.rows_written
         record.output_version = result.version
+
+    def _query(self) -> str:
+        return self.spec.sql or f'select * from "{self.spec.from_}"'
+
+    def _clean(self, ctx: RunContext, record: NodeRun, scans: dict[str, Any], all_scans: dict[str, Any]) -> Any:
+        """Run the ``clean:`` steps and ``checks:``; returns the reader of the rows to write."""
+        from datamill.exceptions import QualityError
+        from datamill.quality import run_quality, save_record
+
+        if self.spec.from_:
+            base, owned = scans[self.spec.from_], False
+        elif self.spec.python:
+            from datamill.engine.base import ArrowScan
+
+            base, owned = ArrowScan(self.name, _as_reader(self._call_python(ctx, scans), self.name).read_all()), False
+        else:
+            base, owned = ctx.engine.materialize(ctx.engine.sql(self._query(), scans)), True
+        steps = self.spec.clean.steps() if self.spec.clean is not None else []
+        checks = [c.build() for c in self.spec.checks]
+        try:
+            result = run_quality(
+                ctx.engine, base, steps, checks, dataset=self.name, run_id=ctx.run_id,
+                others={t: all_scans[t] for t in self.check_tables()}, allow_empty=self.spec.allow_empty,
+            )
+        finally:
+            if owned:
+                ctx.engine.release(base)
+        q = result.record
+        record.rows_in = q.rows_in
+        record.rows_quarantined = q.rows_quarantined + q.rows_duplicates
+        record.warnings += q.warnings
+        if q.rows_duplicates:
+            record.warnings.append(f"{q.rows_duplicates:,} duplicate rows removed (kept in {quarantine_table_name(self.name)})")
+        if q.rows_quarantined:
+            record.warnings.append(f"{q.rows_quarantined:,} rows quarantined by cleaning and checks")
+        if result.quarantine.num_rows:
+            ctx.storage.write(quarantine_table_name(self.name), result.quarantine, mode="append")
+        save_record(ctx.root, q)
+        fatal = [r for r in result.failed_checks if r.severity == "fail"]
+        if fatal:
+            result.close()
+            raise QualityError(
+                f"dataset '{self.name}': {len(fatal)} check(s) with severity fail failed: "
+                + "; ".join(f"{r.name}: {r.message}" for r in fatal)
+                + f" (the table keeps its previous version; failing rows are in {quarantine_table_name(self.name)})"
+            )
+        return _closing(result.relation().to_reader(), result.close)
 
     def _call_python(self, ctx: RunContext, scans: dict[str, Any]) -> Any:
         module_name, _, func_name = (self.spec.python or "").partition(":")
@@ -170,6 +227,18 @@ class DatasetNode(Node):
                 f"the module must be importable from {ctx.root}"
             ) from exc
         return func(**{dep: scan.to_arrow() for dep, scan in scans.items()})
+
+
+def _closing(reader: pa.RecordBatchReader, close: Any) -> pa.RecordBatchReader:
+    """A reader that calls ``close`` once it is drained (or abandoned)."""
+
+    def batches():  # noqa: ANN202
+        try:
+            yield from reader
+        finally:
+            close()
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
 def _as_reader(result: Any, name: str) -> pa.RecordBatchReader:

@@ -1,0 +1,355 @@
+"""Data checks: row-level rules (failing rows go to quarantine) and table-level rules.
+
+A check is written in the project file as one key naming its kind plus, where
+wanted, ``severity`` (``warn``, the default: report and continue; ``fail``: the
+dataset is not written) and ``name``::
+
+    checks:
+      - not_null: customer_id
+      - between: {age: [18, 120]}
+      - unique: [customer_id]
+      - relationship: {column: plan_id, to: plans.plan_id}
+      - sql: "income >= 0 or income is null"
+      - row_count: {min: 1000}
+        severity: fail
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from datamill.quality._sql import literal
+
+__all__ = ["CHECKS", "Check", "CheckResult", "parse_check"]
+
+Severity = Literal["warn", "fail"]
+
+
+@dataclass
+class CheckResult:
+    """What a check found."""
+
+    name: str
+    kind: str
+    severity: str
+    passed: bool
+    failed_rows: int = 0
+    message: str = ""
+
+
+class Check(ABC):
+    """One rule. Row-level checks give a SQL condition that is true for a failing row."""
+
+    kind: ClassVar[str]
+    row_level: ClassVar[bool] = True
+
+    def __init__(self, spec: Any, *, severity: Severity = "warn", name: str | None = None) -> None:
+        self.spec = spec
+        self.severity = severity
+        self.name = name or self.default_name()
+
+    @abstractmethod
+    def default_name(self) -> str: ...
+
+    def columns(self) -> list[str]:
+        return []
+
+    def fail_condition(self, frame: Any) -> str:
+        """SQL over ``{column}`` placeholders, true when a row fails (row-level checks)."""
+        raise NotImplementedError
+
+    def evaluate(self, frame: Any, rows: int) -> CheckResult:
+        """Table-level checks look at the whole table."""
+        raise NotImplementedError
+
+    def result(self, passed: bool, failed_rows: int = 0, message: str = "") -> CheckResult:
+        return CheckResult(self.name, self.kind, self.severity, passed, failed_rows, message)
+
+
+def _columns(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+class NotNull(Check):
+    kind = "not_null"
+
+    def default_name(self) -> str:
+        return f"not_null({', '.join(_columns(self.spec))})"
+
+    def columns(self) -> list[str]:
+        return _columns(self.spec)
+
+    def fail_condition(self, frame: Any) -> str:
+        return " OR ".join(f"{{{c}}} IS NULL" for c in self.columns())
+
+
+class Unique(Check):
+    kind = "unique"
+
+    def default_name(self) -> str:
+        return f"unique({', '.join(_columns(self.spec))})"
+
+    def columns(self) -> list[str]:
+        return _columns(self.spec)
+
+    def fail_condition(self, frame: Any) -> str:
+        keys = ", ".join(f"{{{c}}}" for c in self.columns())
+        # every row of a repeated key fails: which one is right is for a person to say
+        present = " AND ".join(f"{{{c}}} IS NOT NULL" for c in self.columns())
+        return f"({present}) AND count(*) OVER (PARTITION BY {keys}) > 1"
+
+
+class _PerColumn(Check):
+    """Checks written ``{column: argument}``."""
+
+    def columns(self) -> list[str]:
+        return list(self.spec)
+
+    def default_name(self) -> str:
+        return f"{self.kind}(" + ", ".join(f"{c}: {v}" for c, v in self.spec.items()) + ")"
+
+    def fail_condition(self, frame: Any) -> str:
+        return " OR ".join(f"coalesce({self.one(frame, c, v)}, FALSE)" for c, v in self.spec.items())
+
+    @abstractmethod
+    def one(self, frame: Any, column: str, arg: Any) -> str: ...
+
+
+class Between(_PerColumn):
+    kind = "between"
+
+    def one(self, frame: Any, column: str, arg: Any) -> str:
+        lo, hi = arg
+        parts = []
+        if lo is not None:
+            parts.append(f"{{{column}}} < {literal(lo)}")
+        if hi is not None:
+            parts.append(f"{{{column}}} > {literal(hi)}")
+        return "(" + " OR ".join(parts or ["FALSE"]) + ")"
+
+
+class InSet(_PerColumn):
+    kind = "in_set"
+
+    def one(self, frame: Any, column: str, arg: Any) -> str:
+        values = ", ".join(literal(v) for v in arg)
+        return f"({{{column}}} IS NOT NULL AND {{{column}}} NOT IN ({values}))"
+
+
+class Regex(_PerColumn):
+    kind = "regex"
+
+    def one(self, frame: Any, column: str, arg: Any) -> str:
+        text = "VARCHAR" if frame.d.name == "duckdb" else "STRING"
+        value = "CAST({" + column + "} AS " + text + ")"
+        return f"({{{column}}} IS NOT NULL AND NOT {frame.d.full_match(value, str(arg))})"
+
+
+class Sql(Check):
+    """A free boolean expression that every row must satisfy (NULL counts as failing)."""
+
+    kind = "sql"
+
+    def default_name(self) -> str:
+        return f"sql({self.spec})"
+
+    def fail_condition(self, frame: Any) -> str:
+        from datamill.engine.sql import translate
+
+        # checks run on a materialised frame whose columns are plain columns, so the
+        # user's expression reads them as written
+        expr = self.spec
+        if frame.d.name != "duckdb":
+            expr = translate(f"SELECT {expr}", to=frame.d.name)[len("SELECT "):]
+        return f"NOT coalesce(({expr}), FALSE)"
+
+
+class Relationship(Check):
+    """Every non-null value of ``column`` exists in ``to`` (``table.column``)."""
+
+    kind = "relationship"
+    _MAX_MISSING = 10_000
+
+    def default_name(self) -> str:
+        return f"relationship({self.spec['column']} → {self.spec['to']})"
+
+    def columns(self) -> list[str]:
+        return [self.spec["column"]]
+
+    @property
+    def target(self) -> tuple[str, str]:
+        table, _, column = str(self.spec["to"]).partition(".")
+        return table, column or self.spec["column"]
+
+    def fail_condition(self, frame: Any) -> str:
+        from datamill.exceptions import QualityError
+
+        table, key = self.target
+        col = frame.ident(self.spec["column"])
+        # the orphan keys first (a WHERE subquery, which every engine supports), then a plain IN
+        missing = frame.query(
+            f"SELECT DISTINCT {col} AS v FROM t WHERE {col} IS NOT NULL AND {col} NOT IN "
+            f"(SELECT {frame.ident(key)} FROM {frame.ident(table)} WHERE {frame.ident(key)} IS NOT NULL)"
+        ).to_arrow().column("v").to_pylist()
+        if len(missing) > self._MAX_MISSING:
+            raise QualityError(
+                f"check {self.name}: {len(missing):,} distinct values have no match in {table}.{key}; "
+                "is the relationship right?"
+            )
+        if not missing:
+            return "FALSE"
+        return f"{{{self.spec['column']}}} IN ({', '.join(literal(v) for v in missing)})"
+
+
+class RowCount(Check):
+    kind = "row_count"
+    row_level = False
+
+    def default_name(self) -> str:
+        return f"row_count({self.spec})"
+
+    def evaluate(self, frame: Any, rows: int) -> CheckResult:
+        lo, hi = self.spec.get("min"), self.spec.get("max")
+        ok = (lo is None or rows >= lo) and (hi is None or rows <= hi)
+        return self.result(ok, message=f"{rows:,} rows (expected {lo if lo is not None else '-'}..{hi if hi is not None else '-'})")
+
+
+class TypeCheck(Check):
+    kind = "type"
+    row_level = False
+
+    def default_name(self) -> str:
+        return f"type({self.spec})"
+
+    def columns(self) -> list[str]:
+        return list(self.spec)
+
+    def evaluate(self, frame: Any, rows: int) -> CheckResult:
+        schema = frame.schema
+        wrong = []
+        for column, wanted in self.spec.items():
+            actual = str(schema.field(column).type)
+            if not _type_matches(actual, str(wanted)):
+                wrong.append(f"{column} is {actual}, expected {wanted}")
+        return self.result(not wrong, message="; ".join(wrong) or "types as expected")
+
+
+_FAMILIES = {
+    "int": ("int",), "integer": ("int",), "bigint": ("int64",), "float": ("double", "float"), "double": ("double",),
+    "number": ("int", "double", "float", "decimal"), "numeric": ("int", "double", "float", "decimal"),
+    "string": ("string",), "text": ("string",), "varchar": ("string",), "bool": ("bool",), "boolean": ("bool",),
+    "date": ("date",), "timestamp": ("timestamp",), "datetime": ("timestamp",), "decimal": ("decimal",),
+}
+
+
+def _type_matches(actual: str, wanted: str) -> bool:
+    prefixes = _FAMILIES.get(wanted.lower(), (wanted.lower(),))
+    return any(actual.lower().startswith(p) for p in prefixes)
+
+
+class Freshness(Check):
+    """The newest ``column`` value is at most ``max_age`` old (``30d``, ``12h``, ``90m``)."""
+
+    kind = "freshness"
+    row_level = False
+
+    def default_name(self) -> str:
+        return f"freshness({self.spec.get('column')} within {self.spec.get('max_age')})"
+
+    def columns(self) -> list[str]:
+        return [self.spec["column"]]
+
+    def evaluate(self, frame: Any, rows: int) -> CheckResult:
+        limit = parse_age(str(self.spec["max_age"]))
+        age = frame.aggregate({"age": f"min({frame.d.age_seconds('{' + self.spec['column'] + '}')})"})["age"]
+        if age is None:
+            return self.result(False, message=f"{self.spec['column']} has no values")
+        ok = age <= limit.total_seconds()
+        return self.result(ok, message=f"newest value is {timedelta(seconds=round(float(age)))} old (limit {limit})")
+
+
+def parse_age(text: str) -> timedelta:
+    """``30d`` → 30 days.
+
+    Examples
+    --------
+    >>> parse_age("36h")
+    datetime.timedelta(days=1, seconds=43200)
+    """
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
+    if not m:
+        raise ValueError(f"max_age '{text}': write a number and a unit, like 30d, 12h, 90m or 2w")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
+    return timedelta(**{unit: float(m.group(1))})
+
+
+CHECKS: dict[str, type[Check]] = {
+    c.kind: c for c in (NotNull, Unique, Between, InSet, Regex, Sql, Relationship, RowCount, TypeCheck, Freshness)
+}
+
+
+class CheckSpec(BaseModel):
+    """One entry of ``checks:`` as written: its kind's key plus severity and name."""
+
+    model_config = ConfigDict(extra="allow")
+    severity: Severity = "warn"
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CheckSpec:
+        from datamill._registry import did_you_mean
+
+        kinds = list(self.model_extra or {})
+        if len(kinds) != 1:
+            raise ValueError(f"a check names one kind, got {kinds or 'none'}; kinds: {', '.join(CHECKS)}")
+        if kinds[0] not in CHECKS:
+            raise ValueError(f"unknown check '{kinds[0]}'{did_you_mean(kinds[0], CHECKS)}; kinds: {', '.join(CHECKS)}")
+        _validate_arg(kinds[0], self.model_extra[kinds[0]])  # type: ignore[index]
+        return self
+
+    def build(self) -> Check:
+        kind, arg = next(iter((self.model_extra or {}).items()))
+        return CHECKS[kind](arg, severity=self.severity, name=self.name)
+
+
+def _validate_arg(kind: str, arg: Any) -> None:
+    if kind in ("not_null", "unique"):
+        if not (isinstance(arg, str) or (isinstance(arg, list) and arg and all(isinstance(a, str) for a in arg))):
+            raise ValueError(f"{kind}: give a column or a list of columns")
+    elif kind in ("between", "in_set", "regex", "type"):
+        if not isinstance(arg, dict) or not arg:
+            raise ValueError(f"{kind}: give {{column: ...}}")
+        for column, value in arg.items():
+            if kind == "between" and not (isinstance(value, list) and len(value) == 2):
+                raise ValueError(f"between: {column} needs [low, high] (use null for no bound)")
+            if kind == "in_set" and not isinstance(value, list):
+                raise ValueError(f"in_set: {column} needs a list of allowed values")
+            if kind == "regex":
+                try:
+                    re.compile(str(value))
+                except re.error as exc:
+                    raise ValueError(f"regex for {column} does not compile: {exc}") from None
+    elif kind == "relationship":
+        if not isinstance(arg, dict) or "column" not in arg or "to" not in arg:
+            raise ValueError("relationship: give {column: plan_id, to: plans.plan_id}")
+    elif kind == "row_count":
+        if not isinstance(arg, dict) or not set(arg) <= {"min", "max"} or not arg:
+            raise ValueError("row_count: give {min: N} and/or {max: N}")
+    elif kind == "freshness":
+        if not isinstance(arg, dict) or "column" not in arg or "max_age" not in arg:
+            raise ValueError("freshness: give {column: updated_at, max_age: 2d}")
+        parse_age(str(arg["max_age"]))
+    elif kind == "sql" and not isinstance(arg, str):
+        raise ValueError("sql: give a boolean SQL expression as text")
+
+
+def parse_check(raw: Any) -> Check:
+    """Build a check from its project-file form."""
+    return CheckSpec.model_validate(raw).build()
+

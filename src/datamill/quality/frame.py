@@ -1,0 +1,146 @@
+"""The data as a cleaning run sees it: a base table, column expressions and row filters.
+
+Steps change a :class:`Frame` symbolically (a column becomes ``coalesce(x, 42.0)``,
+a filter ``NOT (x > 9)`` is added), so a chain of steps is one query on the
+engine; only steps that need it (dedupe's window) materialise an intermediate
+result. Everything here is SQL text in the engine's own dialect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from datamill.engine.base import Engine, Relation
+from datamill.quality._sql import Dialect, dialect_for
+from datamill.storage.base import TableScan
+
+__all__ = ["BASE", "Frame"]
+
+BASE = "_dm_base"  # the name the base table has inside a frame's queries
+
+
+class Frame:
+    """An immutable, lazy view: ``SELECT <columns> FROM base WHERE <filters>``."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        base: TableScan,
+        *,
+        columns: Mapping[str, str] | None = None,
+        filters: tuple[str, ...] = (),
+        others: Mapping[str, TableScan] | None = None,
+        owned: bool = False,
+    ) -> None:
+        self.engine = engine
+        self.d: Dialect = dialect_for(engine)
+        self.base = base
+        self.columns = dict(columns) if columns is not None else {n: self.d.ident(n) for n in base.schema.names}
+        self.filters = filters
+        self.others = dict(others or {})  # other tables checks may read (relationship)
+        self.owned = owned  # base was materialised for this run: release it when done
+
+    # -- building ------------------------------------------------------------------
+    def with_columns(self, changes: Mapping[str, str]) -> Frame:
+        """A frame whose columns in ``changes`` are replaced (or added) by SQL expressions over the current ones."""
+        inline = {c: _substitute(expr, self) for c, expr in changes.items()}
+        return self._copy(columns={**self.columns, **inline})
+
+    def without(self, names: list[str]) -> Frame:
+        return self._copy(columns={c: e for c, e in self.columns.items() if c not in names})
+
+    def where(self, condition: str) -> Frame:
+        """Keep rows where ``condition`` (over the current columns) is true."""
+        return self._copy(filters=(*self.filters, _substitute(condition, self)))
+
+    def _copy(self, **changes: Any) -> Frame:
+        args = {"columns": self.columns, "filters": self.filters, "others": self.others, "owned": self.owned}
+        return Frame(self.engine, self.base, **{**args, **changes})
+
+    # -- SQL -------------------------------------------------------------------------
+    def select_sql(self, extra: Mapping[str, str] | None = None) -> str:
+        items = {**self.columns, **(extra or {})}
+        cols = ", ".join(f"{expr} AS {self.d.ident(name)}" for name, expr in items.items())
+        where = " AND ".join(f"({f})" for f in self.filters)
+        return f"SELECT {cols} FROM {BASE}" + (f" WHERE {where}" if where else "")
+
+    def query(self, sql_over_t: str) -> Relation:
+        """Run ``sql_over_t``, a query that reads this frame as table ``t``."""
+        tables = {BASE: self.base, **self.others}
+        glue = "" if sql_over_t.startswith(",") else " "
+        return self.engine.sql(f"WITH t AS ({self.select_sql()}){glue}{sql_over_t}", tables, dialect=self.d.name)
+
+    def relation(self) -> Relation:
+        return self.engine.sql(self.select_sql(), {BASE: self.base, **self.others}, dialect=self.d.name)
+
+    def aggregate(self, exprs: Mapping[str, str]) -> dict[str, Any]:
+        """One pass computing ``name -> aggregate expression`` (over ``{col}`` placeholders)."""
+        if not exprs:
+            return {}
+        cols = ", ".join(f"{self.plain(expr)} AS {self.d.ident(name)}" for name, expr in exprs.items())
+        return self.query(f"SELECT {cols} FROM t").to_arrow().to_pylist()[0]
+
+    def count_changed(self, changes: Mapping[str, str]) -> dict[str, int]:
+        """How many rows each ``column -> new expression`` would change (one pass).
+
+        The new values are computed in their own CTE first: an expression may be a
+        window (a forward fill), which cannot sit inside an aggregate.
+        """
+        if not changes:
+            return {}
+        pairs = ", ".join(
+            f"{self.d.ident(c)} AS o{i}, {self.plain(e)} AS n{i}" for i, (c, e) in enumerate(changes.items())
+        )
+        counts = ", ".join(f"count(*) FILTER (WHERE n{i} IS DISTINCT FROM o{i}) AS c{i}" for i in range(len(changes)))
+        row = self.query(f", u AS (SELECT {pairs} FROM t) SELECT {counts} FROM u").to_arrow().to_pylist()[0]
+        return {c: int(row[f"c{i}"]) for i, c in enumerate(changes)}
+
+    def plain(self, expr: str) -> str:
+        """``{col}`` placeholders as plain column references (for queries over ``t``)."""
+        for name in self.columns:
+            expr = expr.replace("{" + name + "}", self.d.ident(name))
+        return expr
+
+    def materialize(self, extra: Mapping[str, str] | None = None) -> Frame:
+        """Compute the frame (plus ``extra`` columns, over ``{col}`` placeholders) once."""
+        extra = {name: _substitute(expr, self) for name, expr in (extra or {}).items()}
+        rel = self.engine.sql(self.select_sql(extra), {BASE: self.base, **self.others}, dialect=self.d.name)
+        table = self.engine.materialize(rel)
+        self.release()
+        return Frame(self.engine, table, others=self.others, owned=True)
+
+    def materialize_rows(self, reason: str) -> pa.Table:
+        """Collect the frame's rows plus a ``_dm_reason`` column (``reason`` is SQL)."""
+        extra = {"_dm_reason": _substitute(reason, self)}
+        rel = self.engine.sql(self.select_sql(extra), {BASE: self.base, **self.others}, dialect=self.d.name)
+        return rel.to_arrow()
+
+    def release(self) -> None:
+        if self.owned:
+            self.engine.release(self.base)
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.relation().schema
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.columns)
+
+    def ident(self, name: str) -> str:
+        return self.d.ident(name)
+
+
+def _substitute(expr: str, frame: Frame) -> str:
+    """Rewrite an expression over the frame's columns into one over its base table.
+
+    Expressions refer to columns as ``{col}`` placeholders, replaced by the
+    column's current expression, so chains of steps stay one query.
+    """
+    out = expr
+    for name, current in frame.columns.items():
+        out = out.replace("{" + name + "}", f"({current})")
+    return out

@@ -1,0 +1,180 @@
+"""Run a dataset's cleaning steps and checks on the engine, keeping every removed row.
+
+Invariant, checked on every run: rows in = rows out + rows quarantined + rows
+removed as duplicates; every removed row is in the quarantine table with its
+reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import pyarrow as pa
+
+from datamill._registry import did_you_mean
+from datamill.engine.base import Engine, Relation
+from datamill.exceptions import QualityError
+from datamill.quality.checks import Check, CheckResult
+from datamill.quality.frame import Frame
+from datamill.quality.record import QualityRecord, StepRecord
+from datamill.quality.steps.base import Removed, Step
+from datamill.sources.base import QUARANTINE_SCHEMA
+from datamill.storage.base import TableScan
+
+__all__ = ["QualityResult", "run_quality"]
+
+
+@dataclass
+class QualityResult:
+    """The cleaned rows (lazy), the rows set aside, and the record of what happened."""
+
+    frame: Frame
+    quarantine: pa.Table
+    record: QualityRecord
+    failed_checks: list[CheckResult] = field(default_factory=list)
+
+    def relation(self) -> Relation:
+        return self.frame.relation()
+
+    def close(self) -> None:
+        self.frame.release()
+
+
+def _check_columns(frame: Frame, steps: Sequence[Step], checks: Sequence[Check], dataset: str) -> None:
+    names = set(frame.names)
+    for what, wanted in [*((s.key, s.columns()) for s in steps), *((c.name, c.columns()) for c in checks)]:
+        for column in wanted:
+            if column not in names:
+                raise QualityError(
+                    f"dataset '{dataset}': {what} uses column '{column}', which does not exist"
+                    f"{did_you_mean(column, names)}; columns: {', '.join(sorted(names))}"
+                )
+
+
+def run_quality(
+    engine: Engine,
+    base: TableScan,
+    steps: Sequence[Step],
+    checks: Sequence[Check],
+    *,
+    dataset: str,
+    run_id: str = "",
+    others: Mapping[str, TableScan] | None = None,
+    allow_empty: bool = False,
+) -> QualityResult:
+    """Clean ``base`` with ``steps``, then apply ``checks``; nothing is written here."""
+    frame = Frame(engine, base, others=others)
+    _check_columns(frame, steps, checks, dataset)
+    rows = base.count_rows()
+    record = QualityRecord(dataset, run_id, engine.name, rows_in=rows,
+                           created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    quarantined: list[pa.Table] = []
+    for step in steps:
+        frame, rows = _run_step(step, frame, rows, record, quarantined)
+    failed: list[CheckResult] = []
+    if checks:
+        frame, rows, failed = _run_checks(checks, frame, rows, record, quarantined)
+    record.rows_out = rows
+    if not record.balanced:  # pragma: no cover - a bug, never a data problem
+        raise QualityError(f"dataset '{dataset}': rows do not add up ({record.to_dict()})")
+    if rows == 0 and record.rows_in > 0 and not allow_empty:
+        frame.release()
+        raise QualityError(
+            f"dataset '{dataset}': cleaning and checks removed all {record.rows_in:,} rows "
+            "(they are in the quarantine table; fix the rules, or set allow_empty: true)"
+        )
+    table = _quarantine_table(quarantined, dataset, run_id)
+    return QualityResult(frame, table, record, failed)
+
+
+def _run_step(step: Step, frame: Frame, rows: int, record: QualityRecord, quarantined: list[pa.Table]) -> tuple[Frame, int]:
+    outcome = step.apply(frame)
+    removed = 0
+    if outcome.removed is not None:
+        table = _collect(outcome.removed)
+        removed = table.num_rows
+        quarantined.append(table)
+        if outcome.removed.kind == "duplicate":
+            record.rows_duplicates += removed
+        else:
+            record.rows_quarantined += removed
+    exprs = {c: e for c, e in outcome.changed.items() if c in frame.columns and e}
+    counts = frame.count_changed(exprs)
+    for c, e in outcome.changed.items():  # changed in Python (model imputers): given by the step
+        if not e and c in outcome.values.get("_cells_changed", {}):
+            counts[c] = int(outcome.values["_cells_changed"][c])
+    outcome.values.pop("_cells_changed", None)
+    record.steps.append(StepRecord(
+        step=step.key, description=step.describe(), rows_in=rows, rows_out=rows - removed,
+        rows_removed=removed, removed_as=outcome.removed.kind if outcome.removed else "",
+        cells_changed=counts, values=outcome.values, dropped_columns=outcome.dropped_columns,
+    ))
+    return outcome.frame, rows - removed
+
+
+def _run_checks(checks: Sequence[Check], frame: Frame, rows: int, record: QualityRecord,
+                quarantined: list[pa.Table]) -> tuple[Frame, int, list[CheckResult]]:
+    results: list[CheckResult] = []
+    row_checks = [c for c in checks if c.row_level]
+    if row_checks:
+        frame = frame.materialize()  # plain columns: checks' SQL reads them as written
+        flags = {f"_dm_f{i}": check.fail_condition(frame) for i, check in enumerate(row_checks)}
+        flagged = frame.materialize(flags)
+        counts = flagged.aggregate({f: f"count(*) FILTER (WHERE {{{f}}})" for f in flags})  # one pass
+        any_fail = " OR ".join(f"{{{f}}}" for f in flags)
+        reason = "concat_ws('; ', " + ", ".join(
+            f"CASE WHEN {{{f}}} THEN {_lit('check ' + c.name)} END" for f, c in zip(flags, row_checks)
+        ) + ")"
+        table = _collect(Removed(flagged.where(any_fail), reason)).drop_columns(list(flags))
+        quarantined.append(table)
+        record.rows_quarantined += table.num_rows
+        rows -= table.num_rows
+        frame = flagged.where(f"NOT ({any_fail})").without(list(flags))
+        for f, check in zip(flags, row_checks):
+            n = int(counts[f])
+            results.append(check.result(n == 0, n, f"{n:,} rows failed" if n else "all rows pass"))
+    for check in (c for c in checks if not c.row_level):
+        results.append(check.evaluate(frame, rows))
+    record.checks = [r.__dict__ for r in results]
+    failed = [r for r in results if not r.passed]
+    record.warnings += [f"check {r.name} failed ({r.severity}): {r.message}" for r in failed]
+    return frame, rows, failed
+
+
+def _lit(text: str) -> str:
+    from datamill.quality._sql import literal
+
+    return literal(text)
+
+
+def _collect(removed: Removed) -> pa.Table:
+    """The removed rows with their reasons, as Arrow (they are usually few)."""
+    return removed.frame.materialize_rows(removed.reason)
+
+
+def _quarantine_table(parts: list[pa.Table], dataset: str, run_id: str) -> pa.Table:
+    """Removed rows in the one quarantine schema: each row as JSON in ``raw``."""
+    import duckdb
+
+    tables = [t for t in parts if t.num_rows]
+    if not tables:
+        return QUARANTINE_SCHEMA.empty_table()
+    out = []
+    con = duckdb.connect()
+    for i, t in enumerate(tables):
+        con.register(f"r{i}", t.drop_columns(["_dm_reason"]))
+        raw = con.sql(f"SELECT to_json(r) AS raw FROM r{i} r").to_arrow_table().column("raw").cast(pa.string())
+        n = t.num_rows
+        out.append(pa.table({
+            "origin": pa.array([dataset] * n, pa.string()),
+            "run_id": pa.array([run_id] * n, pa.string()),
+            "line": pa.nulls(n, pa.int64()),
+            "column": pa.nulls(n, pa.string()),
+            "reason": t.column("_dm_reason").cast(pa.string()),
+            "raw": raw,
+        }, schema=QUARANTINE_SCHEMA))
+    con.close()
+    return pa.concat_tables(out)

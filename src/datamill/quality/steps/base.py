@@ -1,0 +1,59 @@
+"""What a cleaning step is: options in, a changed :class:`Frame` and what it did out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from datamill.quality.frame import Frame
+
+__all__ = ["Removed", "Step", "StepOptions", "StepOutcome"]
+
+
+class StepOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class Removed:
+    """Rows a step took out: the frame that selects them and why (a SQL string expression)."""
+
+    frame: Frame
+    reason: str  # SQL expression giving the reason text per row
+    kind: str = "quarantined"  # or "duplicate"
+
+
+@dataclass
+class StepOutcome:
+    """The frame after the step, and the facts for the cleaning record."""
+
+    frame: Frame
+    removed: Removed | None = None
+    values: dict[str, Any] = field(default_factory=dict)  # what the step computed and used
+    changed: dict[str, str] = field(default_factory=dict)  # column -> new expression, to count changed cells
+    dropped_columns: list[str] = field(default_factory=list)
+
+
+class Step(ABC):
+    """A pure transform of a frame. ``fit`` statistics run on the engine; nothing is written."""
+
+    key: ClassVar[str]
+    Options: ClassVar[type[StepOptions]]
+
+    def __init__(self, options: StepOptions) -> None:
+        self.options = options
+
+    @abstractmethod
+    def apply(self, frame: Frame) -> StepOutcome:
+        """Compute what the step needs on ``frame`` and return the cleaned frame."""
+
+    def describe(self) -> str:
+        """One line for the record and the report."""
+        return f"{self.key}: {self.options.model_dump(exclude_defaults=True)}"
+
+    def columns(self) -> list[str]:
+        """Columns this step reads, checked to exist before anything runs."""
+        return []
