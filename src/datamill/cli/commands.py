@@ -46,8 +46,9 @@ def validate() -> None:
 
 def _summary(record) -> Table:
     table = Table(title=f"run {record.run_id}: {record.status}", title_justify="left")
-    for col in ("node", "kind", "status", "rows in", "rows out", "quarantined", "version", "seconds"):
-        table.add_column(col, justify="right" if col not in ("node", "kind", "status") else "left")
+    for col in ("node", "kind", "status", "rows in", "rows out", "set aside", "version", "seconds"):
+        table.add_column(col, justify="right" if col not in ("node", "kind", "status") else "left",
+                         no_wrap=col in ("node", "status"))
     for node in record.nodes.values():
         table.add_row(
             node.name, node.kind, _STATUS.get(node.status, node.status), _n(node.rows_in), _n(node.rows_out),
@@ -108,23 +109,27 @@ def ingest(
 @app.command()
 def runs(
     run_id: Annotated[Optional[str], typer.Argument(help="Show one run (a prefix of its id is enough).")] = None,
-    limit: Annotated[int, typer.Option(help="How many runs to list.")] = 20,
+    limit: Annotated[int, typer.Option(help="How many runs to list.", min=1)] = 20,
 ) -> None:
     """List recorded runs, or show one run's nodes, rows and errors."""
     project = open_project()
     if run_id:
         from datamill.pipeline import RunStore
 
-        record = RunStore(project.root).get(run_id)
-        if record is None:
-            from datamill.exceptions import ConfigError
+        from datamill.exceptions import ConfigError
 
+        matches = [r for r in RunStore(project.root).list() if r.run_id.startswith(run_id)]
+        if len(matches) > 1:
+            raise ConfigError(f"'{run_id}' matches {len(matches)} runs: give more of the id (see `datamill runs`)")
+        if not matches:
             raise ConfigError(f"no run matches '{run_id}' (see `datamill runs` for the ids)")
+        record = matches[0]
         _report(record)
         return
     table = Table(title=f"runs of {project.config.name}", title_justify="left")
-    for col in ("run id", "started", "status", "nodes", "failed", "rows out"):
-        table.add_column(col)
+    table.add_column("run id", no_wrap=True)
+    for col in ("started", "status", "nodes", "not ok", "rows out"):
+        table.add_column(col, no_wrap=col in ("started", "status"))
     for record in project.runs()[:limit]:
         out = sum(n.rows_out or 0 for n in record.nodes.values() if n.status == "ok")
         table.add_row(

@@ -54,5 +54,6 @@ class RichProgress(PipelineProgress):
         short = detail.splitlines()[0][:80] if detail else ""
         task = self._tasks[node]
         rows = f"{self._rows[node]:,}" if self._rows.get(node) else ""
-        self._bar.update(task, total=1, completed=1, detail=f"[{style}]{status}[/] {short}", **({"rows": rows} if rows else {}))
+        label = status.replace("_", " ")
+        self._bar.update(task, total=1, completed=1, detail=f"[{style}]{label}[/] {short}", **({"rows": rows} if rows else {}))
         self._bar.stop_task(task)

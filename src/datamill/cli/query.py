@@ -26,7 +26,7 @@ def arrow_to_rich(table: pa.Table, limit: int, title: str = "") -> Table:
 def _show(table: pa.Table, limit: int) -> None:
     console.print(arrow_to_rich(table, limit))
     more = f" (showing {limit}; use --limit or --format csv for all)" if table.num_rows > limit else ""
-    console.print(f"[dim]{table.num_rows:,} rows{more}[/]")
+    console.print(f"[dim]{table.num_rows:,} row{'' if table.num_rows == 1 else 's'}{more}[/]")
 
 
 def _interactive(project, limit: int) -> None:
@@ -42,7 +42,7 @@ def _interactive(project, limit: int) -> None:
             console.print()
             return
         stripped = line.strip()
-        if not buffer and stripped in (".quit", ".exit", "quit", "exit"):
+        if not buffer and stripped in (".quit", ".exit", "quit", "exit", "\\q"):
             return
         if not buffer and stripped == ".tables":
             console.print(", ".join(project.tables()) or "(no tables yet: run `datamill run`)")
@@ -60,7 +60,7 @@ def _interactive(project, limit: int) -> None:
 @app.command()
 def sql(
     query: Annotated[Optional[str], typer.Argument(help="A query in DuckDB's SQL dialect; omit for a prompt.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or parquet.")] = "table",
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="table, csv, json or parquet (default: table, or the --output file's extension).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the result to FILE.")] = None,
     limit: Annotated[int, typer.Option(help="Rows shown by --format table.")] = 50,
 ) -> None:
@@ -69,13 +69,17 @@ def sql(
     if query is None:
         _interactive(project, limit)
         return
+    from datamill.analytics import format_for, write_table
+
+    if fmt is None:
+        fmt = format_for(output) if output is not None else "table"
+    if fmt == "table" and output is not None:
+        fmt = format_for(output)
     result = project.sql(query)
-    if fmt == "table" and output is None:
+    if fmt == "table":
         _show(result, limit)
         return
-    from datamill.analytics import write_table
-
-    write_table(result, "csv" if fmt == "table" else fmt, output)
+    write_table(result, fmt, output)
     if output is not None:
         console.print(f"wrote {result.num_rows:,} rows to {output}")
 

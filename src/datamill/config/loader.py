@@ -31,6 +31,7 @@ class _Located:
 
     def __init__(self) -> None:
         self.lines: dict[tuple[Any, ...], int] = {}
+        self.duplicates: list[tuple[tuple[Any, ...], str]] = []
 
     def build(self, node: yaml.Node, path: tuple[Any, ...]) -> Any:
         self.lines[path] = node.start_mark.line + 1
@@ -38,6 +39,9 @@ class _Located:
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 key = key_node.value
+                if key in out:
+                    first = self.lines.get(path + (key,))
+                    self.duplicates.append((path + (key,), f"'{key}' is given twice (first at line {first}); the second would silently win: remove one"))
                 self.lines[path + (key,)] = key_node.start_mark.line + 1
                 out[key] = self.build(value_node, path + (key,))
                 self.lines[path + (key,)] = key_node.start_mark.line + 1
@@ -106,15 +110,25 @@ def _dotted(path: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def _problem(err: dict[str, Any], model: type[BaseModel]) -> str:
+def _problem(err: dict[str, Any], model: type[BaseModel], owner: tuple[Any, ...] = ()) -> str:
     loc = tuple(p for p in err["loc"] if p not in ("function-after", "function-before"))
     kind = err["type"]
     if kind == "extra_forbidden":
         known = _known_fields(model, loc[:-1])
+        if owner and owner[0] == "sources" and len(loc) == 1:  # the keys every source has
+            known += ["type", "on_bad_rows", "description"]
         return f"unknown key '{loc[-1]}'{did_you_mean(str(loc[-1]), known)}; allowed here: {', '.join(sorted(known))}"
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
+    if kind == "string_pattern_mismatch":
+        return f"{err.get('input')!r} is not a valid name: use letters, digits and _, starting with a letter"
+    if kind == "literal_error":
+        return f"{err.get('input')!r} is not allowed: {msg[len('Input should be '):] if msg.startswith('Input should be ') else msg}"
+    if kind == "bool_parsing":
+        return f"{err.get('input')!r} is not true or false"
+    if kind == "missing":
+        return f"'{loc[-1]}' is required here"
     return msg
 
 
@@ -197,7 +211,11 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
             "every 'key: value' has a space after the colon)"
         ) from None
     where = _Located()
-    raw = where.build(node, ()) if node is not None else {}
+    if node is None:
+        raise ConfigError(f"{file} is empty: a project file needs at least `name: my_project` (run `datamill init NAME` for a start)")
+    raw = where.build(node, ())
+    if where.duplicates:
+        raise _format(file, where, where.duplicates)
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: expected a mapping of keys (name:, sources:, datasets:), got {type(raw).__name__}")
     raw = _substitute(raw, (), where, file, env)
@@ -209,7 +227,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     problems = []
     for path, failure, options in _validate_backends(config):
         if isinstance(failure, ValidationError):
-            problems += [(path + tuple(e["loc"]), _problem(e, options)) for e in failure.errors()]
+            problems += [(path + tuple(e["loc"]), _problem(e, options, path)) for e in failure.errors()]
         else:
             problems.append((path, str(failure)))
     if problems:

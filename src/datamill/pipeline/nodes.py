@@ -13,6 +13,7 @@ import shutil
 import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -149,7 +150,8 @@ class DatasetNode(Node):
 
     def fingerprint(self, ctx: RunContext) -> str | None:
         versions = {dep: ctx.storage.version(dep) for dep in self.deps()}
-        return _digest(self.spec.model_dump(mode="json"), versions)
+        code = code_digest(self.spec.python, ctx.root) if self.spec.python else None
+        return _digest(self.spec.model_dump(mode="json"), versions, code)
 
     def execute(self, ctx: RunContext, record: NodeRun) -> None:
         all_scans = {dep: ctx.storage.scan(dep) for dep in self.deps()}
@@ -164,7 +166,8 @@ class DatasetNode(Node):
         else:
             reader = ctx.engine.sql(self._query(), scans).to_reader()
         reader = count_rows(reader, lambda n: ctx.progress.advance(self.name, n))
-        result = ctx.storage.write(self.name, reader, mode=self.spec.write.mode, keys=self.spec.write.keys)
+        mode = "overwrite" if ctx.full_refresh else self.spec.write.mode
+        result = ctx.storage.write(self.name, reader, mode=mode, keys=self.spec.write.keys)
         record.rows_out = result.rows_written
         record.output_version = result.version
 
@@ -191,9 +194,16 @@ class DatasetNode(Node):
                 ctx.engine, base, steps, checks, dataset=self.name, run_id=ctx.run_id,
                 others={t: all_scans[t] for t in self.check_tables()}, allow_empty=self.spec.allow_empty,
             )
-        finally:
+        except BaseException:
             if owned:
                 ctx.engine.release(base)
+            raise
+
+        def close() -> None:  # the cleaned rows may still read `base` lazily: free it once written
+            result.close()
+            if owned:
+                ctx.engine.release(base)
+
         q = result.record
         record.rows_in = q.rows_in
         record.rows_quarantined = q.rows_quarantined + q.rows_duplicates
@@ -205,28 +215,77 @@ class DatasetNode(Node):
         if result.quarantine.num_rows:
             ctx.storage.write(quarantine_table_name(self.name), result.quarantine, mode="append")
         save_record(ctx.root, q)
-        fatal = [r for r in result.failed_checks if r.severity == "fail"]
-        if fatal:
-            result.close()
+        if result.fatal:
+            close()
             raise QualityError(
-                f"dataset '{self.name}': {len(fatal)} check(s) with severity fail failed: "
-                + "; ".join(f"{r.name}: {r.message}" for r in fatal)
-                + f" (the table keeps its previous version; failing rows are in {quarantine_table_name(self.name)})"
+                result.fatal_message(quarantine_table_name(self.name)) + "; the table keeps its previous version"
             )
-        return _closing(result.relation().to_reader(), result.close)
+        return _closing(result.relation().to_reader(), close)
 
     def _call_python(self, ctx: RunContext, scans: dict[str, Any]) -> Any:
-        module_name, _, func_name = (self.spec.python or "").partition(":")
-        if str(ctx.root) not in sys.path:
-            sys.path.insert(0, str(ctx.root))
+        func = load_function(self.spec.python or "", ctx.root, self.name)
         try:
-            func = getattr(importlib.import_module(module_name), func_name)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(
-                f"dataset '{self.name}': cannot load python: {self.spec.python} ({exc}); "
-                f"the module must be importable from {ctx.root}"
+            return func(**{dep: scan.to_arrow() for dep, scan in scans.items()})
+        except Exception as exc:  # the user's code failed: say where, not "a bug in datamill"
+            import traceback
+
+            frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(str(ctx.root))]
+            where = f" ({Path(frames[-1].filename).name} line {frames[-1].lineno})" if frames else ""
+            raise PipelineError(
+                f"dataset '{self.name}': python: {self.spec.python} raised {type(exc).__name__}: {exc}{where}"
             ) from exc
-        return func(**{dep: scan.to_arrow() for dep, scan in scans.items()})
+
+
+def _module_file(module_name: str, root: Path) -> Path | None:
+    base = root.joinpath(*module_name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_function(target: str, root: Path, dataset: str) -> Any:
+    """Load ``module:function`` afresh: a project's module is read from its file every run.
+
+    Importing through ``sys.modules`` would keep the first version of a module
+    for the whole process (a notebook that edits ``transforms.py`` would not see
+    the edit) and mix up two projects that both have a ``transforms.py``.
+    """
+    import importlib.util
+
+    module_name, _, func_name = target.partition(":")
+    file = _module_file(module_name, root)
+    try:
+        if file is None:
+            module = importlib.import_module(module_name)  # an installed package
+        else:
+            if str(root) not in sys.path:
+                sys.path.insert(0, str(root))  # so the module can import its siblings
+            unique = f"_datamill_project_{hashlib.sha1(str(file).encode()).hexdigest()[:8]}_{module_name}"
+            spec = importlib.util.spec_from_file_location(unique, file)
+            module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+        return getattr(module, func_name)
+    except (ImportError, AttributeError, SyntaxError) as exc:
+        raise ConfigError(
+            f"dataset '{dataset}': cannot load python: {target} ({type(exc).__name__}: {exc}); "
+            f"the module must be a .py file in {root} or an installed package"
+        ) from exc
+
+
+def code_digest(target: str, root: Path) -> str | None:
+    """A digest of the transform's source file, so editing the code rebuilds the dataset."""
+    module_name = target.partition(":")[0]
+    file = _module_file(module_name, root)
+    if file is None:
+        try:
+            file = Path(importlib.import_module(module_name).__file__ or "")
+        except ImportError:
+            return None
+    try:
+        return hashlib.sha256(file.read_bytes()).hexdigest()[:16]
+    except OSError:
+        return None
 
 
 def _closing(reader: pa.RecordBatchReader, close: Any) -> pa.RecordBatchReader:

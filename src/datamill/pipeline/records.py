@@ -73,6 +73,15 @@ class RunRecord:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def raise_for_status(self) -> RunRecord:
+        """Raise :class:`PipelineError` naming the failed nodes, for schedulers and scripts."""
+        from datamill.exceptions import PipelineError
+
+        if self.status != "ok":
+            detail = "; ".join(f"{n.name}: {n.status}" + (f" ({n.error.splitlines()[0]})" if n.error else "") for n in self.failed)
+            raise PipelineError(f"run {self.run_id} {self.status}: {detail}")
+        return self
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
         nodes = {k: NodeRun(**v) for k, v in data.pop("nodes", {}).items()}

@@ -33,6 +33,7 @@ class RunContext:
     engine: Any
     run_id: str
     progress: Progress = field(default_factory=Progress)
+    full_refresh: bool = False  # rebuild: append and upsert datasets are overwritten too
 
 
 def build_nodes(config: ProjectConfig) -> dict[str, Node]:
@@ -89,7 +90,10 @@ def run_pipeline(
     record = RunRecord(
         run_id=new_run_id(), project=config.name, selection=list(selection), full_refresh=full_refresh
     )
-    ctx = RunContext(root=root, storage=storage, engine=engine, run_id=record.run_id, progress=progress or Progress())
+    ctx = RunContext(
+        root=root, storage=storage, engine=engine, run_id=record.run_id,
+        progress=progress or Progress(), full_refresh=full_refresh,
+    )
     for name in chosen:
         record.nodes[name] = NodeRun(name=name, kind=nodes[name].kind)
     store.save(record)

@@ -50,6 +50,29 @@ _REASONS = {
 }
 
 
+_INT_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT")
+_WIDEN = "datamill-widen:"
+_WIDER_WORDS = {
+    "VARCHAR": ("text", "text"),
+    "DOUBLE": ("fractional numbers", "DOUBLE"),
+    "DECIMAL(38,0)": ("integers beyond 64 bits", "DECIMAL(38,0)"),
+}
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _strict_int(column: str) -> str:
+    c = _ident(column)
+    marker = _lit(_WIDEN + column + "\x1f")
+    return (
+        f"CASE WHEN {c} IS NULL THEN NULL "
+        f"WHEN strpos({c}, '.') = 0 AND strpos(lower({c}), 'e') = 0 AND try_cast({c} AS BIGINT) IS NOT NULL "
+        f"THEN CAST({c} AS BIGINT) ELSE error({marker} || {c}) END AS {c}"
+    )
+
+
 @dataclass
 class _Reject:
     """One row DuckDB (or the long-line scan) could not parse."""
@@ -149,6 +172,14 @@ def _long_lines(file: Path, limit: int) -> list[tuple[int, int, int]]:
     return found
 
 
+def _field_count_reason(raw: str, sniffed: Sniffed) -> str:
+    import csv as pycsv
+
+    text = raw.rstrip("\r\n")
+    fields = next(pycsv.reader([text], delimiter=sniffed.delimiter, quotechar='"'), [])
+    return f"{len(fields)} field{'s' * (len(fields) != 1)}, expected {len(sniffed.names)}"
+
+
 @contextlib.contextmanager
 def _watch(con: duckdb.DuckDBPyConnection, report: Callable[[float], None] | None) -> Iterator[None]:
     """Poll DuckDB's query progress from a thread while the caller runs a query."""
@@ -217,8 +248,9 @@ class CsvSource(Source):
         for message in sniffed.warnings:
             ctx.warn(message)
         for col, (kind, line) in self._retyped.items():
-            what = "text" if kind == "VARCHAR" else "decimal numbers"
-            ctx.warn(f"column {col} holds {what} after line {line}; read as {what}")
+            what, read_as = _WIDER_WORDS.get(kind, ("other values", kind))
+            after = f" after line {line}" if line else " past the rows DuckDB sampled"
+            ctx.warn(f"column {col} holds {what}{after}; read as {read_as}")
         return files, sniffed
 
     def read(self, ctx: ReadContext) -> pa.RecordBatchReader:
@@ -264,14 +296,16 @@ class CsvSource(Source):
         """COPY the CSV into Parquet files; return whether our own types were needed."""
         target = _lit(str(folder))
         for auto_detect in (True, False):
-            query = self._query(scan, sniffed, auto_detect=auto_detect)
             try:
+                query = self._strict_query(con, scan, sniffed, auto_detect=auto_detect)
                 with _watch(con, ctx.on_progress):
                     con.execute(f"COPY ({query}) TO {target} (FORMAT parquet, PER_THREAD_OUTPUT true)")
                 return not auto_detect
             except duckdb.Error as exc:
                 for stale in folder.glob("*.parquet"):
                     stale.unlink()
+                if self._widen(exc):
+                    raise RetryRead(f"{ctx.where}: an integer column holds other values; read again") from None
                 if not auto_detect:
                     raise SourceError(f"{ctx.where}: cannot read as CSV: {short(str(exc).splitlines()[0])} "
                                       "(check delimiter:, quote:, encoding: and types:)") from None
@@ -286,11 +320,11 @@ class CsvSource(Source):
         con = duckdb.connect()
         try:
             try:
-                rel = con.sql(self._query(scan, sniffed, auto_detect=True))
+                rel = con.sql(self._strict_query(con, scan, sniffed, auto_detect=True))
                 fallback = False
             except duckdb.Error:
                 # DuckDB's sniffer trips over malformed rows near the top: use our types.
-                rel = con.sql(self._query(scan, sniffed, auto_detect=False))
+                rel = con.sql(self._strict_query(con, scan, sniffed, auto_detect=False))
                 fallback = True
             reader = rel.to_arrow_reader(BATCH_ROWS) if hasattr(rel, "to_arrow_reader") else rel.fetch_record_batch(BATCH_ROWS)
         except duckdb.Error as exc:
@@ -303,7 +337,40 @@ class CsvSource(Source):
         stream = self._stream(con, reader, sniffed, ctx, names, fallback, tmp)
         return pa.RecordBatchReader.from_batches(reader.schema, stream)
 
-    def _query(self, files: list[Path], s: Sniffed, *, auto_detect: bool) -> str:
+    def _strict_query(self, con: duckdb.DuckDBPyConnection, files: list[Path], s: Sniffed, *, auto_detect: bool) -> str:
+        """The read query, with integer columns parsed strictly.
+
+        DuckDB reads ``40000.5`` into an integer column by rounding it, silently.
+        Integer columns are read as text and cast here instead; a value that is
+        not a 64-bit integer stops the read with a marker that :meth:`_widen`
+        turns into a re-read with a wider type.
+        """
+        base = self._query(files, s, auto_detect=auto_detect)
+        rel = con.sql(base)  # binding runs DuckDB's sniffer on a sample: cheap
+        pinned = set(self.options.types) | set(self.options.columns or {}) | set(self._retyped)
+        ints = [n for n, t in zip(rel.columns, rel.types) if str(t) in _INT_TYPES and n not in pinned]
+        if not ints:
+            return base
+        text = self._query(files, s, auto_detect=auto_detect, as_text=ints)
+        cols = ", ".join(_strict_int(c) if c in ints else _ident(c) for c in rel.columns)
+        return f"select {cols} from ({text})"
+
+    def _widen(self, exc: Exception) -> bool:
+        """Remember the wider type a strict integer column needs; True if ``exc`` was that."""
+        m = re.search(_WIDEN + r"(.*?)\x1f(.*)", str(exc))
+        if not m:
+            return False
+        column, value = m.group(1), m.group(2).splitlines()[0].strip()
+        if re.fullmatch(r"\s*[+-]?\d+\s*", value):
+            kind = "DECIMAL(38,0)"
+        elif re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", value):
+            kind = "DOUBLE"
+        else:
+            kind = "VARCHAR"
+        self._retyped[column] = (kind, 0)
+        return True
+
+    def _query(self, files: list[Path], s: Sniffed, *, auto_detect: bool, as_text: list[str] = ()) -> str:  # type: ignore[assignment]
         o = self.options
         enc = DUCKDB_ENCODINGS.get(s.encoding, "utf-8")
         args = [
@@ -316,7 +383,7 @@ class CsvSource(Source):
         if o.columns:
             args += ["auto_detect=false", f"columns={_struct(o.columns)}"]
             return f"select * from read_csv({', '.join(args)})"
-        overrides = {n: t for n, (t, _) in self._retyped.items()} | o.types
+        overrides = {n: t for n, (t, _) in self._retyped.items()} | {c: "VARCHAR" for c in as_text} | o.types
         if auto_detect:
             args.append("names=[" + ", ".join(_lit(n) for n in s.names) + "]")
             if overrides:
@@ -329,7 +396,9 @@ class CsvSource(Source):
         try:
             try:
                 yield from reader
-            except duckdb.Error as exc:
+            except (duckdb.Error, OSError, pa.ArrowException) as exc:  # pyarrow re-raises DuckDB's as OSError
+                if self._widen(exc):
+                    raise RetryRead(f"{ctx.where}: an integer column holds other values; read again") from None
                 raise SourceError(f"{ctx.where}: CSV read failed: {short(str(exc).splitlines()[0])} "
                                   "(check delimiter:, quote:, encoding: and types:)") from None
             rejects = self._rejects(con, sniffed, names)
@@ -396,6 +465,8 @@ class CsvSource(Source):
                 numeric = bool(value and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", value.group(1)))
                 was = self._retyped.get(r.column, ("", 0))[0]
                 kind = "DOUBLE" if numeric and was != "DOUBLE" and changed.get(r.column, ("DOUBLE",))[0] == "DOUBLE" else "VARCHAR"
+                if kind == "DOUBLE" and value and re.fullmatch(r"[+-]?\d+", value.group(1)):
+                    kind = "DECIMAL(38,0)"  # integers beyond 64 bits: exact, not rounded to a double
                 first = min(r.line, changed.get(r.column, ("", r.line))[1])
                 changed[r.column] = (kind, first)
         if changed:
@@ -408,5 +479,10 @@ class CsvSource(Source):
         for (file, line), found in by_line.items():
             ctx.where = file
             structural = [r for r in found if r.kind != "CAST"] or found
+            if any(r.kind in ("MISSING COLUMNS", "TOO MANY COLUMNS") for r in structural):
+                # DuckDB reports a ragged row once per missing/extra field: count them once, from the text
+                reason = _field_count_reason(found[0].raw, sniffed)
+                ctx.bad_row(BadRow(line, reason, found[0].raw, None))
+                continue
             reason = "; ".join(dict.fromkeys(self._reason(r, sniffed) for r in structural))
             ctx.bad_row(BadRow(line, reason, found[0].raw, found[0].column))
