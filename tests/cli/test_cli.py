@@ -125,3 +125,14 @@ def test_unreachable_postgres_storage_is_a_message(tmp_path: Path) -> None:
     out = cli("tables", cwd=tmp_path)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "cannot connect to PostgreSQL" in out.stderr and "secret" not in out.stderr
+
+
+def test_output_format_follows_the_extension(tmp_path: Path) -> None:
+    cli("init", "shop", cwd=tmp_path)
+    project = tmp_path / "shop"
+    cli("run", cwd=project)
+    out = cli("sql", "select * from orders", "-o", str(tmp_path / "o.parquet"), cwd=project)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "o.parquet").read_bytes()[:4] == b"PAR1"
+    bad = cli("sql", "select 1", "-o", str(tmp_path / "missing" / "o.csv"), cwd=project)
+    assert bad.returncode == 1 and "cannot write" in bad.stderr and "Traceback" not in bad.stderr

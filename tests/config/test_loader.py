@@ -131,3 +131,29 @@ def test_same_name_source_and_dataset(tmp_path: Path) -> None:
     text = "name: p\nsources:\n  a: {type: csv, path: a.csv}\ndatasets:\n  a: {sql: select 1}\n"
     with pytest.raises(ConfigError, match="both as a source and a dataset"):
         load_config(write(tmp_path, text), env={})
+
+
+def test_duplicate_keys_are_refused(tmp_path: Path) -> None:
+    text = "name: p\nsources:\n  t: {type: csv, path: a.csv}\n  t: {type: csv, path: b.csv}\n"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), env={})
+    assert "line 4" in str(err.value) and "'t' is given twice (first at line 3)" in str(err.value)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is empty"):
+        load_config(write(tmp_path, ""), env={})
+
+
+def test_base_source_keys_are_suggested(tmp_path: Path) -> None:
+    text = "name: p\nsources:\n  t: {type: csv, path: a.csv, on_bad_row: skip}\n"
+    with pytest.raises(ConfigError, match="did you mean 'on_bad_rows'"):
+        load_config(write(tmp_path, text), env={})
+
+
+def test_readable_messages_for_bad_values(tmp_path: Path) -> None:
+    text = "name: my-p\nsources:\n  t: {type: csv, path: a.csv, on_bad_rows: maybe}\n"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), env={})
+    assert "'my-p' is not a valid name" in str(err.value)
+    assert "'maybe' is not allowed: 'fail', 'quarantine' or 'skip'" in str(err.value)

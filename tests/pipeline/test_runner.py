@@ -172,3 +172,51 @@ def test_pipeline_into_postgres(shop: Path, postgres_url: str) -> None:
         assert p.table("orders__quarantine").num_rows == 1
     with psycopg.connect(postgres_url) as conn:
         assert conn.execute("select count(*) from shop_pipeline.orders").fetchone() == (4,)
+
+
+def test_editing_a_python_transform_rebuilds_and_projects_do_not_share_modules(shop: Path, tmp_path_factory) -> None:
+    text = PROJECT + "  big_orders:\n    python: transforms:big\n    inputs: [orders]\n"
+    (shop / "datamill.yaml").write_text(text)
+    code = "import pyarrow.compute as pc\ndef big(orders):\n    return orders.filter(pc.greater(orders['amount'], {}))\n"
+    (shop / "transforms.py").write_text(code.format(5))
+    other = tmp_path_factory.mktemp("other")
+    for name in ("data",):
+        (other / name).mkdir()
+    (other / "data" / "orders.csv").write_text(ORDERS)
+    (other / "data" / "customers.csv").write_text(CUSTOMERS)
+    (other / "datamill.yaml").write_text(text)
+    (other / "transforms.py").write_text(code.format(15))
+    with Project(shop) as p:
+        p.run()
+        assert sorted(p.table("big_orders").column("order_id").to_pylist()) == [1, 3]
+    with Project(other) as q:  # same module name, its own code
+        q.run()
+        assert q.table("big_orders").column("order_id").to_pylist() == [3]
+    (shop / "transforms.py").write_text(code.format(15))
+    with Project(shop) as p:
+        record = p.run()
+        assert record.nodes["big_orders"].status == "ok"  # the code changed: rebuilt
+        assert p.table("big_orders").column("order_id").to_pylist() == [3]
+
+
+def test_an_error_in_user_code_names_the_file_and_line(shop: Path) -> None:
+    (shop / "transforms.py").write_text("def boom(orders):\n    raise ValueError('bad input')\n")
+    (shop / "datamill.yaml").write_text(PROJECT + "  b:\n    python: transforms:boom\n    inputs: [orders]\n")
+    with Project(shop) as p:
+        record = p.run()
+        error = record.nodes["b"].error
+        assert "raised ValueError: bad input (transforms.py line 2)" in error and "bug" not in error
+        with pytest.raises(PipelineError, match="b: failed"):
+            record.raise_for_status()
+
+
+def test_full_refresh_replaces_an_append_dataset(shop: Path) -> None:
+    text = PROJECT + "  log:\n    sql: select * from customers\n    write: {mode: append}\n"
+    (shop / "datamill.yaml").write_text(text)
+    with Project(shop) as p:
+        p.run()
+        (shop / "data" / "customers.csv").write_text(CUSTOMERS + "4,ES\n")
+        p.run()
+        assert p.table("log").num_rows == 3 + 4  # appended
+        p.run(full_refresh=True)
+        assert p.table("log").num_rows == 4  # rebuilt, not appended again
