@@ -1,4 +1,4 @@
-"""The bundled demo project: messy customers from a CSV, plans from a local API, joined."""
+"""The bundled demo project: messy customers from a CSV, plans from a local API, cleaned, joined."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from datamill.demo.api import serve_plans_api
 from datamill.demo.data import write_customers_csv
 
-__all__ = ["API_ENV", "create_demo", "serve_plans_api"]
+__all__ = ["API_ENV", "CLEAN_DATASET", "create_demo", "project_text", "serve_plans_api"]
 
 API_ENV = "DATAMILL_DEMO_API"
 
@@ -29,11 +29,22 @@ sources:
     paginate: {next: "$.next"}
 
 datasets:
+  customers_clean:                 # duplicates, gaps and outliers fixed; `datamill quality customers_clean`
+    from: customers
+    clean:
+      dedupe: [customer_id]
+      impute: {income: median, age: median}
+      outliers: {income: iqr}%(categories)s
+    checks:
+      - not_null: customer_id
+      - between: {age: [18, 120]}   # failing rows go to customers_clean__quarantine
+      - relationship: {column: plan_id, to: plans.plan_id}
+        severity: warn
   features:
     sql: |
       select c.*, p.plan_name, p.monthly_price, p.tier,
              c.monthly_spend / nullif(p.monthly_price, 0) as spend_ratio
-      from customers c
+      from customers_clean c
       left join plans p using (plan_id)
   churn_by_plan:
     sql: |
@@ -44,7 +55,30 @@ datasets:
       from features
       group by all
       order by customers desc
-""" % {"env": API_ENV}
+"""
+
+CLEAN_DATASET = "customers_clean"
+# country is spelled several ways in the messy export (see demo/data.py)
+COUNTRY_MAP = {"us": "US", "United States": "US", "Germany": "DE", "UK": "GB"}
+
+
+def _categories_line() -> str:
+    """The country normalisation, where this version has a ``categories`` step that takes it."""
+    from datamill.quality.steps import STEP_CLASSES
+
+    step = STEP_CLASSES.get("categories")
+    options = {"country": {"map": COUNTRY_MAP}}
+    try:
+        step.Options.model_validate(options)  # type: ignore[union-attr]
+    except Exception:  # no such step (AttributeError) or other options (ValidationError)
+        return ""
+    pairs = ", ".join(f"{k!r}: {v}" if " " in k else f"{k}: {v}" for k, v in COUNTRY_MAP.items())
+    return f"\n      categories: {{country: {{map: {{{pairs}}}}}}}"
+
+
+def project_text() -> str:
+    """The demo's datamill.yaml."""
+    return _PROJECT % {"env": API_ENV, "categories": _categories_line()}
 
 
 def create_demo(folder: Path, rows: int = 120_000) -> Path:
@@ -53,5 +87,5 @@ def create_demo(folder: Path, rows: int = 120_000) -> Path:
     write_customers_csv(folder / "data" / "customers.csv", rows=rows)
     (folder / ".gitignore").write_text("warehouse/\n.datamill/\n", encoding="utf-8")
     file = folder / "datamill.yaml"
-    file.write_text(_PROJECT, encoding="utf-8")
+    file.write_text(project_text(), encoding="utf-8")
     return file

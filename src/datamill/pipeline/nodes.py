@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from datamill.config.schema import DatasetSpec, SourceSpec
 from datamill.engine.sql import referenced_tables
-from datamill.exceptions import ConfigError, PipelineError
+from datamill.exceptions import ConfigError, EngineError, PipelineError
 from datamill.pipeline.progress import count_rows
 from datamill.pipeline.records import NodeRun
 from datamill.sources import SOURCES, ReadContext, RetryRead
@@ -138,7 +138,10 @@ class DatasetNode(Node):
         if self.spec.from_:
             return [self.spec.from_]
         if self.spec.sql:
-            return referenced_tables(self.spec.sql)
+            try:
+                return referenced_tables(self.spec.sql)
+            except EngineError as exc:
+                raise ConfigError(f"dataset '{self.name}', sql: {exc}") from None
         return list(self.spec.inputs)
 
     def check_tables(self) -> list[str]:

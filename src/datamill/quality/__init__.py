@@ -14,7 +14,7 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -51,6 +51,26 @@ class CleanResult:
     table: pa.Table
     quarantine: pa.Table
     record: QualityRecord
+    failed_checks: list[CheckResult] = field(default_factory=list)
+
+
+def _parse(steps: Any, checks: list[Any]) -> tuple[list[Any], list[Check]]:
+    """Steps and checks from their project-file form; a mistake is a :class:`ConfigError`."""
+    from pydantic import ValidationError
+
+    from datamill.exceptions import ConfigError
+
+    try:
+        parsed_steps = CleanSpec.model_validate(steps or {}).steps()
+        parsed_checks = [CheckSpec.model_validate(c).build() for c in checks]
+    except ValidationError as exc:
+        problems = "; ".join(
+            ".".join(str(p) for p in e["loc"]) + ": " + e["msg"].removeprefix("Value error, ") if e["loc"]
+            else e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        )
+        raise ConfigError(f"clean: {problems}") from None
+    return parsed_steps, parsed_checks
 
 
 def clean(
@@ -61,22 +81,35 @@ def clean(
     engine: Any = None,
     allow_empty: bool = False,
     name: str = "data",
+    others: dict[str, pa.Table] | None = None,
 ) -> CleanResult:
-    """Clean an Arrow table in a notebook: the same steps and checks as a dataset's ``clean:``/``checks:``."""
+    """Clean an Arrow table in a notebook: the same steps and checks as a dataset's ``clean:``/``checks:``.
+
+    ``others`` are the tables ``relationship`` checks look into, by name. A check
+    of severity ``fail`` that fails (or rules that remove every row without
+    ``allow_empty``) raise :class:`~datamill.exceptions.QualityError`; its
+    ``result`` attribute holds the :class:`CleanResult`, quarantine included.
+    """
     from datamill.engine.base import ArrowScan
     from datamill.engine.duckdb import DuckDBEngine
+    from datamill.exceptions import QualityError
 
-    spec = CleanSpec.model_validate(steps or {})
+    parsed_steps, parsed_checks = _parse(steps, checks or [])
     own = engine is None
     engine = engine or DuckDBEngine()
     try:
         result = run_quality(
-            engine, ArrowScan(name, table), spec.steps(), [CheckSpec.model_validate(c).build() for c in checks or []],
-            dataset=name, allow_empty=allow_empty,
+            engine, ArrowScan(name, table), parsed_steps, parsed_checks, dataset=name, allow_empty=allow_empty,
+            others={n: ArrowScan(n, t) for n, t in (others or {}).items()},
         )
         out = result.relation().to_arrow()
         result.close()
-        return CleanResult(out, result.quarantine, result.record)
+        cleaned = CleanResult(out, result.quarantine, result.record, result.failed_checks)
+        if result.fatal:
+            error = QualityError(result.fatal_message("the result's quarantine"))
+            error.result = cleaned  # type: ignore[attr-defined]
+            raise error
+        return cleaned
     finally:
         if own:
             engine.close()

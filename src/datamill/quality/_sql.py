@@ -40,6 +40,10 @@ class Dialect:
     def ident(self, name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
 
+    def literal(self, value: Any) -> str:
+        """A SQL literal in this dialect (see :func:`literal`)."""
+        return literal(value)
+
     def quantile(self, expr: str, q: float) -> str:
         """Exact quantile with linear interpolation (both engines agree on it)."""
         return f"quantile_cont({expr}, {q})"
@@ -58,7 +62,7 @@ class Dialect:
         return f"try_strptime({expr}, {literal(fmt)})"
 
     def full_match(self, expr: str, pattern: str) -> str:
-        return f"regexp_full_match({expr}, {literal(pattern)})"
+        return f"regexp_full_match({expr}, {self.literal(pattern)})"
 
     def row_number(self, partition: list[str], order: list[str]) -> str:
         by = f"PARTITION BY {', '.join(partition)} " if partition else ""
@@ -74,12 +78,12 @@ class Dialect:
         # DuckDB has no initcap; capitalise the first letter of each space-separated word.
         return (
             f"array_to_string(list_transform(string_split(lower({expr}), ' '), "
-            f"w -> concat(upper(left(w, 1)), substr(w, 2))), ' ')"
+            f"lambda w: concat(upper(left(w, 1)), substr(w, 2))), ' ')"
         )
 
     def age_seconds(self, expr: str) -> str:
-        """Seconds between a timestamp/date and now (UTC)."""
-        return f"epoch(now()::TIMESTAMP) - epoch(CAST({expr} AS TIMESTAMP))"
+        """Seconds between a timestamp/date and now, to the microsecond (both engines run in UTC)."""
+        return f"(epoch_us(now()) - epoch_us(CAST({expr} AS TIMESTAMP))) / 1e6"
 
 
 class SparkDialect(Dialect):
@@ -87,6 +91,12 @@ class SparkDialect(Dialect):
 
     def ident(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"
+
+    def literal(self, value: Any) -> str:
+        # Spark reads backslashes in string literals as escapes: '\d' would reach the regex as 'd'
+        if isinstance(value, str):
+            return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return literal(value)
 
     def quantile(self, expr: str, q: float) -> str:
         return f"percentile({expr}, {q})"
@@ -98,10 +108,13 @@ class SparkDialect(Dialect):
         return f"CAST(try_to_timestamp({expr}, {literal(_java_format(fmt))}) AS DATE)"
 
     def try_timestamp(self, expr: str, fmt: str) -> str:
-        return f"try_to_timestamp({expr}, {literal(_java_format(fmt))})"
+        # try_to_timestamp gives a zoned TIMESTAMP; DuckDB's (and Arrow's) result is naive.
+        return f"CAST(try_to_timestamp({expr}, {literal(_java_format(fmt))}) AS TIMESTAMP_NTZ)"
 
     def full_match(self, expr: str, pattern: str) -> str:
-        return f"({expr} RLIKE {literal('^(?:' + pattern + ')$')})"
+        # \A and \z, not ^ and $: Java's $ also matches before a final newline, RE2's does not
+        anchored = r"\A(?:" + pattern + r")\z"
+        return f"({expr} RLIKE {self.literal(anchored)})"
 
     def ffill(self, expr: str, partition: list[str], order: list[str], backward: bool = False) -> str:
         by = f"PARTITION BY {', '.join(partition)} " if partition else ""
@@ -113,7 +126,7 @@ class SparkDialect(Dialect):
         return f"initcap({expr})"
 
     def age_seconds(self, expr: str) -> str:
-        return f"unix_timestamp(current_timestamp()) - unix_timestamp(CAST({expr} AS TIMESTAMP))"
+        return f"(unix_micros(current_timestamp()) - unix_micros(CAST({expr} AS TIMESTAMP))) / 1e6"
 
 
 _JAVA = {"%Y": "yyyy", "%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss", "%y": "yy", "%b": "MMM", "%B": "MMMM", "%f": "SSSSSS", "%%": "%"}

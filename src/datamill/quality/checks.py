@@ -16,7 +16,6 @@ dataset is not written) and ``name``::
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,9 +23,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from datamill.quality._sql import literal
+from datamill.quality._check_args import parse_age, validate_arg
 
-__all__ = ["CHECKS", "Check", "CheckResult", "parse_check"]
+__all__ = ["CHECKS", "Check", "CheckResult", "parse_age", "parse_check"]
 
 Severity = Literal["warn", "fail"]
 
@@ -48,6 +47,7 @@ class Check(ABC):
 
     kind: ClassVar[str]
     row_level: ClassVar[bool] = True
+    exact_names: ClassVar[bool] = True  # column names match exactly (free SQL: any case)
 
     def __init__(self, spec: Any, *, severity: Severity = "warn", name: str | None = None) -> None:
         self.spec = spec
@@ -128,9 +128,9 @@ class Between(_PerColumn):
         lo, hi = arg
         parts = []
         if lo is not None:
-            parts.append(f"{{{column}}} < {literal(lo)}")
+            parts.append(f"{{{column}}} < {frame.d.literal(lo)}")
         if hi is not None:
-            parts.append(f"{{{column}}} > {literal(hi)}")
+            parts.append(f"{{{column}}} > {frame.d.literal(hi)}")
         return "(" + " OR ".join(parts or ["FALSE"]) + ")"
 
 
@@ -138,7 +138,11 @@ class InSet(_PerColumn):
     kind = "in_set"
 
     def one(self, frame: Any, column: str, arg: Any) -> str:
-        values = ", ".join(literal(v) for v in arg)
+        # NULL passes (not_null is its own check); a NULL in the list would make
+        # NOT IN unknown for every row, so it is left out
+        values = ", ".join(frame.d.literal(v) for v in arg if v is not None)
+        if not values:
+            return f"({{{column}}} IS NOT NULL)"
         return f"({{{column}}} IS NOT NULL AND {{{column}}} NOT IN ({values}))"
 
 
@@ -146,6 +150,7 @@ class Regex(_PerColumn):
     kind = "regex"
 
     def one(self, frame: Any, column: str, arg: Any) -> str:
+        # the whole value must match, on RE2 (DuckDB) and Java (Spark) alike; see Dialect.full_match
         text = "VARCHAR" if frame.d.name == "duckdb" else "STRING"
         value = "CAST({" + column + "} AS " + text + ")"
         return f"({{{column}}} IS NOT NULL AND NOT {frame.d.full_match(value, str(arg))})"
@@ -155,9 +160,20 @@ class Sql(Check):
     """A free boolean expression that every row must satisfy (NULL counts as failing)."""
 
     kind = "sql"
+    exact_names = False
 
     def default_name(self) -> str:
         return f"sql({self.spec})"
+
+    def columns(self) -> list[str]:
+        import sqlglot
+        from sqlglot import exp
+
+        # lambda parameters (x -> x > 0) are not columns of the table
+        tree = sqlglot.parse_one(self.spec, read="duckdb")
+        params = {p.name for lam in tree.find_all(exp.Lambda) for p in lam.expressions}
+        names = (c.name for c in tree.find_all(exp.Column) if not c.table)
+        return list(dict.fromkeys(n for n in names if n not in params))
 
     def fail_condition(self, frame: Any) -> str:
         from datamill.engine.sql import translate
@@ -187,9 +203,27 @@ class Relationship(Check):
         table, _, column = str(self.spec["to"]).partition(".")
         return table, column or self.spec["column"]
 
+    def _check_target(self, frame: Any) -> None:
+        from datamill._registry import did_you_mean
+        from datamill.exceptions import QualityError
+
+        table, key = self.target
+        if table not in frame.others:
+            raise QualityError(
+                f"check {self.name}: table '{table}' is not available to the check"
+                f"{did_you_mean(table, frame.others)} (give it as another dataset or source of the project)"
+            )
+        names = frame.others[table].schema.names
+        if key not in names:
+            raise QualityError(
+                f"check {self.name}: table '{table}' has no column '{key}'{did_you_mean(key, names)}; "
+                f"columns: {', '.join(names)}"
+            )
+
     def fail_condition(self, frame: Any) -> str:
         from datamill.exceptions import QualityError
 
+        self._check_target(frame)
         table, key = self.target
         col = frame.ident(self.spec["column"])
         # the orphan keys first (a WHERE subquery, which every engine supports), then a plain IN
@@ -204,7 +238,17 @@ class Relationship(Check):
             )
         if not missing:
             return "FALSE"
-        return f"{{{self.spec['column']}}} IN ({', '.join(literal(v) for v in missing)})"
+        from datamill.quality._sql import sql_type
+
+        # typed literals: a date or decimal key compares as itself on both engines
+        typ = sql_type(frame.schema.field(self.spec["column"]).type, frame.d)
+        values = ", ".join(f"CAST({frame.d.literal(_plain(v))} AS {typ})" for v in missing)
+        return f"{{{self.spec['column']}}} IN ({values})"
+
+
+def _plain(value: Any) -> Any:
+    """A key value as a literal can carry it (dates and decimals as text)."""
+    return value if isinstance(value, (int, float, str)) or value is None else str(value)
 
 
 class RowCount(Check):
@@ -234,23 +278,31 @@ class TypeCheck(Check):
         schema = frame.schema
         wrong = []
         for column, wanted in self.spec.items():
-            actual = str(schema.field(column).type)
+            actual = schema.field(column).type
             if not _type_matches(actual, str(wanted)):
                 wrong.append(f"{column} is {actual}, expected {wanted}")
         return self.result(not wrong, message="; ".join(wrong) or "types as expected")
 
 
-_FAMILIES = {
-    "int": ("int",), "integer": ("int",), "bigint": ("int64",), "float": ("double", "float"), "double": ("double",),
-    "number": ("int", "double", "float", "decimal"), "numeric": ("int", "double", "float", "decimal"),
-    "string": ("string",), "text": ("string",), "varchar": ("string",), "bool": ("bool",), "boolean": ("bool",),
-    "date": ("date",), "timestamp": ("timestamp",), "datetime": ("timestamp",), "decimal": ("decimal",),
-}
+def _type_matches(actual: Any, wanted: str) -> bool:
+    """Whether Arrow type ``actual`` belongs to the family ``wanted`` names (int, number, string ...)."""
+    import pyarrow as pa
+    import pyarrow.types as pt
 
+    def text(t: Any) -> bool:
+        return pt.is_string(t) or pt.is_large_string(t) or t == pa.string_view()
 
-def _type_matches(actual: str, wanted: str) -> bool:
-    prefixes = _FAMILIES.get(wanted.lower(), (wanted.lower(),))
-    return any(actual.lower().startswith(p) for p in prefixes)
+    def number(t: Any) -> bool:
+        return pt.is_integer(t) or pt.is_floating(t) or pt.is_decimal(t)
+
+    families = {
+        "int": pt.is_integer, "integer": pt.is_integer, "bigint": pt.is_int64,
+        "float": pt.is_floating, "double": pt.is_float64, "number": number, "numeric": number,
+        "decimal": pt.is_decimal, "string": text, "text": text, "varchar": text,
+        "bool": pt.is_boolean, "boolean": pt.is_boolean, "date": pt.is_date,
+        "timestamp": pt.is_timestamp, "datetime": pt.is_timestamp,
+    }
+    return bool(families[wanted.lower()](actual))
 
 
 class Freshness(Check):
@@ -266,27 +318,23 @@ class Freshness(Check):
         return [self.spec["column"]]
 
     def evaluate(self, frame: Any, rows: int) -> CheckResult:
+        import pyarrow.types as pt
+
+        from datamill.exceptions import QualityError
+
+        column = self.spec["column"]
+        typ = frame.schema.field(column).type
+        if not (pt.is_timestamp(typ) or pt.is_date(typ)):
+            raise QualityError(
+                f"check {self.name}: column '{column}' is {typ}, not a date or timestamp "
+                "(cast it first, e.g. clean: {cast: {" + column + ": timestamp}})"
+            )
         limit = parse_age(str(self.spec["max_age"]))
-        age = frame.aggregate({"age": f"min({frame.d.age_seconds('{' + self.spec['column'] + '}')})"})["age"]
+        age = frame.aggregate({"age": f"min({frame.d.age_seconds('{' + column + '}')})"})["age"]
         if age is None:
-            return self.result(False, message=f"{self.spec['column']} has no values")
+            return self.result(False, message=f"{column} has no values")
         ok = age <= limit.total_seconds()
         return self.result(ok, message=f"newest value is {timedelta(seconds=round(float(age)))} old (limit {limit})")
-
-
-def parse_age(text: str) -> timedelta:
-    """``30d`` → 30 days.
-
-    Examples
-    --------
-    >>> parse_age("36h")
-    datetime.timedelta(days=1, seconds=43200)
-    """
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
-    if not m:
-        raise ValueError(f"max_age '{text}': write a number and a unit, like 30d, 12h, 90m or 2w")
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
-    return timedelta(**{unit: float(m.group(1))})
 
 
 CHECKS: dict[str, type[Check]] = {
@@ -310,43 +358,12 @@ class CheckSpec(BaseModel):
             raise ValueError(f"a check names one kind, got {kinds or 'none'}; kinds: {', '.join(CHECKS)}")
         if kinds[0] not in CHECKS:
             raise ValueError(f"unknown check '{kinds[0]}'{did_you_mean(kinds[0], CHECKS)}; kinds: {', '.join(CHECKS)}")
-        _validate_arg(kinds[0], self.model_extra[kinds[0]])  # type: ignore[index]
+        validate_arg(kinds[0], self.model_extra[kinds[0]])  # type: ignore[index]
         return self
 
     def build(self) -> Check:
         kind, arg = next(iter((self.model_extra or {}).items()))
         return CHECKS[kind](arg, severity=self.severity, name=self.name)
-
-
-def _validate_arg(kind: str, arg: Any) -> None:
-    if kind in ("not_null", "unique"):
-        if not (isinstance(arg, str) or (isinstance(arg, list) and arg and all(isinstance(a, str) for a in arg))):
-            raise ValueError(f"{kind}: give a column or a list of columns")
-    elif kind in ("between", "in_set", "regex", "type"):
-        if not isinstance(arg, dict) or not arg:
-            raise ValueError(f"{kind}: give {{column: ...}}")
-        for column, value in arg.items():
-            if kind == "between" and not (isinstance(value, list) and len(value) == 2):
-                raise ValueError(f"between: {column} needs [low, high] (use null for no bound)")
-            if kind == "in_set" and not isinstance(value, list):
-                raise ValueError(f"in_set: {column} needs a list of allowed values")
-            if kind == "regex":
-                try:
-                    re.compile(str(value))
-                except re.error as exc:
-                    raise ValueError(f"regex for {column} does not compile: {exc}") from None
-    elif kind == "relationship":
-        if not isinstance(arg, dict) or "column" not in arg or "to" not in arg:
-            raise ValueError("relationship: give {column: plan_id, to: plans.plan_id}")
-    elif kind == "row_count":
-        if not isinstance(arg, dict) or not set(arg) <= {"min", "max"} or not arg:
-            raise ValueError("row_count: give {min: N} and/or {max: N}")
-    elif kind == "freshness":
-        if not isinstance(arg, dict) or "column" not in arg or "max_age" not in arg:
-            raise ValueError("freshness: give {column: updated_at, max_age: 2d}")
-        parse_age(str(arg["max_age"]))
-    elif kind == "sql" and not isinstance(arg, str):
-        raise ValueError("sql: give a boolean SQL expression as text")
 
 
 def parse_check(raw: Any) -> Check:

@@ -36,6 +36,19 @@ class QualityResult:
     record: QualityRecord
     failed_checks: list[CheckResult] = field(default_factory=list)
 
+    @property
+    def fatal(self) -> list[CheckResult]:
+        """Failed checks of severity ``fail`` (and an emptied table): the rows must not be written."""
+        return [r for r in self.failed_checks if r.severity == "fail"]
+
+    def fatal_message(self, kept_in: str) -> str:
+        """Why the dataset is not written, for a :class:`QualityError`."""
+        return (
+            f"dataset '{self.record.dataset}': {len(self.fatal)} check(s) with severity fail failed: "
+            + "; ".join(f"{r.name}: {r.message}" for r in self.fatal)
+            + f" (the removed rows are kept in {kept_in})"
+        )
+
     def relation(self) -> Relation:
         return self.frame.relation()
 
@@ -45,9 +58,11 @@ class QualityResult:
 
 def _check_columns(frame: Frame, steps: Sequence[Step], checks: Sequence[Check], dataset: str) -> None:
     names = set(frame.names)
-    for what, wanted in [*((s.key, s.columns()) for s in steps), *((c.name, c.columns()) for c in checks)]:
+    lower = {n.lower() for n in names}
+    wanted_by = [*((s.key, s.columns(), True) for s in steps), *((c.name, c.columns(), c.exact_names) for c in checks)]
+    for what, wanted, exact in wanted_by:
         for column in wanted:
-            if column not in names:
+            if column not in names and (exact or column.lower() not in lower):
                 raise QualityError(
                     f"dataset '{dataset}': {what} uses column '{column}', which does not exist"
                     f"{did_you_mean(column, names)}; columns: {', '.join(sorted(names))}"
@@ -64,9 +79,15 @@ def run_quality(
     run_id: str = "",
     others: Mapping[str, TableScan] | None = None,
     allow_empty: bool = False,
+    distributions: bool = True,
 ) -> QualityResult:
-    """Clean ``base`` with ``steps``, then apply ``checks``; nothing is written here."""
+    """Clean ``base`` with ``steps``, then apply ``checks``; nothing is written here.
+
+    With ``distributions`` (the default) the record also keeps before/after
+    distributions of the columns the steps changed, for the quality report.
+    """
     frame = Frame(engine, base, others=others)
+    initial = frame
     _check_columns(frame, steps, checks, dataset)
     rows = base.count_rows()
     record = QualityRecord(dataset, run_id, engine.name, rows_in=rows,
@@ -81,11 +102,13 @@ def run_quality(
     if not record.balanced:  # pragma: no cover - a bug, never a data problem
         raise QualityError(f"dataset '{dataset}': rows do not add up ({record.to_dict()})")
     if rows == 0 and record.rows_in > 0 and not allow_empty:
-        frame.release()
-        raise QualityError(
-            f"dataset '{dataset}': cleaning and checks removed all {record.rows_in:,} rows "
-            "(they are in the quarantine table; fix the rules, or set allow_empty: true)"
-        )
+        # fails like a `severity: fail` check, so that callers still keep the removed rows
+        failed.append(_emptied(record))
+    if distributions:
+        from datamill.quality.distributions import changed_columns
+        from datamill.quality.distributions import distributions as compute
+
+        record.distributions = compute(initial, frame, changed_columns(record))
     table = _quarantine_table(quarantined, dataset, run_id)
     return QualityResult(frame, table, record, failed)
 
@@ -93,14 +116,14 @@ def run_quality(
 def _run_step(step: Step, frame: Frame, rows: int, record: QualityRecord, quarantined: list[pa.Table]) -> tuple[Frame, int]:
     outcome = step.apply(frame)
     removed = 0
-    if outcome.removed is not None:
-        table = _collect(outcome.removed)
-        removed = table.num_rows
+    for part in outcome.removals:
+        table = _collect(part)
+        removed += table.num_rows
         quarantined.append(table)
-        if outcome.removed.kind == "duplicate":
-            record.rows_duplicates += removed
+        if part.kind == "duplicate":
+            record.rows_duplicates += table.num_rows
         else:
-            record.rows_quarantined += removed
+            record.rows_quarantined += table.num_rows
     exprs = {c: e for c, e in outcome.changed.items() if c in frame.columns and e}
     counts = frame.count_changed(exprs)
     for c, e in outcome.changed.items():  # changed in Python (model imputers): given by the step
@@ -109,7 +132,7 @@ def _run_step(step: Step, frame: Frame, rows: int, record: QualityRecord, quaran
     outcome.values.pop("_cells_changed", None)
     record.steps.append(StepRecord(
         step=step.key, description=step.describe(), rows_in=rows, rows_out=rows - removed,
-        rows_removed=removed, removed_as=outcome.removed.kind if outcome.removed else "",
+        rows_removed=removed, removed_as=", ".join(dict.fromkeys(p.kind for p in outcome.removals)),
         cells_changed=counts, values=outcome.values, dropped_columns=outcome.dropped_columns,
     ))
     return outcome.frame, rows - removed
@@ -121,12 +144,13 @@ def _run_checks(checks: Sequence[Check], frame: Frame, rows: int, record: Qualit
     row_checks = [c for c in checks if c.row_level]
     if row_checks:
         frame = frame.materialize()  # plain columns: checks' SQL reads them as written
-        flags = {f"_dm_f{i}": check.fail_condition(frame) for i, check in enumerate(row_checks)}
+        # a NULL flag would put a row neither in the output nor in quarantine: NULL means "passes"
+        flags = {f"_dm_f{i}": f"coalesce(({check.fail_condition(frame)}), FALSE)" for i, check in enumerate(row_checks)}
         flagged = frame.materialize(flags)
         counts = flagged.aggregate({f: f"count(*) FILTER (WHERE {{{f}}})" for f in flags})  # one pass
         any_fail = " OR ".join(f"{{{f}}}" for f in flags)
         reason = "concat_ws('; ', " + ", ".join(
-            f"CASE WHEN {{{f}}} THEN {_lit('check ' + c.name)} END" for f, c in zip(flags, row_checks)
+            f"CASE WHEN {{{f}}} THEN {frame.d.literal('check ' + c.name)} END" for f, c in zip(flags, row_checks)
         ) + ")"
         table = _collect(Removed(flagged.where(any_fail), reason)).drop_columns(list(flags))
         quarantined.append(table)
@@ -144,10 +168,14 @@ def _run_checks(checks: Sequence[Check], frame: Frame, rows: int, record: Qualit
     return frame, rows, failed
 
 
-def _lit(text: str) -> str:
-    from datamill.quality._sql import literal
-
-    return literal(text)
+def _emptied(record: QualityRecord) -> CheckResult:
+    result = CheckResult(
+        "allow_empty", "allow_empty", "fail", False, record.rows_in,
+        f"cleaning and checks removed all {record.rows_in:,} rows (fix the rules, or set allow_empty: true)",
+    )
+    record.checks.append(dict(result.__dict__))
+    record.warnings.append(f"check allow_empty failed (fail): {result.message}")
+    return result
 
 
 def _collect(removed: Removed) -> pa.Table:

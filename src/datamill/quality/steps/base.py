@@ -31,10 +31,17 @@ class StepOutcome:
     """The frame after the step, and the facts for the cleaning record."""
 
     frame: Frame
-    removed: Removed | None = None
+    removed: Removed | list[Removed] | None = None  # a list when rows leave for several reasons
     values: dict[str, Any] = field(default_factory=dict)  # what the step computed and used
     changed: dict[str, str] = field(default_factory=dict)  # column -> new expression, to count changed cells
     dropped_columns: list[str] = field(default_factory=list)
+
+    @property
+    def removals(self) -> list[Removed]:
+        """Every set of removed rows, as a list (empty when the step removed none)."""
+        if self.removed is None:
+            return []
+        return list(self.removed) if isinstance(self.removed, list) else [self.removed]
 
 
 class Step(ABC):
