@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
@@ -64,6 +65,14 @@ class Relation(ABC):
     def to_arrow(self) -> pa.Table:
         """Run the query and collect every row."""
         return self.to_reader().read_all()
+
+    def write_parquet(self, folder: Path) -> list[Path] | None:
+        """Run the query writing Parquet files into ``folder`` in parallel; ``None`` if unsupported.
+
+        The fast way to storage for engines that write Parquet themselves; the
+        caller falls back to :meth:`to_reader` on ``None``.
+        """
+        return None
 
 
 class Engine(ABC):

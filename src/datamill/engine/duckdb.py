@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -67,6 +68,9 @@ class DuckDBRelation(Relation):
             self._schema = normalise_schema(pa.schema(fields))
         return self._schema
 
+    def write_parquet(self, folder: Path) -> list[Path]:
+        return _write_parquet(self, folder)
+
     def to_reader(self, batch_size: int = 65_536) -> pa.RecordBatchReader:
         """Run the query and stream its rows in batches of about ``batch_size``."""
         schema = self.schema
@@ -80,6 +84,20 @@ class DuckDBRelation(Relation):
             if batch is None:
                 return
             yield conform_batch(batch, schema)
+
+
+def _write_parquet(relation: DuckDBRelation, folder: Path) -> list[Path]:
+    """COPY the relation to Parquet files, one per thread, with the normalised column types."""
+    rel = relation._rel
+    casts = []
+    for name, t in zip(rel.columns, rel.types, strict=True):
+        quoted = '"' + name.replace('"', '""') + '"'
+        # the same normalisation as to_reader: HUGEINT sums become BIGINT, as on Spark
+        casts.append(f"CAST({quoted} AS BIGINT) AS {quoted}" if name in relation._hugeint else quoted)
+    target = "'" + str(folder).replace("'", "''") + "'"
+    query = f"COPY (SELECT {', '.join(casts)} FROM rel) TO {target} (FORMAT parquet, PER_THREAD_OUTPUT true)"
+    relation._context.run(lambda: rel.query("rel", query))  # the relation, named rel, in its own cursor
+    return sorted(folder.glob("*.parquet"))
 
 
 def _arrow_reader(rel: duckdb.DuckDBPyRelation, batch_size: int) -> pa.RecordBatchReader:

@@ -20,6 +20,7 @@ import re
 import shutil
 import sys
 import threading
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,8 @@ def get_or_create_session(master: str = "local[2]", conf: Mapping[str, object] |
                 )
             return _SESSION
         _check_java()
+        # PySpark warns about pandas 3 on every conversion; datamill moves data as Arrow, not pandas
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
         sql = require("pyspark.sql", purpose="the spark engine")
         # Python workers must run this interpreter (the virtual environment's), not the system's.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

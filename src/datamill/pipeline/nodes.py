@@ -162,15 +162,26 @@ class DatasetNode(Node):
         scans = {dep: all_scans[dep] for dep in self.inputs()}
         record.rows_in = sum(scan.count_rows() for scan in scans.values())
         ctx.progress.start(self.name, f"build {self.name}")
-        if self.spec.clean is not None or self.spec.checks:
-            reader = self._clean(ctx, record, scans, all_scans)
-        elif self.spec.python:
-            reader = _as_reader(self._call_python(ctx, scans), self.name)
-        else:
-            reader = ctx.engine.sql(self._query(), scans).to_reader()
-        reader = count_rows(reader, lambda n: ctx.progress.advance(self.name, n))
         mode = "overwrite" if ctx.full_refresh else self.spec.write.mode
-        result = ctx.storage.write(self.name, reader, mode=mode, keys=self.spec.write.keys)
+        if self.spec.python and self.spec.clean is None and not self.spec.checks:
+            reader = count_rows(_as_reader(self._call_python(ctx, scans), self.name),
+                                lambda n: ctx.progress.advance(self.name, n))
+            result = ctx.storage.write(self.name, reader, mode=mode, keys=self.spec.write.keys)
+        else:
+            close = None
+            if self.spec.clean is not None or self.spec.checks:
+                relation, close = self._clean(ctx, record, scans, all_scans)
+            else:
+                relation = ctx.engine.sql(self._query(), scans)
+            try:
+                result = write_relation(
+                    ctx.storage, self.name, relation, mode=mode, keys=self.spec.write.keys,
+                    staging=ctx.root / ".datamill" / "tmp" / f"{ctx.run_id}-{self.name}",
+                    on_rows=lambda n: ctx.progress.advance(self.name, n),
+                )
+            finally:
+                if close is not None:
+                    close()
         record.rows_out = result.rows_written
         record.output_version = result.version
 
@@ -223,7 +234,7 @@ class DatasetNode(Node):
             raise QualityError(
                 result.fatal_message(quarantine_table_name(self.name)) + "; the table keeps its previous version"
             )
-        return _closing(result.relation().to_reader(), close)
+        return result.relation(), close
 
     def _call_python(self, ctx: RunContext, scans: dict[str, Any]) -> Any:
         func = load_function(self.spec.python or "", ctx.root, self.name)
@@ -289,6 +300,32 @@ def code_digest(target: str, root: Path) -> str | None:
         return hashlib.sha256(file.read_bytes()).hexdigest()[:16]
     except OSError:
         return None
+
+
+def write_relation(
+    storage: Any, name: str, relation: Any, *, mode: str, keys: list[str], staging: Path, on_rows: Any = None
+) -> Any:
+    """Write an engine's result to storage, as Parquet files adopted in one commit where both can.
+
+    The engine writes Parquet in parallel (DuckDB ``COPY``, Spark's writers) and
+    a storage that keeps Parquet (the lakehouse) adopts the files; otherwise the
+    rows stream through Arrow. Upserts always stream (they merge row by row).
+    """
+    if mode != "upsert":
+        staging.mkdir(parents=True, exist_ok=True)
+        try:
+            files = relation.write_parquet(staging)
+            if files is not None:
+                result = storage.write_parquet(name, files, mode=mode)
+                if on_rows is not None:
+                    on_rows(result.rows_written)
+                return result
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    reader = relation.to_reader()
+    if on_rows is not None:
+        reader = count_rows(reader, on_rows)
+    return storage.write(name, reader, mode=mode, keys=keys)
 
 
 def _closing(reader: pa.RecordBatchReader, close: Any) -> pa.RecordBatchReader:

@@ -74,6 +74,10 @@ class Dialect:
         func = "first_value" if backward else "last_value"
         return f"{func}({expr} IGNORE NULLS) OVER ({by}ORDER BY {', '.join(order)} {frame})"
 
+    def repeat(self, count: str) -> str:
+        """A select-list item that repeats its row ``count`` times (a set-returning function)."""
+        return f"unnest(range({count}))"
+
     def title(self, expr: str) -> str:
         # DuckDB has no initcap; capitalise the first letter of each space-separated word.
         return (
@@ -121,6 +125,9 @@ class SparkDialect(Dialect):
         frame = "ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING" if backward else "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
         func = "first" if backward else "last"
         return f"{func}({expr}, TRUE) OVER ({by}ORDER BY {', '.join(order)} {frame})"
+
+    def repeat(self, count: str) -> str:
+        return f"explode(sequence(1, {count}))"
 
     def title(self, expr: str) -> str:
         return f"initcap({expr})"

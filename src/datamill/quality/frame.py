@@ -112,6 +112,14 @@ class Frame:
         self.release()
         return Frame(self.engine, table, others=self.others, owned=True)
 
+    def materialize_counted(self, count: str) -> Frame:
+        """Compute the distinct rows once, with ``count`` = how often each occurred (one hash aggregate)."""
+        n = len(self.columns)
+        sql = f"{self.select_sql({count: 'count(*)'})} GROUP BY {', '.join(str(i) for i in range(1, n + 1))}"
+        table = self.engine.materialize(self.engine.sql(sql, {BASE: self.base, **self.others}, dialect=self.d.name))
+        self.release()
+        return Frame(self.engine, table, others=self.others, owned=True)
+
     def materialize_rows(self, reason: str) -> pa.Table:
         """Collect the frame's rows plus a ``_dm_reason`` column (``reason`` is SQL)."""
         extra = {"_dm_reason": _substitute(reason, self)}

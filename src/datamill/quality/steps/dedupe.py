@@ -12,6 +12,8 @@ from datamill.quality.steps.base import Removed, Step, StepOptions, StepOutcome
 __all__ = ["Dedupe", "DedupeOptions"]
 
 _RN = "_dm_rn"
+_N = "_dm_n"
+_COPY = "_dm_copy"
 
 
 class DedupeOptions(StepOptions):
@@ -49,8 +51,10 @@ class Dedupe(Step):
         return [*self.options.keys, *self.options.order_by]
 
     def apply(self, frame):  # noqa: ANN001, ANN201
+        if not self.options.keys:
+            return self._exact(frame)
         o = self.options
-        keys = o.keys or frame.names
+        keys = o.keys
         direction = "DESC" if o.keep == "last" else "ASC"
         nulls = "NULLS LAST" if o.keep == "first" else "NULLS FIRST"
         order = [f"{{{c}}} {direction} {nulls}" for c in o.order_by]
@@ -63,3 +67,16 @@ class Dedupe(Step):
         what = "an identical row" if not o.keys else f"a row with the same {', '.join(o.keys)}"
         reason = literal(f"duplicate of {what} (kept the {o.keep}{' by ' + ', '.join(o.order_by) if o.order_by else ''})")
         return StepOutcome(kept, Removed(removed, reason, kind="duplicate"), values={"keys": keys, "keep": o.keep})
+
+    def _exact(self, frame):  # noqa: ANN001, ANN202
+        """Identical rows: one hash aggregate with a count (as fast as DISTINCT), not a window.
+
+        The removed copies are rebuilt from the counts: a row seen n times
+        leaves n - 1 copies in quarantine.
+        """
+        counted = frame.materialize_counted(_N)
+        kept = counted.without([_N])
+        extra = counted.where(f"{{{_N}}} > 1").with_columns({_COPY: frame.d.repeat(f"{{{_N}}} - 1")})
+        reason = literal("duplicate of an identical row (one copy kept)")
+        removed = Removed(extra, reason, kind="duplicate", helper_columns=[_N, _COPY])
+        return StepOutcome(kept, removed, values={"keys": "all columns"})
