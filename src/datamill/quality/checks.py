@@ -354,6 +354,10 @@ class CheckSpec(BaseModel):
         from datamill._registry import did_you_mean
 
         kinds = list(self.model_extra or {})
+        stray = [k for k in kinds if k not in CHECKS]
+        if len(kinds) > 1 and len(stray) == len(kinds) - 1:  # a kind plus a misspelt key (`severty: fail`)
+            hints = "; ".join(f"'{k}'{did_you_mean(k, ['severity', 'name', *CHECKS])}" for k in stray)
+            raise ValueError(f"unknown key {hints}: a check is its kind plus severity and name")
         if len(kinds) != 1:
             raise ValueError(f"a check names one kind, got {kinds or 'none'}; kinds: {', '.join(CHECKS)}")
         if kinds[0] not in CHECKS:

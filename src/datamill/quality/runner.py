@@ -135,6 +135,8 @@ def _run_step(step: Step, frame: Frame, rows: int, record: QualityRecord, quaran
         rows_removed=removed, removed_as=", ".join(dict.fromkeys(p.kind for p in outcome.removals)),
         cells_changed=counts, values=outcome.values, dropped_columns=outcome.dropped_columns,
     ))
+    if outcome.frame.base is not frame.base:  # the step computed a new table: the old one is done with
+        frame.release()
     return outcome.frame, rows - removed
 
 
@@ -180,7 +182,8 @@ def _emptied(record: QualityRecord) -> CheckResult:
 
 def _collect(removed: Removed) -> pa.Table:
     """The removed rows with their reasons, as Arrow (they are usually few)."""
-    return removed.frame.materialize_rows(removed.reason)
+    table = removed.frame.materialize_rows(removed.reason)
+    return table.drop_columns([c for c in removed.helper_columns if c in table.column_names])
 
 
 def _quarantine_table(parts: list[pa.Table], dataset: str, run_id: str) -> pa.Table:
