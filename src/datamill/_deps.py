@@ -14,6 +14,7 @@ _EXTRA_FOR = {
     "adbc_driver_postgresql": "postgres",
     "pandas": "pandas",
     "polars": "polars",
+    "sklearn": "ml",
 }
 
 

@@ -24,6 +24,7 @@ class Removed:
     frame: Frame
     reason: str  # SQL expression giving the reason text per row
     kind: str = "quarantined"  # or "duplicate"
+    helper_columns: list[str] = field(default_factory=list)  # in the frame for the query only: dropped once collected
 
 
 @dataclass

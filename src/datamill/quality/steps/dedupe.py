@@ -22,6 +22,9 @@ class DedupeOptions(StepOptions):
     ``keep: first`` keeps the row with the smallest ``order_by`` value, ``last``
     the largest (the newest, for a timestamp). Without ``order_by`` the kept row
     is chosen deterministically (by all columns), the same on every engine.
+    Rows whose keys are NULL count as one group (as in ``GROUP BY`` and pandas'
+    ``drop_duplicates``): only one of them is kept, so impute or drop missing
+    keys first to keep them all.
     """
 
     keys: list[str] = []

@@ -129,16 +129,23 @@ class Impute(Step):
             else:
                 values[column] = {"method": m.method, "value": _plain(used)}
             changes[column] = f"coalesce({{{column}}}, {fill})"
+        # a fill by one value changes exactly the missing cells: counted in the stats pass already
+        known = {c: int(stats["_rows"]) - int(stats[f"_nonnull_{c}"])
+                 for c, m in sql_cols.items() if m.method not in ("ffill", "bfill")}
+        changed = {c: ("" if c in known else e) for c, e in changes.items()}
         if py_cols:
             from datamill.quality.steps._model_impute import model_impute
 
             frame, info = model_impute(frame.with_columns(changes), py_cols)
+            known.update(info.pop("_cells_changed", {}))
             values.update(info)
-            return StepOutcome(frame, values=values, changed={**changes, **{c: "" for c in py_cols}})
-        return StepOutcome(frame.with_columns(changes), values=values, changed=changes)
+            values["_cells_changed"] = known
+            return StepOutcome(frame, values=values, changed={**changed, **{c: "" for c in py_cols}})
+        values["_cells_changed"] = known
+        return StepOutcome(frame.with_columns(changes), values=values, changed=changed)
 
     def _stat_exprs(self, frame, methods: dict[str, ImputeMethod]) -> dict[str, str]:  # noqa: ANN001
-        exprs = {}
+        exprs = {"_rows": "count(*)"}
         for c, m in methods.items():
             if m.method == "mean":
                 exprs[c] = f"avg({{{c}}})"

@@ -36,6 +36,8 @@ class OutlierMethod(BaseModel):
 
     @model_validator(mode="after")
     def _fits(self) -> OutlierMethod:
+        if self.method == "isolation_forest" and "action" not in self.model_fields_set:
+            self.action = "flag"  # clip, the default for one column, means nothing for a row
         if self.method == "isolation_forest" and self.action == "clip":
             raise ValueError("isolation_forest finds outlying rows, not values: use action drop or flag")
         return self
@@ -88,21 +90,20 @@ class Outliers(Step):
             else:
                 drops.append((outside, f"{column} outside [{lo:.6g}, {hi:.6g}] ({m.method})"))
         frame = frame.with_columns(changes)
-        removed = None
+        removed: list[Removed] = []
         if drops:
             any_out = " OR ".join(f"coalesce({cond}, FALSE)" for cond, _ in drops)
             reason = "concat_ws('; ', " + ", ".join(
-                f"CASE WHEN coalesce({cond}, FALSE) THEN {literal(text)} END" for cond, text in drops
+                f"CASE WHEN coalesce({cond}, FALSE) THEN {frame.d.literal(text)} END" for cond, text in drops
             ) + ")"
-            removed = Removed(frame.where(any_out), reason)
+            removed.append(Removed(frame.where(any_out), reason))
             frame = frame.where(f"NOT ({any_out})")
         forests = {c: m for c, m in self.options.methods.items() if m.method == "isolation_forest"}
         if forests:
             from datamill.quality.steps._forest import isolation_forest
 
-            frame, removed_rows, info = isolation_forest(frame, forests, removed)
+            frame, removed, info = isolation_forest(frame, forests, removed)
             values.update(info)
-            removed = removed_rows
         changed = {c: e for c, e in changes.items() if not c.endswith("_outlier") or c in frame.base.schema.names}
         return StepOutcome(frame, removed, values=values, changed=changed)
 
