@@ -20,7 +20,7 @@ def cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subproc
 def test_help_explains_commands() -> None:
     out = cli("--help")
     assert out.returncode == 0
-    for command in ("init", "validate", "run", "ingest", "runs", "sql", "tables", "demo"):
+    for command in ("init", "validate", "run", "ingest", "runs", "sql", "tables", "demo", "clean", "quality", "suggest"):
         assert command in out.stdout
 
 
@@ -97,6 +97,11 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     assert "churn by plan" in out.stdout
     assert "customers__quarantine" in out.stdout  # the malformed lines are kept, and said so
+    # the messy customers are cleaned and checked, with the counts and the report
+    assert "cleaning customers_clean: 20,000 rows in, 19,183 out; 400 duplicates removed" in out.stdout
+    assert "(holds)" in out.stdout
+    report = tmp_path / "demo" / "reports" / "quality-customers_clean.html"
+    assert report.is_file() and str(report) in out.stdout.replace("\n", "")
     again = cli("demo", str(tmp_path / "demo"), "--rows", "20000")
     assert again.returncode == 0 and "up to date" in again.stdout
 

@@ -37,8 +37,33 @@ def demo(
                 _report(record)
             finally:
                 if record.status == "ok":
+                    _show_cleaning(project)
                     console.print(arrow_to_rich(project.sql("select * from churn_by_plan"), 20, "churn by plan"))
     console.print(
         f"\nnext: [cyan]datamill -p {folder} sql \"select * from features limit 5\"[/], "
-        f"[cyan]datamill -p {folder} tables[/], [cyan]datamill -p {folder} runs[/]"
+        f"[cyan]datamill -p {folder} tables[/], [cyan]datamill -p {folder} runs[/], "
+        f"[cyan]datamill -p {folder} quality customers_clean[/], [cyan]datamill -p {folder} suggest customers[/]"
     )
+
+
+def _show_cleaning(project) -> None:  # noqa: ANN001
+    """What cleaning did to the customers, in numbers, and where its report is."""
+    from datamill.demo import CLEAN_DATASET
+    from datamill.quality import load_records
+    from datamill.quality.report import invariant_line, write_quality_report
+
+    records = load_records(project.root, CLEAN_DATASET)
+    if not records:
+        return
+    q = records[0]
+    changed = ", ".join(f"{s.step} {c} {n:,}" for s in q.steps for c, n in s.cells_changed.items() if n) or "none"
+    failed = [c for c in q.checks if not c.get("passed")]
+    console.print(f"\n[bold]cleaning {CLEAN_DATASET}[/]: {q.rows_in:,} rows in, {q.rows_out:,} out; "
+                  f"{q.rows_duplicates:,} duplicates removed, {q.rows_quarantined:,} rows quarantined "
+                  f"(kept in {CLEAN_DATASET}__quarantine)", highlight=False)
+    console.print(f"  cells changed: {changed}", highlight=False)
+    console.print(f"  checks: {len(q.checks) - len(failed)} of {len(q.checks)} pass"
+                  + "".join(f"; {c['name']}: {c['message']}" for c in failed), highlight=False)
+    console.print(f"  {invariant_line(q)}", highlight=False)
+    path = write_quality_report(q, project.root / "reports" / f"quality-{CLEAN_DATASET}.html")
+    console.print(f"  quality report: [bold]{path}[/]", highlight=False)

@@ -1,0 +1,134 @@
+"""Vega-Lite specs for the charts reports share: bars, histograms, before/after, row flows.
+
+Each function returns a plain JSON-able dict (a Vega-Lite v5 spec with its data
+inlined), so a report stays one file and a spec can be saved, tested or opened
+in any Vega-Lite viewer. Colours and fonts come from :data:`THEME`, applied
+when the page renders.
+
+Examples
+--------
+>>> spec = bar_chart([{"plan": "basic", "n": 3}], x="n", y="plan")
+>>> spec["mark"]["type"], spec["encoding"]["y"]["field"]
+('bar', 'plan')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["PALETTE", "THEME", "bar_chart", "before_after_bars", "before_after_histogram", "flow_chart", "histogram"]
+
+SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
+PALETTE = {"primary": "#3b6fd8", "before": "#8792a6", "after": "#3b6fd8", "good": "#2f9e6e",
+           "warn": "#d98b1f", "bad": "#d64545", "muted": "#c5ccd8"}
+
+THEME: dict[str, Any] = {  # Vega-Lite config merged into every chart
+    "font": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+    "background": "transparent",
+    "view": {"stroke": None},
+    "axis": {"labelColor": "#4a5568", "titleColor": "#2d3748", "gridColor": "#e8ecf2", "domainColor": "#cbd2dd",
+             "tickColor": "#cbd2dd", "labelFontSize": 11, "titleFontSize": 11, "titleFontWeight": 600},
+    "legend": {"labelColor": "#4a5568", "titleColor": "#2d3748", "labelFontSize": 11, "orient": "top"},
+    "range": {"category": [PALETTE["primary"], PALETTE["warn"], PALETTE["good"], PALETTE["bad"], "#8e6bd1", "#4aa8c4"]},
+    "bar": {"color": PALETTE["primary"]},
+}
+
+
+def _base(data: Sequence[Mapping[str, Any]], height: int | str = 220) -> dict[str, Any]:
+    return {"$schema": SCHEMA, "data": {"values": [dict(d) for d in data]}, "width": "container", "height": height}
+
+
+def bar_chart(data: Sequence[Mapping[str, Any]], *, x: str, y: str, color: str | None = None,
+              x_title: str | None = None, y_title: str | None = None, height: int | None = None) -> dict[str, Any]:
+    """Horizontal bars: one per ``y`` category, length ``x`` (kept in the data's order)."""
+    spec = _base(data, height or max(60, 22 * len(data)))
+    spec["mark"] = {"type": "bar", "cornerRadiusEnd": 2, "tooltip": True}
+    spec["encoding"] = {
+        "y": {"field": y, "type": "nominal", "sort": None, "title": y_title},
+        "x": {"field": x, "type": "quantitative", "title": x_title or x},
+    }
+    if color:
+        spec["encoding"]["color"] = {"field": color, "type": "nominal"}
+    return spec
+
+
+def histogram(edges: Sequence[float], counts: Sequence[int], *, title: str = "value") -> dict[str, Any]:
+    """Bars over precomputed bins: ``len(edges) == len(counts) + 1``."""
+    return before_after_histogram(edges, {"count": counts}, title=title, legend=False)
+
+
+def before_after_histogram(edges: Sequence[float], series: Mapping[str, Sequence[int]], *,
+                           title: str = "value", legend: bool = True) -> dict[str, Any]:
+    """Histograms over the same bins, overlaid (``{"before": [...], "after": [...]}``)."""
+    names = list(series)
+    rows = [
+        {"series": name, "start": float(edges[i]), "end": float(edges[i + 1]), "rows": int(n)}
+        for name, counts in series.items() for i, n in enumerate(counts)
+    ]
+    colors = [PALETTE.get(n, PALETTE["primary"]) for n in names]
+    spec = _base(rows, 200)
+    spec["mark"] = {"type": "bar", "opacity": 0.6, "binSpacing": 0, "tooltip": True}
+    spec["encoding"] = {
+        "x": {"field": "start", "type": "quantitative", "bin": {"binned": True}, "title": title,
+              "axis": {"format": "~s"}},
+        "x2": {"field": "end"},
+        "y": {"field": "rows", "type": "quantitative", "stack": None, "title": "rows", "axis": {"format": "~s"}},
+        "color": {"field": "series", "type": "nominal", "sort": names, "title": None,
+                  "scale": {"domain": names, "range": colors}, "legend": {} if legend else None},
+    }
+    return spec
+
+
+def before_after_bars(values: Sequence[str], series: Mapping[str, Sequence[int]], *,
+                      title: str = "value") -> dict[str, Any]:
+    """Counts per category side by side, one bar per series (``before``/``after``) per value."""
+    names = list(series)
+    rows = [{"value": v, "series": name, "rows": int(counts[i])}
+            for i, v in enumerate(values) for name, counts in series.items()]
+    spec = _base(rows, max(80, 14 * len(names) * len(values) + 30))
+    spec["mark"] = {"type": "bar", "cornerRadiusEnd": 2, "tooltip": True}
+    spec["encoding"] = {
+        "y": {"field": "value", "type": "nominal", "sort": list(values), "title": title},
+        "yOffset": {"field": "series", "sort": names},
+        "x": {"field": "rows", "type": "quantitative", "title": "rows", "axis": {"format": "~s"}},
+        "color": {"field": "series", "type": "nominal", "sort": names, "title": None,
+                  "scale": {"domain": names, "range": [PALETTE.get(n, PALETTE["primary"]) for n in names]}},
+    }
+    return spec
+
+
+def flow_chart(stages: Sequence[Mapping[str, Any]], *, parts: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Rows through a chain of stages: each stage's kept rows plus what it removed, stacked.
+
+    ``stages``: ``[{"stage": "dedupe", "kept": 980, "removed": {"duplicate": 20}}, ...]``;
+    ``parts`` maps a removal kind to its colour (default: the palette's warn/bad).
+    """
+    colors = {"kept": PALETTE["primary"], **(parts or {"duplicate": PALETTE["warn"], "quarantined": PALETTE["bad"]})}
+    rows, labels = [], []
+    for i, s in enumerate(stages):
+        removed = dict(s.get("removed") or {})
+        total = int(s["kept"]) + sum(int(n) for n in removed.values())
+        rows.append({"stage": s["stage"], "part": "kept", "rows": int(s["kept"]), "order": 0})
+        rows += [{"stage": s["stage"], "part": k, "rows": int(n), "order": j + 1}
+                 for j, (k, n) in enumerate(removed.items()) if n]
+        note = ", ".join(f"−{int(n):,} {k}" for k, n in removed.items() if n)
+        labels.append({"stage": s["stage"], "total": total, "label": f"{int(s['kept']):,}" + (f"  ({note})" if note else "")})
+    domain = list(colors)
+    y = {"field": "stage", "type": "nominal", "sort": [s["stage"] for s in stages], "title": None,
+         "axis": {"labelLimit": 220}}
+    return {
+        "$schema": SCHEMA, "width": "container", "height": 34 * len(stages) + 10,
+        "layer": [
+            {"data": {"values": rows}, "mark": {"type": "bar", "tooltip": True, "height": {"band": 0.7}},
+             "encoding": {
+                 "y": y, "x": {"field": "rows", "type": "quantitative", "stack": "zero", "title": "rows",
+                               "axis": {"format": "~s"}, "scale": {"nice": False}},
+                 "color": {"field": "part", "type": "nominal", "title": None,
+                           "scale": {"domain": domain, "range": [colors[d] for d in domain]}},
+                 "order": {"field": "order"}}},
+            {"data": {"values": labels}, "mark": {"type": "text", "align": "right", "dx": -6, "color": "white",
+                                                  "fontWeight": 600, "fontSize": 11},
+             "encoding": {"y": y, "x": {"field": "total", "type": "quantitative"}, "text": {"field": "label"}}},
+        ],
+    }

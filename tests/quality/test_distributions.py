@@ -1,0 +1,61 @@
+"""Before/after distributions of changed columns, computed on every engine."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from datamill.engine.base import ArrowScan
+from datamill.quality import run_quality
+from datamill.quality.config import CleanSpec
+from datamill.quality.distributions import distributions
+from datamill.quality.frame import Frame
+
+
+def _table() -> pa.Table:
+    income = [float(i) for i in range(1, 101)] + [None] * 10 + [100_000.0]
+    country = ["US"] * 50 + ["us"] * 30 + ["DE"] * 20 + [None] * 11
+    return pa.table({"id": list(range(111)), "income": income, "country": country, "untouched": [1.0] * 111})
+
+
+def test_record_keeps_distributions_of_changed_columns_only(engine) -> None:
+    steps = CleanSpec.model_validate({"impute": {"income": "median", "country": "mode"}, "outliers": {"income": "iqr"}}).steps()
+    result = run_quality(engine, ArrowScan("t", _table()), steps, [], dataset="t")
+    result.close()
+    d = result.record.distributions
+    assert list(d) == ["income", "country"]  # untouched and id: nothing changed
+    inc = d["income"]
+    assert inc["kind"] == "numeric" and len(inc["edges"]) == 31
+    assert inc["before"]["nulls"] == 10 and inc["after"]["nulls"] == 0
+    # the x1000 value would squeeze everything into one bin: it is counted above the bins instead
+    assert inc["before"]["above"] == 1 and inc["after"]["above"] == 0
+    assert sum(inc["before"]["counts"]) == 100 and sum(inc["after"]["counts"]) == 111
+    assert inc["before"]["max"] == 100_000.0 and inc["after"]["max"] < 200
+    cat = d["country"]
+    assert cat["kind"] == "categorical"
+    assert cat["before"]["values"] == [{"value": "US", "count": 50}, {"value": "us", "count": 30}, {"value": "DE", "count": 20}]
+    assert cat["before"]["nulls"] == 11 and cat["after"]["nulls"] == 0
+    assert cat["after"]["values"][0] == {"value": "US", "count": 61}
+
+
+def test_top_values_sum_with_other(engine) -> None:
+    table = pa.table({"c": [f"v{i % 20}" for i in range(200)] + ["v0"] * 10})
+    frame = Frame(engine, ArrowScan("t", table))
+    d = distributions(frame, frame, ["c"], top=5)["c"]["before"]
+    assert d["values"][0] == {"value": "v0", "count": 20}
+    assert len(d["values"]) == 5 and d["distinct"] == 20
+    assert sum(v["count"] for v in d["values"]) + d["other"] == 210
+
+
+def test_constant_and_empty_columns(engine) -> None:
+    table = pa.table({"k": [5.0, 5.0, 5.0], "e": pa.array([None, None, None], pa.float64())})
+    frame = Frame(engine, ArrowScan("t", table))
+    d = distributions(frame, frame, ["k", "e"])
+    assert d["k"]["edges"] == [4.5, 5.5] and d["k"]["before"]["counts"] == [3]
+    assert d["e"]["before"]["counts"] == [0] and d["e"]["before"]["nulls"] == 3
+
+
+def test_can_be_switched_off(engine) -> None:
+    steps = CleanSpec.model_validate({"impute": {"income": "median"}}).steps()
+    result = run_quality(engine, ArrowScan("t", _table()), steps, [], dataset="t", distributions=False)
+    result.close()
+    assert result.record.distributions == {}
