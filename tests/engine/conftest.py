@@ -21,6 +21,7 @@ class ParquetScan(TableScan):
         super().__init__(name, version=0)
         self.files = files
         self.datasets_opened = 0
+        self.files_listed = 0
 
     @property
     def schema(self) -> pa.Schema:
@@ -34,6 +35,7 @@ class ParquetScan(TableScan):
         return self.to_dataset().scanner().to_reader()
 
     def parquet_files(self) -> list[str]:
+        self.files_listed += 1
         return list(self.files)
 
 

@@ -53,14 +53,15 @@ def test_reads_only_the_inputs_the_query_names(duckdb_engine: DuckDBEngine, tmp_
     unused = parquet_scan(tmp_path, "unused", pa.table({"x": [1]}))
     result = duckdb_engine.sql("select sum(x) as s from used", {"used": used, "unused": unused}).to_arrow()
     assert result.to_pylist() == [{"s": 6}]
-    assert (used.datasets_opened, unused.datasets_opened) == (1, 0)
+    # DuckDB reads the used input's Parquet files itself; the unused one is never touched
+    assert (used.files_listed, unused.files_listed, unused.datasets_opened) == (1, 0, 0)
 
 
 def test_filters_and_projections_reach_the_parquet_scan(duckdb_engine: DuckDBEngine, tmp_path: Path) -> None:
     scan = parquet_scan(tmp_path, "t", pa.table({"x": list(range(100)), "y": ["a"] * 100}))
     relation = duckdb_engine.sql("select x from t where x > 97", {"t": scan})
     plan = relation._rel.explain().replace(" ", "")
-    assert 'Filters:"x">97' in plan
+    assert "Filters:x>97" in plan or 'Filters:"x">97' in plan
     assert "Projections:x│" in plan  # y is never read
     assert relation.to_arrow().to_pylist() == [{"x": 98}, {"x": 99}]
 

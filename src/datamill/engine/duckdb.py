@@ -86,6 +86,21 @@ class DuckDBRelation(Relation):
             yield conform_batch(batch, schema)
 
 
+def _register(cursor: duckdb.DuckDBPyConnection, name: str, source: TableInput) -> None:
+    """Make ``source`` readable as ``name``: Parquet files natively, anything else through Arrow.
+
+    DuckDB's own Parquet reader is parallel and about twice as fast as scanning
+    the same files through a pyarrow dataset.
+    """
+    files = source.parquet_files() if isinstance(source, TableScan) else None
+    if files:
+        paths = ", ".join("'" + f.removeprefix("file://").replace("'", "''") + "'" for f in files)
+        quoted = '"' + name.replace('"', '""') + '"'
+        cursor.execute(f"CREATE TEMP VIEW {quoted} AS SELECT * FROM read_parquet([{paths}])")
+        return
+    cursor.register(name, source.to_dataset() if isinstance(source, TableScan) else source)
+
+
 def _write_parquet(relation: DuckDBRelation, folder: Path) -> list[Path]:
     """COPY the relation to Parquet files, one per thread, with the normalised column types."""
     rel = relation._rel
@@ -168,7 +183,7 @@ class DuckDBEngine(Engine):
                 if isinstance(source, DuckDBTable) and source.engine is self:
                     cursor.execute(f'create temp view "{name}" as select * from "{source.table}"')
                 else:
-                    cursor.register(name, source.to_dataset() if isinstance(source, TableScan) else source)
+                    _register(cursor, name, source)
         rel = context.run(lambda: cursor.sql(query))
         return DuckDBRelation(rel, cursor, context)
 

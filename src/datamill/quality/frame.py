@@ -34,8 +34,10 @@ class Frame:
         filters: tuple[str, ...] = (),
         others: Mapping[str, TableScan] | None = None,
         owned: bool = False,
+        sample: str = "",
     ) -> None:
         self.engine = engine
+        self.sample = sample  # a sampling clause on the base table (charts of big tables)
         self.d: Dialect = dialect_for(engine)
         self.base = base
         self.columns = dict(columns) if columns is not None else {n: self.d.ident(n) for n in base.schema.names}
@@ -57,7 +59,8 @@ class Frame:
         return self._copy(filters=(*self.filters, _substitute(condition, self)))
 
     def _copy(self, **changes: Any) -> Frame:
-        args = {"columns": self.columns, "filters": self.filters, "others": self.others, "owned": self.owned}
+        args = {"columns": self.columns, "filters": self.filters, "others": self.others, "owned": self.owned,
+                "sample": self.sample}
         return Frame(self.engine, self.base, **{**args, **changes})
 
     # -- SQL -------------------------------------------------------------------------
@@ -65,7 +68,18 @@ class Frame:
         items = {**self.columns, **(extra or {})}
         cols = ", ".join(f"{expr} AS {self.d.ident(name)}" for name, expr in items.items())
         where = " AND ".join(f"({f})" for f in self.filters)
-        return f"SELECT {cols} FROM {BASE}" + (f" WHERE {where}" if where else "")
+        source = f"{BASE} {self.sample}".rstrip()
+        return f"SELECT {cols} FROM {source}" + (f" WHERE {where}" if where else "")
+
+    def sampled(self, percent: float, seed: int = 7) -> Frame:
+        """The same frame over a repeatable ``percent`` sample of the base rows (DuckDB only).
+
+        For charts of big tables: system sampling picks whole vectors, so it
+        reads only what it keeps. Other engines get the frame unchanged.
+        """
+        if self.d.name != "duckdb":
+            return self
+        return self._copy(owned=False, sample=f"USING SAMPLE {percent:.4f}% (system, {seed})")
 
     def query(self, sql_over_t: str) -> Relation:
         """Run ``sql_over_t``, a query that reads this frame as table ``t``."""

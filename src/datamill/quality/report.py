@@ -157,6 +157,10 @@ def _distributions(record: QualityRecord) -> Section:
     if not record.distributions:
         section.add(Text("No column was changed (or distributions were not recorded).", tone="muted"))
         return section
+    sampled = next((d.get("sampled") for d in record.distributions.values() if d.get("sampled")), None)
+    if sampled:
+        section.add(Text(f"Drawn from a repeatable random sample of about {sampled:,} of the {record.rows_in:,} input rows "
+                         "(counts are the sample's; the step and check counts above are exact).", tone="muted"))
     section.add(Grid([_distribution_chart(c, d) for c, d in record.distributions.items()]))
     return section
 
