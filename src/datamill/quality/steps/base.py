@@ -45,6 +45,21 @@ class StepOutcome:
         return list(self.removed) if isinstance(self.removed, list) else [self.removed]
 
 
+def _flow(value: Any) -> str:
+    """A value in YAML's one-line flow style; one-key ``{method: x}`` mappings shortened to ``x``."""
+    if isinstance(value, dict):
+        if set(value) == {"method"}:
+            return _flow(value["method"])
+        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 class Step(ABC):
     """A pure transform of a frame. ``fit`` statistics run on the engine; nothing is written."""
 
@@ -59,8 +74,15 @@ class Step(ABC):
         """Compute what the step needs on ``frame`` and return the cleaned frame."""
 
     def describe(self) -> str:
-        """One line for the record and the report."""
-        return f"{self.key}: {self.options.model_dump(exclude_defaults=True)}"
+        """One line for the record and the report, written as in the project file.
+
+        Examples
+        --------
+        >>> from datamill.quality.steps.missing import Impute
+        >>> Impute(Impute.Options.model_validate({"income": "median", "plan": {"constant": "basic"}})).describe()
+        'impute: {income: median, plan: {method: constant, value: basic}}'
+        """
+        return f"{self.key}: {_flow(self.options.model_dump(mode='json', exclude_defaults=True))}"
 
     def columns(self) -> list[str]:
         """Columns this step reads, checked to exist before anything runs."""
