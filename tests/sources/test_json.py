@@ -74,3 +74,15 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
         nd_source(tmp_path).read(ReadContext("e"))
     with pytest.raises(SourceError, match="file not found: .*f.ndjson; similar files .*e.ndjson"):
         nd_source(tmp_path, "f.ndjson").read(ReadContext("e"))
+
+
+def test_one_odd_value_makes_a_text_column_and_says_so(tmp_path) -> None:
+    from datamill.sources.base import ReadContext
+    from datamill.sources.json import NdjsonSource
+
+    lines = [f'{{"id": {i}, "v": 1}}' for i in range(1000)] + ['{"id": "x1000", "v": 2}']
+    (tmp_path / "d.ndjson").write_text("\n".join(lines) + "\n")
+    ctx = ReadContext("d")
+    table = NdjsonSource("d", NdjsonSource.Options(path="d.ndjson"), project_dir=tmp_path).read(ctx).read_all()
+    assert str(table.schema.field("id").type) == "string" and table.num_rows == 1001
+    assert any("field id holds values of several JSON types" in w for w in ctx.warnings)

@@ -124,7 +124,7 @@ class _JsonBase(Source):
             files = [_sorted_out(f, tmp, ctx) for f in files]
         con = duckdb.connect()
         try:
-            rel = con.sql(self._query(con, files, fmt))
+            rel = con.sql(self._query(con, files, fmt, ctx))
             reader = rel.to_arrow_reader(BATCH_ROWS) if hasattr(rel, "to_arrow_reader") else rel.fetch_record_batch(BATCH_ROWS)
         except duckdb.Error as exc:
             con.close()
@@ -136,7 +136,7 @@ class _JsonBase(Source):
             raise self._error(exc, ctx, fmt) from None
         return pa.RecordBatchReader.from_batches(reader.schema, self._stream(con, reader, ctx, fmt, tmp))
 
-    def _query(self, con: duckdb.DuckDBPyConnection, files: list[Path], fmt: str) -> str:
+    def _query(self, con: duckdb.DuckDBPyConnection, files: list[Path], fmt: str, ctx: ReadContext | None = None) -> str:
         size = max(f.stat().st_size for f in files) + 1
         duck_fmt = {"ndjson": "newline_delimited", "array": "array", "document": "unstructured"}[fmt]
         src = (
@@ -159,6 +159,8 @@ class _JsonBase(Source):
             q = '"' + name.replace('"', '""') + '"'
             if str(kind) == "JSON":
                 cols.append(f"json_extract_string({q}, '$') as {q}")
+                if ctx is not None:  # say so: one odd value turns a whole column into text
+                    ctx.warn(f"field {name} holds values of several JSON types (numbers and text, say); read as text")
             elif str(kind) == '"NULL"':
                 cols.append(f"{q}::VARCHAR as {q}")
             else:
