@@ -26,8 +26,10 @@ def init(
     """Create a new project folder with a datamill.yaml and a sample CSV."""
     from datamill.config.scaffold import init_project
 
+    import shlex
+
     file = init_project(Path(name))
-    console.print(f"created [bold]{file}[/]; next: [cyan]cd {name} && datamill run[/]")
+    console.print(f"created [bold]{file}[/]; next: [cyan]cd {shlex.quote(name)} && datamill run[/]", highlight=False)
 
 
 @app.command()
