@@ -30,12 +30,16 @@ def measure(func: Callable[[], object]) -> None:
     print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "extra": extra}))
 
 
-def run_child(module: str, key: str, *args: str, repeat: int = 1) -> dict:
-    """Run one contender ``repeat`` times in fresh processes; keep the fastest."""
+def run_child(module: str, key: str, *args: str, repeat: int = 1, python: str | Path | None = None) -> dict:
+    """Run one contender ``repeat`` times in fresh processes; keep the fastest.
+
+    ``python`` is the interpreter to run it with (default: this one), for a peer
+    that needs its own virtual environment.
+    """
     best: dict | None = None
     for _ in range(repeat):
         out = subprocess.run(
-            [sys.executable, "-m", module, "--one", key, *args],
+            [str(python or sys.executable), "-m", module, "--one", key, *args],
             capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         if out.returncode != 0:
