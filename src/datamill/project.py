@@ -100,6 +100,21 @@ class Project:
         names = referenced_tables(query)
         return self.engine.sql(query, {name: self.storage.scan(name) for name in names})
 
+    def profile(self, name: str, target: str | None = None) -> Any:
+        """Profile table ``name`` on the project's engine; a :class:`~datamill.profile.Profile`.
+
+        ``target``: a column to analyse the others against (see :func:`datamill.profile.profile`).
+        """
+        from datamill.profile import profile
+
+        if name not in self.tables():
+            from datamill._registry import did_you_mean
+
+            tables = self.tables()
+            raise ConfigError(f"no table '{name}' in storage{did_you_mean(name, tables)}; tables: "
+                              f"{', '.join(tables) or 'none yet (run `datamill run`)'}")
+        return profile(self.storage.scan(name), target=target, engine=self.engine, name=name)
+
     def dag(self) -> Any:
         """The pipeline's DAG (checks references and cycles)."""
         from datamill.pipeline import build_dag, build_nodes

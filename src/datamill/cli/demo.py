@@ -38,11 +38,13 @@ def demo(
             finally:
                 if record.status == "ok":
                     _show_cleaning(project)
+                    _show_profiles(project)
                     console.print(arrow_to_rich(project.sql("select * from churn_by_plan"), 20, "churn by plan"))
     console.print(
         f"\nnext: [cyan]datamill -p {folder} sql \"select * from features limit 5\"[/], "
         f"[cyan]datamill -p {folder} tables[/], [cyan]datamill -p {folder} runs[/], "
-        f"[cyan]datamill -p {folder} quality customers_clean[/], [cyan]datamill -p {folder} suggest customers[/]"
+        f"[cyan]datamill -p {folder} quality customers_clean[/], [cyan]datamill -p {folder} suggest customers[/], "
+        f"[cyan]datamill -p {folder} profile customers --compare customers_clean[/]"
     )
 
 
@@ -67,3 +69,17 @@ def _show_cleaning(project) -> None:  # noqa: ANN001
     console.print(f"  {invariant_line(q)}", highlight=False)
     path = write_quality_report(q, project.root / "reports" / f"quality-{CLEAN_DATASET}.html")
     console.print(f"  quality report: [bold]{path}[/]", highlight=False)
+
+
+def _show_profiles(project) -> None:  # noqa: ANN001
+    """Profile the raw customers and the cleaned ones (against churn), and say where the reports are."""
+    from datamill.demo import CLEAN_DATASET, PROFILE_TARGET
+
+    for name, target in (("customers", None), (CLEAN_DATASET, PROFILE_TARGET)):
+        p = project.profile(name, target=target)
+        path = p.to_html(project.root / "reports" / f"profile-{name}.html")
+        bad = sum(1 for a in p.alerts if a["severity"] in ("bad", "warn"))
+        console.print(f"\n[bold]profile of {name}[/]{f' (target {target})' if target else ''}: {p.rows:,} rows, "
+                      f"{len(p.columns)} columns, {len(p.alerts)} alerts ({bad} to look at) in "
+                      f"{p.notes['seconds']:.1f} s", highlight=False)
+        console.print(f"  profile report: [bold]{path}[/]", highlight=False)

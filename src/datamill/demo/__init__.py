@@ -7,7 +7,7 @@ from pathlib import Path
 from datamill.demo.api import serve_plans_api
 from datamill.demo.data import write_customers_csv
 
-__all__ = ["API_ENV", "CLEAN_DATASET", "create_demo", "project_text", "serve_plans_api"]
+__all__ = ["API_ENV", "CLEAN_DATASET", "PROFILE_TARGET", "create_demo", "project_text", "serve_plans_api"]
 
 API_ENV = "DATAMILL_DEMO_API"
 
@@ -58,6 +58,7 @@ datasets:
 """
 
 CLEAN_DATASET = "customers_clean"
+PROFILE_TARGET = "churned"  # the demo profiles customers_clean against it
 # country is spelled several ways in the messy export (see demo/data.py)
 COUNTRY_MAP = {"us": "US", "United States": "US", "Germany": "DE", "UK": "GB"}
 

@@ -94,6 +94,15 @@ class Engine(ABC):
         this engine's own dialect (``self.dialect``) passes it to skip translation.
         """
 
+    def sql_generated(self, query: str, tables: Mapping[str, TableInput], *, dialect: str = "duckdb") -> Relation:
+        """Plan a query that datamill generated itself: one SELECT reading exactly ``tables``.
+
+        Long generated queries (a profile's aggregates over thousands of
+        columns) would spend longer in SQLGlot than in the engine; engines may
+        skip parsing them here. The default is :meth:`sql`.
+        """
+        return self.sql(query, tables, dialect=dialect)
+
     def materialize(self, relation: Relation) -> TableScan:
         """Run ``relation`` once and keep its rows inside the engine for later queries.
 

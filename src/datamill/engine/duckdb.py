@@ -175,15 +175,20 @@ class DuckDBEngine(Engine):
             check_inputs(needed, tables)
         if not is_query(query):
             raise EngineError(NOT_A_QUERY)
+        return self._bind(query, {name: tables[name] for name in needed if name in tables})
+
+    def sql_generated(self, query: str, tables: Mapping[str, TableInput], *, dialect: str = "duckdb") -> DuckDBRelation:
+        """Bind generated SQL without parsing it in SQLGlot first (DuckDB still checks it)."""
+        return self._bind(query, tables)
+
+    def _bind(self, query: str, inputs: Mapping[str, TableInput]) -> DuckDBRelation:
         cursor = self._con.cursor()
-        context = _Context(query, tables)
-        for name in needed:
-            if name in tables:
-                source = tables[name]
-                if isinstance(source, DuckDBTable) and source.engine is self:
-                    cursor.execute(f'create temp view "{name}" as select * from "{source.table}"')
-                else:
-                    _register(cursor, name, source)
+        context = _Context(query, inputs)
+        for name, source in inputs.items():
+            if isinstance(source, DuckDBTable) and source.engine is self:
+                cursor.execute(f'create temp view "{name}" as select * from "{source.table}"')
+            else:
+                _register(cursor, name, source)
         rel = context.run(lambda: cursor.sql(query))
         return DuckDBRelation(rel, cursor, context)
 

@@ -17,7 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["PALETTE", "THEME", "bar_chart", "before_after_bars", "before_after_histogram", "flow_chart", "histogram"]
+__all__ = [
+    "PALETTE", "THEME", "bar_chart", "before_after_bars", "before_after_histogram", "binned_scatter", "flow_chart",
+    "heatmap", "histogram", "line_chart", "overlay_histogram", "pattern_matrix", "share_bars", "stacked_shares",
+]
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 PALETTE = {"primary": "#3b6fd8", "before": "#8792a6", "after": "#3b6fd8", "good": "#2f9e6e",
@@ -132,3 +135,134 @@ def flow_chart(stages: Sequence[Mapping[str, Any]], *, parts: Mapping[str, str] 
              "encoding": {"y": y, "x": {"field": "total", "type": "quantitative"}, "text": {"field": "label"}}},
         ],
     }
+
+
+def _series_colors(names: Sequence[str]) -> list[str]:
+    cycle = THEME["range"]["category"]
+    return [PALETTE.get(n, cycle[i % len(cycle)]) for i, n in enumerate(names)]
+
+
+def heatmap(rows: Sequence[str], columns: Sequence[str], matrix: Sequence[Sequence[float | None]], *,
+            domain: tuple[float, float] = (-1.0, 1.0), title: str = "value", labels: bool | None = None) -> dict[str, Any]:
+    """A matrix as coloured cells (``None`` cells left blank); values printed when the matrix is small.
+
+    ``domain`` (-1, 1) gets a diverging red-blue scale, (0, 1) a sequential one.
+    """
+    data = [{"row": r, "col": c, "value": v} for r, vals in zip(rows, matrix) for c, v in zip(columns, vals) if v is not None]
+    size = max(len(rows), len(columns))
+    cell = 26 if size <= 12 else 18 if size <= 24 else 13
+    scheme = {"scheme": "redblue", "reverse": True} if domain[0] < 0 else {"scheme": "blues"}
+    axis = {"labelLimit": 140, "title": None, "labelFontSize": 11 if size <= 24 else 9}
+    spec = _base(data, cell * len(rows) + 10)
+    spec["width"] = min(cell * len(columns) + 10, 900) if size > 12 else "container"
+    enc = {"x": {"field": "col", "type": "nominal", "sort": list(columns), "axis": {**axis, "labelAngle": -45}},
+           "y": {"field": "row", "type": "nominal", "sort": list(rows), "axis": axis}}
+    rect = {"mark": {"type": "rect", "tooltip": True},
+            "encoding": {**enc, "color": {"field": "value", "type": "quantitative", "title": title,
+                                          "scale": {"domain": list(domain), **scheme}}}}
+    layers = [rect]
+    if labels if labels is not None else size <= 12:
+        layers.append({"mark": {"type": "text", "fontSize": 10},
+                       "encoding": {**enc, "text": {"field": "value", "type": "quantitative", "format": ".2f"},
+                                    "color": {"condition": {"test": "abs(datum.value) > 0.6", "value": "white"},
+                                              "value": "#1f2733"}}})
+    spec["layer"] = layers
+    return spec
+
+
+def binned_scatter(x_edges: Sequence[float], y_edges: Sequence[float], cells: Sequence[Sequence[int]], *,
+                   x_title: str, y_title: str) -> dict[str, Any]:
+    """A 2-D histogram (``cells``: ``[i, j, rows]`` per non-empty bin) drawn as shaded squares."""
+    data = [{"x": float(x_edges[i]), "x2": float(x_edges[i + 1]), "y": float(y_edges[j]),
+             "y2": float(y_edges[j + 1]), "rows": int(n)} for i, j, n in cells]
+    spec = _base(data, 260)
+    spec["mark"] = {"type": "rect", "tooltip": True}
+    spec["encoding"] = {
+        "x": {"field": "x", "type": "quantitative", "title": x_title, "scale": {"zero": False, "nice": False},
+              "axis": {"format": "~s"}},
+        "x2": {"field": "x2"},
+        "y": {"field": "y", "type": "quantitative", "title": y_title, "scale": {"zero": False, "nice": False},
+              "axis": {"format": "~s"}},
+        "y2": {"field": "y2"},
+        "color": {"field": "rows", "type": "quantitative", "scale": {"type": "log", "scheme": "blues"}, "title": "rows"},
+    }
+    return spec
+
+
+def line_chart(points: Sequence[Sequence[float]], *, title: str = "rows", unit: str = "") -> dict[str, Any]:
+    """Counts over time: ``points`` are ``[epoch seconds, count]``."""
+    data = [{"t": float(t) * 1000, "rows": int(n)} for t, n in points]
+    spec = _base(data, 180)
+    spec["mark"] = {"type": "area", "line": True, "opacity": 0.25, "tooltip": True,
+                    "interpolate": "step-after" if len(data) < 40 else "linear"}
+    spec["encoding"] = {
+        "x": {"field": "t", "type": "temporal", "title": f"{title} (per {unit})" if unit else title},
+        "y": {"field": "rows", "type": "quantitative", "title": "rows", "axis": {"format": "~s"}},
+    }
+    return spec
+
+
+def overlay_histogram(edges: Sequence[float], series: Mapping[str, Sequence[float]], *, title: str = "value") -> dict[str, Any]:
+    """Distributions over the same bins as shares of their rows, overlaid (two datasets, or one per class)."""
+    names = list(series)
+    rows = [{"series": name, "start": float(edges[i]), "end": float(edges[i + 1]), "share": float(v)}
+            for name, shares in series.items() for i, v in enumerate(shares)]
+    spec = _base(rows, 200)
+    spec["mark"] = {"type": "bar", "opacity": 0.55, "binSpacing": 0, "tooltip": True}
+    spec["encoding"] = {
+        "x": {"field": "start", "type": "quantitative", "bin": {"binned": True}, "title": title, "axis": {"format": "~s"}},
+        "x2": {"field": "end"},
+        "y": {"field": "share", "type": "quantitative", "stack": None, "title": "share of rows", "axis": {"format": "%"}},
+        "color": {"field": "series", "type": "nominal", "sort": names, "title": None,
+                  "scale": {"domain": names, "range": _series_colors(names)}},
+    }
+    return spec
+
+
+def share_bars(values: Sequence[str], series: Mapping[str, Sequence[float]], *, title: str = "value") -> dict[str, Any]:
+    """Shares per category, one bar per series per value (two datasets side by side)."""
+    names = list(series)
+    rows = [{"value": v, "series": n, "share": float(s[i])} for i, v in enumerate(values) for n, s in series.items()]
+    spec = _base(rows, max(80, 12 * len(names) * len(values) + 30))
+    spec["mark"] = {"type": "bar", "cornerRadiusEnd": 2, "tooltip": True}
+    spec["encoding"] = {
+        "y": {"field": "value", "type": "nominal", "sort": list(values), "title": title, "axis": {"labelLimit": 160}},
+        "yOffset": {"field": "series", "sort": names},
+        "x": {"field": "share", "type": "quantitative", "title": "share of rows", "axis": {"format": "%"}},
+        "color": {"field": "series", "type": "nominal", "sort": names, "title": None,
+                  "scale": {"domain": names, "range": _series_colors(names)}},
+    }
+    return spec
+
+
+def stacked_shares(categories: Sequence[str], classes: Sequence[str], shares: Sequence[Sequence[float]], *,
+                   title: str = "value", legend: str = "class") -> dict[str, Any]:
+    """One bar per category split by class, each summing to 100% (a target's rate per category)."""
+    rows = [{"category": c, "class": k, "share": float(row[j])} for c, row in zip(categories, shares)
+            for j, k in enumerate(classes)]
+    spec = _base(rows, max(60, 20 * len(categories) + 30))
+    spec["mark"] = {"type": "bar", "tooltip": True}
+    spec["encoding"] = {
+        "y": {"field": "category", "type": "nominal", "sort": list(categories), "title": title, "axis": {"labelLimit": 160}},
+        "x": {"field": "share", "type": "quantitative", "stack": "normalize", "title": "share of rows", "axis": {"format": "%"}},
+        "color": {"field": "class", "type": "nominal", "sort": list(classes), "title": legend},
+        "order": {"field": "class"},
+    }
+    return spec
+
+
+def pattern_matrix(columns: Sequence[str], patterns: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Missing-value patterns: one row per pattern (with its row count), a dark cell where a column is missing."""
+    rows = []
+    for k, p in enumerate(patterns):
+        label = f"#{k + 1}: {int(p['rows']):,} rows"
+        rows += [{"pattern": label, "column": c, "state": "missing" if c in p["missing"] else "present"} for c in columns]
+    spec = _base(rows, 20 * len(patterns) + 10)
+    spec["mark"] = {"type": "rect", "tooltip": True, "stroke": "white", "strokeWidth": 1}
+    spec["encoding"] = {
+        "x": {"field": "column", "type": "nominal", "sort": list(columns), "title": None, "axis": {"labelAngle": -45, "labelLimit": 120}},
+        "y": {"field": "pattern", "type": "nominal", "sort": None, "title": None},
+        "color": {"field": "state", "type": "nominal", "title": None,
+                  "scale": {"domain": ["missing", "present"], "range": [PALETTE["bad"], "#e8ecf2"]}},
+    }
+    return spec
