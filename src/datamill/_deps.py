@@ -15,6 +15,10 @@ _EXTRA_FOR = {
     "pandas": "pandas",
     "polars": "polars",
     "sklearn": "ml",
+    "lightgbm": "ml",
+    "optuna": "ml",
+    "mlflow": "ml",
+    "torch": "torch",
 }
 
 
