@@ -136,6 +136,22 @@ class Project:
             selection=list(select), full_refresh=full_refresh, progress=progress,
         )
 
+    def train(self, name: str, *, trials: int | None = None, timeout: float | None = None, progress: Any = None) -> Any:
+        """Train the ``models:`` entry ``name`` now; return its :class:`~datamill.ml.TrainResult`."""
+        from datamill.ml.project import train_model
+
+        if name not in self.config.models:
+            from datamill._registry import did_you_mean
+
+            raise ConfigError(f"no model '{name}' under models:{did_you_mean(name, self.config.models)}; "
+                              f"models: {', '.join(self.config.models) or 'none (add a models: block)'}")
+        spec = self.config.models[name]
+        if spec.from_ not in self.tables():
+            raise ConfigError(f"model '{name}' reads table '{spec.from_}', which is not in storage yet "
+                              f"(fix: datamill run --select +{spec.from_})")
+        return train_model(self.root, self.config.name, name, spec, self.storage, trials=trials, timeout=timeout,
+                           progress=progress)
+
     def runs(self) -> list[Any]:
         """Recorded runs, newest first."""
         from datamill.pipeline import RunStore

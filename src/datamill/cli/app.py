@@ -59,7 +59,7 @@ def open_project():  # -> datamill.Project
 
 def main() -> None:
     """Entry point of the ``datamill`` command: errors become one readable message."""
-    from datamill.cli import commands, demo, profile, quality, query, stats  # noqa: F401  (register the commands)
+    from datamill.cli import commands, demo, profile, quality, query, stats, train  # noqa: F401  (register the commands)
 
     debug = "--debug" in sys.argv
     try:

@@ -39,7 +39,7 @@ def validate() -> None:
     dag = project.dag()
     tree = Tree(f"[bold]{project.config.name}[/] ({project.file})")
     for name in dag.order():
-        kind = "source" if name in project.config.sources else "dataset"
+        kind = "source" if name in project.config.sources else "model" if name in project.config.models else "dataset"
         deps = dag.deps[name]
         tree.add(f"{kind} [cyan]{name}[/]" + (f" ← {', '.join(deps)}" if deps else ""))
     console.print(tree)

@@ -40,6 +40,7 @@ def demo(
                     _show_cleaning(project)
                     _show_profiles(project)
                     console.print(arrow_to_rich(project.sql("select * from churn_by_plan"), 20, "churn by plan"))
+                    _show_model(project)
     console.print(
         f"\nnext: [cyan]datamill -p {folder} sql \"select * from features limit 5\"[/], "
         f"[cyan]datamill -p {folder} tables[/], [cyan]datamill -p {folder} runs[/], "
@@ -83,3 +84,19 @@ def _show_profiles(project) -> None:  # noqa: ANN001
                       f"{len(p.columns)} columns, {len(p.alerts)} alerts ({bad} to look at) in "
                       f"{p.notes['seconds']:.1f} s", highlight=False)
         console.print(f"  profile report: [bold]{path}[/]", highlight=False)
+
+
+def _show_model(project) -> None:  # noqa: ANN001
+    """The churn model the run trained: its score, report and MLflow run."""
+    from datamill.demo import MODEL
+    from datamill.ml.project import load_model_record
+
+    record = load_model_record(project.root, MODEL)
+    if record is None:
+        return
+    console.print(f"\n[bold]model {MODEL}[/]: best {record['best']}, test {record['metric']} "
+                  f"{record['test_score']:.4f} (cv {record['cv_mean']:.4f} ± {record['cv_std']:.4f})", highlight=False)
+    if record.get("report"):
+        console.print(f"  evaluation report: [bold]{record['report']}[/]", highlight=False)
+    console.print(f"  MLflow run {record['run_id']} in {record['tracking_uri']}; "
+                  f"retrain: [cyan]datamill -p {project.root} train {MODEL}[/]", highlight=False)

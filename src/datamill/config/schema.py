@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from datamill.ml.spec import ModelSpec  # pydantic only: no scikit-learn at validation time
 from datamill.quality.config import CheckSpec, CleanSpec  # noqa: E402  (pydantic models only)
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "SourceSpec",
     "WriteSpec",
     "DatasetSpec",
+    "ModelSpec",
     "ProjectConfig",
 ]
 
@@ -135,6 +137,7 @@ class ProjectConfig(_Strict):
     )
     sources: dict[str, SourceSpec] = Field(default_factory=dict)
     datasets: dict[str, DatasetSpec] = Field(default_factory=dict)
+    models: dict[str, ModelSpec] = Field(default_factory=dict)
 
     @field_validator("engine", mode="before")
     @classmethod
@@ -146,7 +149,7 @@ class ProjectConfig(_Strict):
     def _storage(cls, value: Any) -> Any:
         return _backend(value, "storage")
 
-    @field_validator("sources", "datasets")
+    @field_validator("sources", "datasets", "models")
     @classmethod
     def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
         import re
@@ -166,5 +169,11 @@ class ProjectConfig(_Strict):
             raise ValueError(
                 f"{sorted(both)} named both as a source and a dataset: "
                 "every table needs its own name"
+            )
+        clash = set(self.models) & (set(self.sources) | set(self.datasets))
+        if clash:
+            raise ValueError(
+                f"{sorted(clash)} named both as a model and a table: "
+                "give the model its own name (e.g. churn_model)"
             )
         return self

@@ -7,7 +7,7 @@ from pathlib import Path
 from datamill.demo.api import serve_plans_api
 from datamill.demo.data import write_customers_csv
 
-__all__ = ["API_ENV", "CLEAN_DATASET", "PROFILE_TARGET", "create_demo", "project_text", "serve_plans_api"]
+__all__ = ["API_ENV", "CLEAN_DATASET", "MODEL", "PROFILE_TARGET", "create_demo", "project_text", "serve_plans_api"]
 
 API_ENV = "DATAMILL_DEMO_API"
 
@@ -55,9 +55,20 @@ datasets:
       from features
       group by all
       order by customers desc
+
+models:
+  churn_model:                     # `datamill train churn_model`; report in reports/model-churn_model.html
+    from: features
+    target: churned
+    metric: roc_auc
+    features: {drop: [customer_id, name, email]}
+    candidates: [baseline, logistic, hist_gbm, lightgbm]
+    cv: 3
+    tune: {trials: 8, timeout: 90s, top: 1}
 """
 
 CLEAN_DATASET = "customers_clean"
+MODEL = "churn_model"  # trained by `datamill run`; the demo shows its leaderboard and report
 PROFILE_TARGET = "churned"  # the demo profiles customers_clean against it
 # country is spelled several ways in the messy export (see demo/data.py)
 COUNTRY_MAP = {"us": "US", "United States": "US", "Germany": "DE", "UK": "GB"}

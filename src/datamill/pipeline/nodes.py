@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from datamill.config.schema import DatasetSpec, SourceSpec
+from datamill.config.schema import DatasetSpec, ModelSpec, SourceSpec
 from datamill.engine.sql import referenced_tables
 from datamill.exceptions import ConfigError, EngineError, PipelineError
 from datamill.pipeline.progress import count_rows
@@ -28,7 +28,7 @@ from datamill.sources import SOURCES, ReadContext, RetryRead
 if TYPE_CHECKING:
     from datamill.pipeline.runner import RunContext
 
-__all__ = ["DatasetNode", "Node", "SourceNode", "quarantine_table_name"]
+__all__ = ["DatasetNode", "ModelNode", "Node", "SourceNode", "quarantine_table_name"]
 
 _MAX_READS = 4  # a CSV may need a re-read per column whose type changes half-way
 
@@ -58,6 +58,15 @@ class Node(ABC):
     @abstractmethod
     def execute(self, ctx: RunContext, record: NodeRun) -> None:
         """Run the node, filling ``record``; raise a DatamillError on failure."""
+
+    def is_current(self, ctx: RunContext, previous: dict[str, Any], fingerprint: str | None) -> bool:
+        """Whether the last run's output still stands (same fingerprint, table unchanged since)."""
+        return (
+            fingerprint is not None
+            and previous.get("fingerprint") == fingerprint
+            and previous.get("version") is not None
+            and ctx.storage.version(self.name) == previous.get("version")
+        )
 
 
 @dataclass
@@ -248,6 +257,46 @@ class DatasetNode(Node):
             raise PipelineError(
                 f"dataset '{self.name}': python: {self.spec.python} raised {type(exc).__name__}: {exc}{where}"
             ) from exc
+
+
+@dataclass
+class ModelNode(Node):
+    """Train a ``models:`` entry on its ``from:`` table; retrains when the table or the spec changes."""
+
+    spec: ModelSpec = None  # type: ignore[assignment]
+    project: str = ""
+    kind = "model"
+
+    def deps(self) -> list[str]:
+        return [self.spec.from_]
+
+    def fingerprint(self, ctx: RunContext) -> str | None:
+        return _digest(self.spec.model_dump(mode="json", by_alias=True), ctx.storage.version(self.spec.from_))
+
+    def is_current(self, ctx: RunContext, previous: dict[str, Any], fingerprint: str | None) -> bool:
+        from datamill.ml.project import load_model_record
+
+        record = load_model_record(ctx.root, self.name)
+        return bool(fingerprint and record and record.get("fingerprint") == fingerprint
+                    and previous.get("fingerprint") == fingerprint)
+
+    def execute(self, ctx: RunContext, record: NodeRun) -> None:
+        from datamill.ml.project import train_model
+
+        record.input_versions = {self.spec.from_: ctx.storage.version(self.spec.from_)}
+        ctx.progress.start(self.name, f"train {self.name}", total=None)
+
+        def progress(stage: str, done: int, total: int | None, detail: str) -> None:
+            if total:
+                ctx.progress.fraction(self.name, {"defaults": 0.0, "tune": 0.3, "refit": 0.8}.get(stage, 0.9)
+                                      + (0.3 if stage in ("defaults", "tune") else 0.1) * done / total)
+
+        result = train_model(ctx.root, self.project, self.name, self.spec, ctx.storage, progress=progress,
+                             fingerprint=record.fingerprint)
+        record.rows_in = ctx.storage.scan(self.spec.from_).count_rows()
+        record.warnings += result.warnings
+        record.warnings.append(f"best {result.best_name}: test {result.metric} {result.test_score:.4f} "
+                               f"(MLflow run {result.run_id})")
 
 
 def _module_file(module_name: str, root: Path) -> Path | None:

@@ -17,7 +17,7 @@ from typing import Any
 from datamill.config.schema import ProjectConfig
 from datamill.exceptions import DatamillError
 from datamill.pipeline.dag import Dag, select
-from datamill.pipeline.nodes import DatasetNode, Node, SourceNode
+from datamill.pipeline.nodes import DatasetNode, ModelNode, Node, SourceNode
 from datamill.pipeline.progress import Progress
 from datamill.pipeline.records import NodeRun, RunRecord, RunStore, new_run_id
 
@@ -42,6 +42,8 @@ def build_nodes(config: ProjectConfig) -> dict[str, Node]:
         nodes[name] = SourceNode(name=name, spec=spec)
     for name, spec in config.datasets.items():
         nodes[name] = DatasetNode(name=name, spec=spec)
+    for name, spec in config.models.items():
+        nodes[name] = ModelNode(name=name, spec=spec, project=config.name)
     return nodes
 
 
@@ -56,13 +58,7 @@ def _now() -> str:
 def _run_node(node: Node, ctx: RunContext, record: NodeRun, state: dict[str, Any], full_refresh: bool) -> None:
     record.fingerprint = node.fingerprint(ctx)
     previous = state.get(node.name, {})
-    if (
-        not full_refresh
-        and record.fingerprint is not None
-        and previous.get("fingerprint") == record.fingerprint
-        and previous.get("version") is not None
-        and ctx.storage.version(node.name) == previous.get("version")
-    ):
+    if not full_refresh and node.is_current(ctx, previous, record.fingerprint):
         record.status = "up_to_date"
         record.output_version = previous["version"]
         return

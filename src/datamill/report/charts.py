@@ -1,4 +1,4 @@
-"""Vega-Lite specs for the charts reports share: bars, histograms, before/after, row flows.
+"""Vega-Lite specs for the charts reports share: bars, histograms, before/after, row flows, model curves.
 
 Each function returns a plain JSON-able dict (a Vega-Lite v5 spec with its data
 inlined), so a report stays one file and a spec can be saved, tested or opened
@@ -18,8 +18,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
-    "PALETTE", "THEME", "bar_chart", "before_after_bars", "before_after_histogram", "binned_scatter", "flow_chart",
-    "heatmap", "histogram", "line_chart", "overlay_histogram", "pattern_matrix", "share_bars", "stacked_shares",
+    "PALETTE", "THEME", "band_chart", "bar_chart", "before_after_bars", "before_after_histogram", "binned_scatter",
+    "confusion_chart", "curve_chart", "flow_chart", "heatmap", "histogram", "interval_bars", "line_chart",
+    "overlay_histogram", "pattern_matrix", "scatter_chart", "share_bars", "stacked_shares", "threshold_chart",
 ]
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
@@ -266,3 +267,149 @@ def pattern_matrix(columns: Sequence[str], patterns: Sequence[Mapping[str, Any]]
                   "scale": {"domain": ["missing", "present"], "range": [PALETTE["bad"], "#e8ecf2"]}},
     }
     return spec
+
+
+# -- model evaluation -------------------------------------------------------------------------------------------
+
+def _reference(points: Sequence[Sequence[float]], *, dash: bool = True) -> dict[str, Any]:
+    """A grey dashed line through ``points`` (the diagonal of ROC and gains, perfect calibration)."""
+    return {"data": {"values": [{"x": float(x), "y": float(y)} for x, y in points]},
+            "mark": {"type": "line", "color": "#8792a6", "strokeDash": [4, 4] if dash else [], "strokeWidth": 1.2},
+            "encoding": {"x": {"field": "x", "type": "quantitative"}, "y": {"field": "y", "type": "quantitative"}}}
+
+
+def curve_chart(rows: Sequence[Mapping[str, Any]], *, x: str, y: str, series: str | None = None,
+                x_title: str | None = None, y_title: str | None = None, reference: Sequence[Sequence[float]] = (),
+                unit_axes: bool = True, percent: bool = False, points: bool = False,
+                height: int = 240) -> dict[str, Any]:
+    """Lines through ``rows`` (one per ``series`` value), over an optional dashed ``reference`` line.
+
+    ``unit_axes`` fixes both axes to [0, 1] (ROC, precision-recall, calibration, gains).
+    """
+    fmt = {"format": "%"} if percent else {}
+    scale = {"domain": [0, 1], "nice": False} if unit_axes else {"zero": False}
+    enc: dict[str, Any] = {
+        "x": {"field": x, "type": "quantitative", "title": x_title or x, "scale": scale, "axis": fmt},
+        "y": {"field": y, "type": "quantitative", "title": y_title or y, "scale": scale, "axis": fmt},
+    }
+    if series:
+        names = list(dict.fromkeys(str(r[series]) for r in rows))
+        enc["color"] = {"field": series, "type": "nominal", "title": None, "sort": names,
+                        "scale": {"domain": names, "range": _series_colors(names)},
+                        "legend": {} if len(names) > 1 else None}
+    line = {"data": {"values": [dict(r) for r in rows]},
+            "mark": {"type": "line", "tooltip": True, "strokeWidth": 2, "point": points, "interpolate": "linear"},
+            "encoding": enc}
+    layers = ([_reference(reference)] if reference else []) + [line]
+    return {"$schema": SCHEMA, "width": "container", "height": height, "layer": layers}
+
+
+def confusion_chart(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> dict[str, Any]:
+    """A confusion matrix: counts printed in cells shaded by the share of the actual class (row)."""
+    data = []
+    for actual, row in zip(labels, matrix):
+        total = sum(row) or 1
+        data += [{"actual": str(actual), "predicted": str(p), "rows": int(n), "share": n / total}
+                 for p, n in zip(labels, row)]
+    names = [str(v) for v in labels]
+    cell = 56 if len(names) <= 4 else 36 if len(names) <= 10 else 22
+    enc = {"x": {"field": "predicted", "type": "nominal", "sort": names, "title": "predicted",
+                 "axis": {"labelAngle": 0 if len(names) <= 6 else -45, "orient": "top", "labelLimit": 120}},
+           "y": {"field": "actual", "type": "nominal", "sort": names, "title": "actual", "axis": {"labelLimit": 120}}}
+    layers: list[dict[str, Any]] = [
+        {"mark": {"type": "rect", "tooltip": True, "stroke": "white"},
+         "encoding": {**enc, "color": {"field": "share", "type": "quantitative", "title": "share of actual",
+                                       "scale": {"domain": [0, 1], "scheme": "blues"}, "legend": {"format": "%"}}}}]
+    if len(names) <= 12:
+        layers.append({"mark": {"type": "text", "fontSize": 12 if len(names) <= 6 else 9},
+                       "encoding": {**enc, "text": {"field": "rows", "type": "quantitative", "format": ","},
+                                    "color": {"condition": {"test": "datum.share > 0.55", "value": "white"},
+                                              "value": "#1f2733"}}})
+    spec = _base(data, cell * len(names))
+    spec["width"] = cell * len(names)
+    spec["layer"] = layers
+    return spec
+
+
+def scatter_chart(rows: Sequence[Mapping[str, Any]], *, x: str, y: str, x_title: str | None = None,
+                  y_title: str | None = None, identity: bool = False, zero_line: bool = False,
+                  height: int = 280) -> dict[str, Any]:
+    """Points (keep them to a few thousand), with the ``y = x`` diagonal or a ``y = 0`` rule."""
+    values = [dict(r) for r in rows]
+    layers: list[dict[str, Any]] = [
+        {"data": {"values": values},
+         "mark": {"type": "circle", "size": 14, "opacity": 0.45, "tooltip": True, "color": PALETTE["primary"]},
+         "encoding": {"x": {"field": x, "type": "quantitative", "title": x_title or x, "scale": {"zero": False},
+                            "axis": {"format": "~s"}},
+                      "y": {"field": y, "type": "quantitative", "title": y_title or y, "scale": {"zero": False},
+                            "axis": {"format": "~s"}}}}]
+    if identity and values:
+        lo = min(min(float(r[x]), float(r[y])) for r in values)
+        hi = max(max(float(r[x]), float(r[y])) for r in values)
+        layers.insert(0, _reference([(lo, lo), (hi, hi)]))
+    if zero_line:
+        layers.append({"data": {"values": [{}]}, "mark": {"type": "rule", "color": "#8792a6", "strokeDash": [4, 4]},
+                       "encoding": {"y": {"datum": 0, "type": "quantitative"}}})
+    return {"$schema": SCHEMA, "width": "container", "height": height, "layer": layers}
+
+
+def interval_bars(rows: Sequence[Mapping[str, Any]], *, y: str, x: str, spread: str | None = None,
+                  point: str | None = None, x_title: str | None = None) -> dict[str, Any]:
+    """Horizontal bars of ``x`` per ``y`` (data order), ± ``spread`` whiskers, and a ``point`` tick per bar.
+
+    Feature importance (mean ± std) and the leaderboard (CV mean ± std, test score as the tick).
+    """
+    values = []
+    for r in rows:
+        v = {k: r.get(k) for k in (y, x, spread, point) if k}
+        if spread and r.get(spread) is not None and r.get(x) is not None:
+            v["lo"], v["hi"] = float(r[x]) - float(r[spread]), float(r[x]) + float(r[spread])
+        values.append(v)
+    ax = {"field": y, "type": "nominal", "sort": None, "title": None, "axis": {"labelLimit": 200}}
+    xt = x_title or x
+    layers: list[dict[str, Any]] = [
+        {"mark": {"type": "bar", "cornerRadiusEnd": 2, "tooltip": True, "color": PALETTE["primary"], "opacity": 0.85},
+         "encoding": {"y": ax, "x": {"field": x, "type": "quantitative", "title": xt, "scale": {"zero": True}}}}]
+    if spread:
+        layers.append({"mark": {"type": "rule", "color": "#1f2733", "strokeWidth": 1.5},
+                       "encoding": {"y": ax, "x": {"field": "lo", "type": "quantitative", "title": xt},
+                                    "x2": {"field": "hi"}}})
+    if point:
+        layers.append({"mark": {"type": "tick", "color": PALETTE["warn"], "thickness": 3, "tooltip": True},
+                       "encoding": {"y": ax, "x": {"field": point, "type": "quantitative", "title": xt}}})
+    spec = _base(values, max(70, 24 * len(values) + 20))
+    spec["layer"] = layers
+    return spec
+
+
+def threshold_chart(rows: Sequence[Mapping[str, Any]], *, marker: float | None = None,
+                    series: Sequence[str] = ("precision", "recall", "F1", "share flagged")) -> dict[str, Any]:
+    """Precision, recall, F1 and share flagged against the decision threshold, a rule at ``marker``."""
+    long = [{"threshold": float(r["threshold"]), "measure": s, "value": float(r[s])}
+            for r in rows for s in series if r.get(s) is not None]
+    spec = curve_chart(long, x="threshold", y="value", series="measure", x_title="decision threshold",
+                       y_title=None, percent=False)
+    spec["layer"][-1]["encoding"]["y"]["title"] = "value"
+    if marker is not None:
+        spec["layer"].append({"data": {"values": [{}]}, "mark": {"type": "rule", "color": "#1f2733", "strokeDash": [3, 3]},
+                              "encoding": {"x": {"datum": float(marker), "type": "quantitative"}}})
+    return spec
+
+
+def band_chart(rows: Sequence[Mapping[str, Any]], *, x: str, series: str, mean: str = "mean", std: str = "std",
+               x_title: str | None = None, y_title: str = "score") -> dict[str, Any]:
+    """Lines of ``mean`` per ``series`` against ``x`` with a ± ``std`` band (a learning curve)."""
+    values = [{**r, "lo": float(r[mean]) - float(r.get(std) or 0), "hi": float(r[mean]) + float(r.get(std) or 0)}
+              for r in rows]
+    names = list(dict.fromkeys(str(r[series]) for r in rows))
+    color = {"field": series, "type": "nominal", "title": None, "sort": names,
+             "scale": {"domain": names, "range": _series_colors(names)}}
+    xe = {"field": x, "type": "quantitative", "title": x_title or x, "axis": {"format": "~s"}}
+    return {"$schema": SCHEMA, "width": "container", "height": 240, "data": {"values": values}, "layer": [
+        {"mark": {"type": "area", "opacity": 0.18},
+         "encoding": {"x": xe, "y": {"field": "lo", "type": "quantitative", "scale": {"zero": False}, "title": y_title},
+                      "y2": {"field": "hi"}, "color": {**color, "legend": None}}},
+        {"mark": {"type": "line", "point": True, "tooltip": True},
+         "encoding": {"x": xe, "y": {"field": mean, "type": "quantitative", "title": y_title,
+                                     "scale": {"zero": False}}, "color": color}},
+    ]}

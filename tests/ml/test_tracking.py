@@ -1,0 +1,32 @@
+"""Every candidate and Optuna trial lands in MLflow; the logged model serves raw columns."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from datamill.ml import fit
+
+
+def test_trials_are_nested_runs_and_the_model_reloads(binary_frame: pd.DataFrame, tracking_uri: str) -> None:
+    import mlflow
+    from mlflow import MlflowClient
+
+    result = fit(binary_frame, "churned", candidates=["baseline", "lightgbm"], cv=2, trials=3, tune_top=1,
+                 time_budget=60, tracking_uri=tracking_uri, experiment="test-tracking", evaluate=False,
+                 data_version={"table": "customers", "version": 4, "rows": len(binary_frame)})
+    client = MlflowClient(tracking_uri)
+    parent = client.get_run(result.run_id)
+    assert parent.info.status == "FINISHED"
+    assert parent.data.params["data.version"] == "4" and parent.data.params["data.rows"] == "300"
+    assert "test_roc_auc" in parent.data.metrics
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{result.run_id}'")
+    kinds = [r.data.tags["datamill.kind"] for r in children]
+    assert kinds.count("trial") == 3
+    assert kinds.count("candidate") == 3  # two defaults, one tuned
+    trial = next(r for r in children if r.data.tags["datamill.kind"] == "trial")
+    assert "cv_mean" in trial.data.metrics and "learning_rate" in trial.data.params
+    mlflow.set_tracking_uri(tracking_uri)  # the model's models:/ URI lives in this store
+    model = mlflow.pyfunc.load_model(result.model_uri)
+    raw = binary_frame.drop(columns="churned").head(5)
+    assert list(model.predict(raw)) == list(result.predict(raw))
+    assert model.metadata.get_input_schema().input_names() == list(raw.columns)

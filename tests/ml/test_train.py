@@ -1,0 +1,80 @@
+"""fit: every candidate trains, tuning runs, the leaderboard is reproducible, warnings are given."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from datamill.ml import fit
+from tests.ml.conftest import FAST
+
+
+@pytest.mark.parametrize("name", ["baseline", "logistic", "random_forest", "hist_gbm", "lightgbm"])
+def test_each_candidate_trains_and_beats_or_matches_chance(binary_frame: pd.DataFrame, name: str) -> None:
+    result = fit(binary_frame, "churned", candidates=[name], **{**FAST, "tune_top": 0})
+    assert result.best_name == name
+    assert result.leaderboard.loc[0, "error"] == ""
+    floor = 0.5 if name == "baseline" else 0.75
+    assert result.test_score >= floor - 1e-9
+    assert set(result.predict(binary_frame.head(4))) <= {"yes", "no"}
+
+
+def test_regression_ranks_by_rmse_and_beats_the_baseline(regression_frame: pd.DataFrame) -> None:
+    result = fit(pa.Table.from_pandas(regression_frame), "y", candidates=["baseline", "ridge", "hist_gbm"], **FAST)
+    assert result.task == "regression" and result.metric == "rmse"
+    board = result.leaderboard
+    assert list(board["cv_mean"]) == sorted(board["cv_mean"])  # lower is better: best first
+    assert board.iloc[-1]["candidate"] == "baseline"
+    assert result.best_name == "ridge"  # the data is linear
+
+
+def test_tuning_runs_trials_and_never_worsens_cv(binary_frame: pd.DataFrame) -> None:
+    defaults = fit(binary_frame, "churned", candidates=["lightgbm"], **{**FAST, "tune_top": 0})
+    tuned = fit(binary_frame, "churned", candidates=["lightgbm"], **{**FAST, "trials": 4})
+    assert tuned.leaderboard.loc[0, "trials"] == 4
+    assert tuned.cv_mean >= defaults.cv_mean
+
+
+def test_same_seed_same_leaderboard(binary_frame: pd.DataFrame) -> None:
+    kw = {**FAST, "candidates": ["baseline", "logistic", "lightgbm"], "trials": 3}
+    a = fit(binary_frame, "churned", seed=3, **kw).leaderboard
+    b = fit(binary_frame, "churned", seed=3, **kw).leaderboard
+    cols = ["candidate", "cv_mean", "cv_std", "test_score", "params"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+
+
+def test_ensemble_and_given_test_data(binary_frame: pd.DataFrame) -> None:
+    train, test = binary_frame.iloc[:240], binary_frame.iloc[240:]
+    result = fit(train, "churned", test_data=test, ensemble=True,
+                 candidates=["logistic", "hist_gbm", "lightgbm"], **{**FAST, "tune_top": 0})
+    assert "ensemble" in set(result.leaderboard["candidate"])
+    assert len(result.predict(test)) == len(test)
+
+
+def test_leakage_imbalance_and_few_rows_warnings() -> None:
+    rng = np.random.default_rng(0)
+    n = 60
+    y = np.where(rng.random(n) < 0.5, 1, 0)
+    df = pd.DataFrame({"noise": rng.normal(size=n), "leak": y * 10 + rng.normal(0, 0.01, n), "y": y})
+    result = fit(df, "y", candidates=["baseline", "logistic"], **{**FAST, "cv": 10})
+    text = " ".join(result.warnings)
+    assert "possible leakage: column 'leak'" in text
+    assert "too few rows for 10-fold" in text
+    imbalanced = pd.DataFrame({"x": rng.normal(size=400), "y": (np.arange(400) < 12).astype(int)})
+    result = fit(imbalanced, "y", candidates=["baseline", "logistic"], **FAST)
+    assert any("severe class imbalance" in w for w in result.warnings)
+
+
+def test_multiclass_with_string_labels_and_time_split(binary_frame: pd.DataFrame) -> None:
+    df = binary_frame.assign(label=np.where(binary_frame["x1"] > 0.5, "a", np.where(binary_frame["x1"] < -0.5, "b", "c")))
+    result = fit(df.drop(columns="churned"), "label", time_column="signup", candidates=["baseline", "lightgbm"], **FAST)
+    assert result.task == "multiclass" and result.metric == "log_loss"
+    assert result.predict_proba(df.head(2)).shape == (2, 3)
+
+
+def test_progress_reports_every_stage(binary_frame: pd.DataFrame) -> None:
+    seen: list[str] = []
+    fit(binary_frame, "churned", candidates=["baseline", "logistic"], progress=lambda s, d, t, x: seen.append(s), **FAST)
+    assert {"defaults", "tune", "refit"} <= set(seen)
