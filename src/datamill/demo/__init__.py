@@ -62,9 +62,9 @@ models:
     target: churned
     metric: roc_auc
     features: {drop: [customer_id, name, email]}
-    candidates: [baseline, logistic, hist_gbm, lightgbm]
+    candidates: [baseline, logistic, lightgbm]   # add hist_gbm, random_forest, torch_mlp for a longer search
     cv: 3
-    tune: {trials: 8, timeout: 90s, top: 1}
+    tune: {trials: 4, timeout: 40s, top: 1}
 """
 
 CLEAN_DATASET = "customers_clean"
