@@ -17,7 +17,7 @@ from sklearn.model_selection import train_test_split
 from datamill.ml.evaluate import evaluate
 from datamill.ml.report import build_evaluation_report, leaderboard_rows, write_evaluation_report
 from datamill.report import Grid, render_html
-from tests.quality.test_report import ARGS, CHROMIUM, _png_pixels_vary
+from tests.browser import opened_report, png_pixels_vary
 
 BOARD = [
     {"candidate": "hist_gbm", "cv_mean": 0.93, "cv_std": 0.01, "test_score": 0.94, "fit_seconds": 0.8, "tuned": True,
@@ -98,38 +98,18 @@ def test_regression_and_multiclass_reports() -> None:
 
 @pytest.mark.browser
 def test_report_opens_in_chromium_with_charts(binary_eval, tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
     path = write_evaluation_report(binary_eval, BOARD, tmp_path / "evaluation.html", title="Churn model")
     n_charts = len(build_evaluation_report(binary_eval, BOARD).charts())
-    errors: list[str] = []
-    requests: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1366, "height": 900})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(path.as_uri())
-            page.wait_for_selector("body[data-charts=ready]", timeout=60_000)
-            sizes = page.eval_on_selector_all(
-                ".vega", "els => els.map(e => { const g = e.querySelector('svg, canvas');"
-                " if (!g) return [0, 0]; const r = g.getBoundingClientRect(); return [r.width, r.height]; })")
-            failed = page.eval_on_selector_all(".chart-error", "els => els.length")
-            curve_paths = page.eval_on_selector_all("#ranking .vega svg path", "els => els.length")
-            cells = page.eval_on_selector_all("#mistakes-and-calibration .vega svg text", "els => els.map(e => e.textContent)")
-            shot = tmp_path / "evaluation.png"
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            browser.close()
-    assert errors == [] and failed == 0
-    assert requests == [path.as_uri()]  # self-contained: nothing fetched
+    shot = tmp_path / "evaluation.png"
+    with opened_report(path, shot) as view:
+        curve_paths = view.count("#ranking .vega svg path")
+        cells = view.texts("#mistakes-and-calibration .vega svg text")
+    assert view.errors == [] and view.failed_charts == 0
+    assert view.requests == [path.as_uri()]  # self-contained: nothing fetched
+    sizes = view.chart_sizes
     assert len(sizes) == n_charts >= 10 and all(w > 100 and h > 40 for w, h in sizes), sizes
     assert curve_paths > 4
     matrix = binary_eval.confusion["matrix"]
     assert f"{matrix[0][0]:,}" in cells and f"{matrix[1][1]:,}" in cells  # confusion counts drawn
     data = shot.read_bytes()
-    assert len(data) > 100_000 and _png_pixels_vary(data) > 50
+    assert len(data) > 100_000 and png_pixels_vary(data) > 50

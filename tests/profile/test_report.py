@@ -11,7 +11,7 @@ import pytest
 from datamill.demo.data import customers_table
 from datamill.profile import profile
 from datamill.report import Chart, Grid
-from tests.quality.test_report import ARGS, CHROMIUM, _png_pixels_vary
+from tests.browser import opened_report, png_pixels_vary
 
 
 @pytest.fixture(scope="module")
@@ -42,37 +42,17 @@ def test_wide_report_summarises(tmp_path: Path) -> None:
 
 @pytest.mark.browser
 def test_report_opens_in_chromium_with_charts(customers, tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
     path = customers.to_html(tmp_path / "profile.html")
-    errors: list[str] = []
-    requests: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1366, "height": 900})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(path.as_uri())
-            page.wait_for_selector("body[data-charts=ready]", timeout=60_000)
-            sizes = page.eval_on_selector_all(
-                ".vega", "els => els.map(e => { const g = e.querySelector('svg, canvas');"
-                " if (!g) return [0, 0]; const r = g.getBoundingClientRect(); return [r.width, r.height]; })")
-            failed = page.eval_on_selector_all(".chart-error", "els => els.length")
-            cells = page.eval_on_selector_all("#correlations .vega svg path", "els => els.length")
-            toc = page.eval_on_selector_all("nav.toc a", "els => els.map(e => e.textContent)")
-            shot = tmp_path / "profile.png"
-            page.screenshot(path=str(shot), full_page=False)
-            page.query_selector("#correlations").screenshot(path=str(tmp_path / "correlations.png"))
-        finally:
-            browser.close()
-    assert errors == [] and failed == 0
-    assert requests == [path.as_uri()]  # self-contained: nothing fetched
+    shot = tmp_path / "profile.png"
+    with opened_report(path, shot, full_page=False) as view:
+        cells = view.count("#correlations .vega svg path")
+        toc = view.texts("nav.toc a")
+        view.screenshot("#correlations", tmp_path / "correlations.png")
+    assert view.errors == [] and view.failed_charts == 0
+    assert view.requests == [path.as_uri()]  # self-contained: nothing fetched
+    sizes = view.chart_sizes
     assert len(sizes) > 30 and all(w > 100 and h > 40 for w, h in sizes), sizes
     assert cells > 100  # heatmap cells were drawn
     assert {"Overview", "Alerts", "Correlations", "Missing values", "Target: churned", "income"} <= set(toc)
     data = shot.read_bytes()
-    assert len(data) > 50_000 and _png_pixels_vary(data) > 50
+    assert len(data) > 50_000 and png_pixels_vary(data) > 50
