@@ -68,12 +68,12 @@ def main() -> None:
         if debug:
             raise
         err_console.print("[bold red]error:[/] ", end="")
-        err_console.print(str(exc), markup=False, highlight=False)
+        err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
     except Exception as exc:  # anything untranslated is a bug: say so, briefly
         if debug:
             raise
         err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: ", end="")
-        err_console.print(str(exc), markup=False, highlight=False)
+        err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         err_console.print("this is a bug in datamill; rerun with --debug for the traceback and report it")
         sys.exit(2)

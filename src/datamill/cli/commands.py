@@ -64,10 +64,10 @@ def _report(record) -> None:
     console.print(_summary(record))
     for node in record.nodes.values():
         for warning in node.warnings:
-            console.print(f"[yellow]warning[/] {node.name}: {warning}", highlight=False)
+            console.print(f"[yellow]warning[/] {node.name}: {warning}", highlight=False, soft_wrap=True)
         if node.error and node.status == "failed":
             console.print(f"[red]error[/] {node.name}: ", end="")
-            console.print(node.error, markup=False, highlight=False)
+            console.print(node.error, markup=False, highlight=False, soft_wrap=True)
             if node.traceback and state.debug:
                 console.print(node.traceback, markup=False, highlight=False)
     if record.status != "ok":
