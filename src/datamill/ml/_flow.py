@@ -65,9 +65,15 @@ def _ranked(search: Search, results: list[CandidateResult]) -> list[CandidateRes
     return sorted(ok, key=lambda r: (-search.metric.sign(r.cv_mean), r.fit_seconds))
 
 
+_COST = {name: i for i, name in enumerate(
+    ["baseline", "logistic", "ridge", "lightgbm", "hist_gbm", "random_forest", "torch_mlp"])}
+
+
 def _defaults(search: Search, names: list[str], tracker: Any, progress: Any, warnings: list[str]) -> list[CandidateResult]:
     results = []
-    order = sorted(names, key=lambda n: n != "baseline")  # the baseline first: the bar to beat
+    # the baseline first (the bar to beat), then cheap to costly, so a tight budget
+    # drops the slow candidates rather than the quick strong ones
+    order = sorted(names, key=lambda n: _COST.get(n, len(_COST)))
     for done, name in enumerate(order):
         progress("defaults", done, len(order), name)
         if time.monotonic() > search.deadline and results:
