@@ -66,10 +66,11 @@ def _ident(name: str) -> str:
 def _strict_int(column: str) -> str:
     c = _ident(column)
     marker = _lit(_WIDEN + column + "\x1f")
+    # one parse per value: a decimal point or an exponent is refused first (DuckDB would round it)
     return (
         f"CASE WHEN {c} IS NULL THEN NULL "
-        f"WHEN strpos({c}, '.') = 0 AND strpos(lower({c}), 'e') = 0 AND try_cast({c} AS BIGINT) IS NOT NULL "
-        f"THEN CAST({c} AS BIGINT) ELSE error({marker} || {c}) END AS {c}"
+        f"WHEN contains({c}, '.') OR contains({c}, 'e') OR contains({c}, 'E') THEN error({marker} || {c}) "
+        f"ELSE coalesce(try_cast({c} AS BIGINT), error({marker} || {c})) END AS {c}"
     )
 
 
