@@ -78,3 +78,15 @@ def test_progress_reports_every_stage(binary_frame: pd.DataFrame) -> None:
     seen: list[str] = []
     fit(binary_frame, "churned", candidates=["baseline", "logistic"], progress=lambda s, d, t, x: seen.append(s), **FAST)
     assert {"defaults", "tune", "refit"} <= set(seen)
+
+
+def test_candidates_run_cheapest_first_so_a_tight_budget_drops_the_slow_ones(binary_frame: pd.DataFrame) -> None:
+    seen: list[str] = []
+
+    def progress(stage: str, done: int, total: int, detail: str = "") -> None:
+        if stage == "defaults" and detail:
+            seen.append(detail)
+
+    fit(binary_frame, "churned", candidates=["random_forest", "lightgbm", "logistic", "baseline"],
+        progress=progress, **{**FAST, "tune_top": 0})
+    assert seen == ["baseline", "logistic", "lightgbm", "random_forest"]
