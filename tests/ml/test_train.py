@@ -90,3 +90,15 @@ def test_candidates_run_cheapest_first_so_a_tight_budget_drops_the_slow_ones(bin
     fit(binary_frame, "churned", candidates=["random_forest", "lightgbm", "logistic", "baseline"],
         progress=progress, **{**FAST, "tune_top": 0})
     assert seen == ["baseline", "logistic", "lightgbm", "random_forest"]
+
+
+def test_a_candidate_that_would_overrun_the_budget_is_stopped(binary_frame: pd.DataFrame) -> None:
+    import time
+
+    big = pd.concat([binary_frame] * 20, ignore_index=True)
+    start = time.monotonic()
+    result = fit(big, "churned", candidates=["baseline", "random_forest"], cv=5, time_budget=1.0, trials=1,
+                 tune_top=0, evaluate=False, tracking_uri=False)
+    assert result.best_name == "baseline"
+    assert any("random_forest stopped after" in w for w in result.warnings)
+    assert time.monotonic() - start < 30  # not five full random-forest fits on 2 cores past a 1 s budget

@@ -17,7 +17,7 @@ import pandas as pd
 
 from datamill.exceptions import ModelError
 from datamill.ml import _checks
-from datamill.ml._search import CandidateResult, Search, limit_threads
+from datamill.ml._search import CandidateResult, OutOfTime, Search, limit_threads
 from datamill.ml.candidates import Candidate, get_candidate
 from datamill.ml.features import make_features
 
@@ -79,7 +79,12 @@ def _defaults(search: Search, names: list[str], tracker: Any, progress: Any, war
         if time.monotonic() > search.deadline and results:
             warnings.append(f"time budget spent before candidate {name} ran with defaults; it was skipped")
             continue
-        result = search.defaults(get_candidate(name))
+        try:
+            # the first candidate always finishes: there must be a model at the end
+            result = search.defaults(get_candidate(name), may_stop=bool(results))
+        except OutOfTime as exc:
+            warnings.append(f"candidate {name} {exc}; it was skipped (give a bigger time budget to include it)")
+            continue
         if result.error:
             warnings.append(f"candidate {name} failed: {result.error}")
         tracker.candidate(result, "defaults")

@@ -55,6 +55,10 @@ def limit_threads(model: Any, threads: int) -> Any:
     return model
 
 
+class OutOfTime(Exception):
+    """A candidate's cross-validation would end past the time budget."""
+
+
 class _OutOfTime(Exception):
     pass
 
@@ -85,14 +89,18 @@ class Search:
         model = candidate.make(self.task, self.seed, **params)
         return Pipeline([*self.make_steps(), ("model", limit_threads(model, self.threads))])
 
-    def cross_validate(self, make: Callable[[], Any], trial: Any = None) -> tuple[list[float], float]:
-        """Scores per fold and the mean seconds of one fit; reports to ``trial`` for pruning."""
+    def cross_validate(self, make: Callable[[], Any], trial: Any = None, *, may_stop: bool = False) -> tuple[list[float], float]:
+        """Scores per fold and the mean seconds of one fit; reports to ``trial`` for pruning.
+
+        With ``may_stop``, a run whose remaining folds would end past the deadline
+        stops early (raising ``OutOfTime``) instead of overrunning the budget.
+        """
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(self.threads):
-            return self._folds(make, trial)
+            return self._folds(make, trial, may_stop)
 
-    def _folds(self, make: Callable[[], Any], trial: Any) -> tuple[list[float], float]:
+    def _folds(self, make: Callable[[], Any], trial: Any, may_stop: bool = False) -> tuple[list[float], float]:
         import optuna
 
         scores, seconds = [], []
@@ -106,6 +114,9 @@ class Search:
                 model.fit(self.X.iloc[train], self.y.iloc[train])
                 seconds.append(time.perf_counter() - start)
                 scores.append(self.metric.score(model, self.X.iloc[valid], self.y.iloc[valid]))
+            left = len(self.folds) - step - 1
+            if may_stop and left and time.monotonic() + left * float(np.mean(seconds)) > self.deadline:
+                raise OutOfTime(f"stopped after {step + 1} of {len(self.folds)} folds: the rest would end past the time budget")
             if trial is not None:
                 trial.report(self.metric.sign(float(np.mean(scores))), step)
                 if trial.should_prune():
@@ -113,11 +124,15 @@ class Search:
                     raise optuna.TrialPruned
         return scores, float(np.mean(seconds))
 
-    def defaults(self, candidate: Candidate) -> CandidateResult:
-        """Cross-validate ``candidate`` with its default parameters."""
+    def defaults(self, candidate: Candidate, *, may_stop: bool = False) -> CandidateResult:
+        """Cross-validate ``candidate`` with its default parameters (``may_stop``: within the deadline)."""
         result = CandidateResult(candidate.label(self.task), candidate.name, {})
         try:
-            result.scores, result.fit_seconds = self.cross_validate(lambda: self.pipeline(candidate, {}))
+            result.scores, result.fit_seconds = self.cross_validate(
+                lambda: self.pipeline(candidate, {}), may_stop=may_stop
+            )
+        except OutOfTime:
+            raise
         except Exception as exc:  # one broken candidate must not stop the others
             from datamill.exceptions import DependencyError
 
