@@ -129,6 +129,14 @@ def _struct(mapping: dict[str, str]) -> str:
     return "{" + ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in mapping.items()) + "}"
 
 
+def _readable(files: list[Path], sniffed: Sniffed) -> tuple[list[Path], Path | None]:
+    """Files DuckDB can read: the originals, or UTF-8 copies in a temporary folder (returned to remove)."""
+    if sniffed.encoding in DUCKDB_ENCODINGS:
+        return files, None
+    tmp = Path(tempfile.mkdtemp(prefix="datamill-csv-"))
+    return _transcode(files, sniffed.encoding, tmp), tmp
+
+
 def _transcode(files: list[Path], encoding: str, folder: Path) -> list[Path]:
     """Copy ``files`` to UTF-8 in ``folder``, streaming: DuckDB reads only UTF-8/16 and latin-1."""
     out = []
@@ -274,19 +282,12 @@ class CsvSource(Source):
         files, sniffed = self._prepare(ctx)
         if sniffed.header_only:
             return None  # an empty table: the streaming path says so
-        tmp = None
-        scan = files
-        if sniffed.encoding not in DUCKDB_ENCODINGS:
-            tmp = Path(tempfile.mkdtemp(prefix="datamill-csv-"))
-            scan = _transcode(files, sniffed.encoding, tmp)
+        scan, tmp = _readable(files, sniffed)
         con = duckdb.connect()
         try:
             fallback = self._copy(con, scan, sniffed, ctx, folder)
             names = {str(s): f.name for s, f in zip(scan, files)}
-            rejects = self._rejects(con, sniffed, names)
-            if fallback:
-                rejects += self._unreported_long_lines(names, rejects)
-            self._report(rejects, sniffed, ctx)
+            self._settle(con, sniffed, names, fallback, ctx)
         finally:
             con.close()
             if tmp:
@@ -313,11 +314,7 @@ class CsvSource(Source):
         return True  # pragma: no cover - the loop returns or raises
 
     def _open(self, files: list[Path], sniffed: Sniffed, ctx: ReadContext) -> pa.RecordBatchReader:
-        tmp = None
-        scan = files
-        if sniffed.encoding not in DUCKDB_ENCODINGS:
-            tmp = Path(tempfile.mkdtemp(prefix="datamill-csv-"))
-            scan = _transcode(files, sniffed.encoding, tmp)
+        scan, tmp = _readable(files, sniffed)
         con = duckdb.connect()
         try:
             try:
@@ -402,14 +399,19 @@ class CsvSource(Source):
                     raise RetryRead(f"{ctx.where}: an integer column holds other values; read again") from None
                 raise SourceError(f"{ctx.where}: CSV read failed: {short(str(exc).splitlines()[0])} "
                                   "(check delimiter:, quote:, encoding: and types:)") from None
-            rejects = self._rejects(con, sniffed, names)
-            if fallback:
-                rejects += self._unreported_long_lines(names, rejects)
-            self._report(rejects, sniffed, ctx)
+            self._settle(con, sniffed, names, fallback, ctx)
         finally:
             con.close()
             if tmp:
                 shutil.rmtree(tmp, ignore_errors=True)
+
+    def _settle(self, con: duckdb.DuckDBPyConnection, sniffed: Sniffed, names: dict[str, str], fallback: bool,
+                ctx: ReadContext) -> None:
+        """After a full read: collect what DuckDB rejected and hand it to ``ctx`` (or ask for a re-read)."""
+        rejects = self._rejects(con, sniffed, names)
+        if fallback:
+            rejects += self._unreported_long_lines(names, rejects)
+        self._report(rejects, sniffed, ctx)
 
     def _rejects(self, con: duckdb.DuckDBPyConnection, sniffed: Sniffed, names: dict[str, str]) -> list[_Reject]:
         rows = con.sql(
