@@ -69,10 +69,9 @@ class Dialect:
         return f"row_number() OVER ({by}ORDER BY {', '.join(order) or '1'})"
 
     def ffill(self, expr: str, partition: list[str], order: list[str], backward: bool = False) -> str:
-        by = f"PARTITION BY {', '.join(partition)} " if partition else ""
-        frame = "ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING" if backward else "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+        """The last non-null value so far (first from here on, ``backward``) within a group."""
         func = "first_value" if backward else "last_value"
-        return f"{func}({expr} IGNORE NULLS) OVER ({by}ORDER BY {', '.join(order)} {frame})"
+        return f"{func}({expr} IGNORE NULLS) {_fill_window(partition, order, backward)}"
 
     def repeat(self, count: str) -> str:
         """A select-list item that repeats its row ``count`` times (a set-returning function)."""
@@ -121,10 +120,8 @@ class SparkDialect(Dialect):
         return f"({expr} RLIKE {self.literal(anchored)})"
 
     def ffill(self, expr: str, partition: list[str], order: list[str], backward: bool = False) -> str:
-        by = f"PARTITION BY {', '.join(partition)} " if partition else ""
-        frame = "ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING" if backward else "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
         func = "first" if backward else "last"
-        return f"{func}({expr}, TRUE) OVER ({by}ORDER BY {', '.join(order)} {frame})"
+        return f"{func}({expr}, TRUE) {_fill_window(partition, order, backward)}"
 
     def repeat(self, count: str) -> str:
         return f"explode(sequence(1, {count}))"
@@ -134,6 +131,13 @@ class SparkDialect(Dialect):
 
     def age_seconds(self, expr: str) -> str:
         return f"(unix_micros(current_timestamp()) - unix_micros(CAST({expr} AS TIMESTAMP))) / 1e6"
+
+
+def _fill_window(partition: list[str], order: list[str], backward: bool) -> str:
+    """The window of a forward (or backward) fill; the same text in both dialects."""
+    by = f"PARTITION BY {', '.join(partition)} " if partition else ""
+    rows = "CURRENT ROW AND UNBOUNDED FOLLOWING" if backward else "UNBOUNDED PRECEDING AND CURRENT ROW"
+    return f"OVER ({by}ORDER BY {', '.join(order)} ROWS BETWEEN {rows})"
 
 
 _JAVA = {"%Y": "yyyy", "%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss", "%y": "yy", "%b": "MMM", "%B": "MMMM", "%f": "SSSSSS", "%%": "%"}
