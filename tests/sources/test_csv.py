@@ -231,3 +231,98 @@ def test_integer_column_with_late_fractions_and_huge_values_is_widened_not_round
     assert max(t.column("big").to_pylist()) == 9_223_372_036_854_785_807  # exact, not a rounded double
     assert any("column a holds fractional numbers" in w for w in ctx.warnings)
     assert any("column big holds integers beyond 64 bits" in w for w in ctx.warnings)
+
+
+def test_cr_only_line_ends_are_read_with_their_line_numbers(tmp_path: Path) -> None:
+    write(tmp_path, b'id,note\r1,"two\rlines"\r2,plain\r3\r4,last\r')
+    ctx = ReadContext("data", on_bad_rows="quarantine")
+    t = drain(source(tmp_path), ctx)
+    assert t.to_pylist() == [{"id": 1, "note": "two\rlines"}, {"id": 2, "note": "plain"}, {"id": 4, "note": "last"}]
+    assert [(b.line, b.raw) for b in ctx.bad_rows] == [(5, "3")]
+
+
+def test_big_cp1252_file_drops_only_undecodable_lines_and_keeps_line_numbers(tmp_path: Path, monkeypatch) -> None:
+    from datamill.sources import _csv_scan
+
+    monkeypatch.setattr(_csv_scan, "_CHUNK", 1 << 18)  # ~1.8 MB of rows: several chunks, lines across their ends
+    rows = [f"{i},caf\xe9 {i}".encode("cp1252") for i in range(1, 100_001)]
+    rows[49_999] = b"50000,bad\x81"  # line 50,001
+    rows[50_001] = b"50002,ok\x9d,\x81"  # line 50,003: two bad bytes, one report
+    rows[80_000] = b"80001,ragged,row"  # line 80,002: DuckDB's own bad row, after the dropped lines
+    write(tmp_path, b"id,name\n" + b"\n".join(rows) + b"\n")
+    ctx = ReadContext("data", on_bad_rows="quarantine")
+    t = drain(source(tmp_path, encoding="cp1252"), ctx)
+    assert t.num_rows == 100_000 - 3 and t.column("name")[0].as_py() == "café 1"
+    assert [(b.line, b.raw) for b in ctx.bad_rows] == [
+        (50_001, "50000,bad\\x81"), (50_003, "50002,ok\\x9d,\\x81"), (80_002, "80001,ragged,row"),
+    ]
+    assert t.column("id").to_pylist() == [i for i in range(1, 100_001) if i not in (50_000, 50_002, 80_001)]
+    assert "not valid cp1252" in ctx.bad_rows[0].reason and "set encoding:" in ctx.bad_rows[0].reason
+
+
+def test_undecodable_header_is_an_error_naming_the_encoding(tmp_path: Path) -> None:
+    write(tmp_path, b"id,na\x81me\n1,a\n")
+    with pytest.raises(SourceError, match=r"line 1 \(the header\): byte 0x81 at column 6 is not valid cp1252 \(set encoding:"):
+        drain(source(tmp_path, encoding="cp1252"), ReadContext("data", on_bad_rows="quarantine"))
+
+
+def test_utf8_file_with_a_stray_byte_keeps_its_accents(tmp_path: Path) -> None:
+    lines = ["id,name"] + [f"{i},Zoë {i}" for i in range(1, 50)]
+    data = "\n".join(lines).encode().replace("Zoë 7".encode(), b"Zo\xeb 7") + b"\n"
+    write(tmp_path, data)
+    ctx = ReadContext("data", on_bad_rows="quarantine")
+    t = drain(source(tmp_path), ctx)
+    assert t.num_rows == 48 and t.column("name")[0].as_py() == "Zoë 1"  # not 'ZoÃ«': read as UTF-8
+    assert [(b.line, b.raw) for b in ctx.bad_rows] == [(8, "7,Zo\\xeb 7")]
+    assert "is UTF-8 with 1 byte(s) that are not" in ctx.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("head", "says"),
+    [
+        (b"PK\x03\x04", "a ZIP archive (an .xlsx or .ods workbook?)"),
+        (b"%PDF-1.7\n", "a PDF document"),
+        (b"PAR1", "a Parquet file: use type: parquet"),
+        (b"\x1f\x8b\x08", "gzip-compressed: name it .csv.gz"),
+        (b"", "binary data ("),
+    ],
+)
+def test_binary_files_are_refused_by_name(tmp_path: Path, head: bytes, says: str) -> None:
+    import random
+
+    write(tmp_path, head + random.Random(1).randbytes(4096))
+    with pytest.raises(SourceError) as err:
+        source(tmp_path).read(ReadContext("data"))
+    assert str(err.value).startswith(f"data.csv is not a CSV file: it is {says}")
+
+
+def test_gzipped_csv_is_read(tmp_path: Path) -> None:
+    import gzip
+
+    write(tmp_path, gzip.compress(b"id,name\n1,ann\n2,bob\n"), "data.csv.gz")
+    t = drain(source(tmp_path, path="data.csv.gz"), ReadContext("data"))
+    assert t.to_pylist() == [{"id": 1, "name": "ann"}, {"id": 2, "name": "bob"}]
+
+
+def test_a_five_megabyte_field_is_data_by_default(tmp_path: Path) -> None:
+    write(tmp_path, "id,blob,n\n1,a,1\n2," + "x" * 5_000_000 + ",2\n3,c,3\n")
+    ctx = ReadContext("data")
+    t = drain(source(tmp_path), ctx)
+    assert t.column("n").to_pylist() == [1, 2, 3] and len(t.column("blob")[1].as_py()) == 5_000_000
+
+
+def test_a_field_over_128_kib_in_the_sniffed_sample(tmp_path: Path) -> None:
+    write(tmp_path, "id,blob\n1," + "y" * 300_000 + "\n2,b\n")
+    t = drain(source(tmp_path), ReadContext("data"))
+    assert t.column("id").to_pylist() == [1, 2]
+
+
+@pytest.mark.parametrize(("given", "expected"), [("64MiB", 64 << 20), ("5 MB", 5_000_000), (4096, 4096)])
+def test_max_line_bytes_takes_sizes(given, expected) -> None:
+    assert CsvSource.Options(path="x.csv", max_line_bytes=given).max_line_bytes == expected
+
+
+@pytest.mark.parametrize(("given", "says"), [("lots", "not a size"), (10, "between 1 KiB and 1 GiB"), ("2GiB", "between")])
+def test_max_line_bytes_is_validated(given, says) -> None:
+    with pytest.raises(pydantic.ValidationError, match=says):
+        CsvSource.Options(path="x.csv", max_line_bytes=given)

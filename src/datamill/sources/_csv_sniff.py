@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import io
 import re
 from collections import Counter
@@ -20,6 +21,8 @@ from pathlib import Path
 from datamill.exceptions import SourceError
 
 SAMPLE_BYTES = 1 << 20
+# Python's csv module refuses fields over 128 KiB by default; a sample may hold a 1 MiB one.
+csv.field_size_limit(max(csv.field_size_limit(), 2 * SAMPLE_BYTES))
 DELIMITERS = (",", ";", "\t", "|")
 # DuckDB reads these itself; any other encoding is transcoded to UTF-8 first.
 DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "latin-1": "latin-1"}
@@ -43,6 +46,52 @@ class Sniffed:
     types: list[str]  # DuckDB type names, for when DuckDB's own sniffer gives up
     header_only: bool = False
     warnings: list[str] = field(default_factory=list)
+    newline: str = "\n"  # "\r" for old Mac files (Excel's "CSV (Macintosh)")
+
+
+def open_bytes(file: Path):  # noqa: ANN201 - a binary file object
+    """``file`` opened for reading bytes, decompressed when its name ends in ``.gz``."""
+    return gzip.open(file, "rb") if file.name.lower().endswith(".gz") else open(file, "rb")
+
+
+# Leading bytes of files people point a CSV source at by mistake.
+_MAGIC = [
+    (b"PK\x03\x04", "a ZIP archive (an .xlsx or .ods workbook?): export it as CSV"),
+    (b"\xd0\xcf\x11\xe0", "an old Office file (.xls?): export it as CSV"),
+    (b"%PDF", "a PDF document"),
+    (b"PAR1", "a Parquet file: use type: parquet"),
+    (b"\x1f\x8b", "gzip-compressed: name it .csv.gz so it is decompressed"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"SQLite format 3", "a SQLite database"),
+]
+# C0 control characters other than tab, newline, carriage return and form feed
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def binary_reason(sample: bytes) -> str | None:
+    """Why ``sample`` (a file's first bytes) is not text, or ``None`` when it may be.
+
+    Examples
+    --------
+    >>> binary_reason(b"id,name\\n1,ann\\n") is None
+    True
+    >>> binary_reason(b"PK\\x03\\x04rest")
+    'a ZIP archive (an .xlsx or .ods workbook?): export it as CSV'
+    """
+    for magic, what in _MAGIC:
+        if sample.startswith(magic):
+            return what
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    head = sample[:65536]
+    controls = len(_CONTROL.findall(head))
+    if controls >= 4 and controls > 0.05 * len(head):
+        nul = head.count(0)
+        if nul > 0.3 * len(head) and (head[1::2].count(0) > 0.9 * nul or head[0::2].count(0) > 0.9 * nul):
+            return "UTF-16 text without a byte-order mark: set encoding: utf-16"
+        return f"binary data ({controls:,} control bytes in its first {len(head):,})"
+    return None
 
 
 def normalize_encoding(name: str) -> str:
@@ -66,6 +115,17 @@ def _detect_encoding(sample: bytes, file: Path, warnings: list[str]) -> str:
         return "utf-8"
     except UnicodeDecodeError as exc:
         bad = exc.start
+    # A UTF-8 file with a few stray bytes: reading it all as cp1252 would garble
+    # every accent; read it as UTF-8 and let the rows with the stray bytes be bad rows.
+    text = sample.decode("utf-8", errors="surrogateescape")
+    stray = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
+    wide = sum(1 for ch in text if ch >= "\x80" and not "\udc80" <= ch <= "\udcff")
+    if wide > stray:
+        warnings.append(
+            f"{file.name} is UTF-8 with {stray:,} byte(s) that are not (first 0x{sample[bad]:02X} at offset {bad}): "
+            "their rows are bad rows (set encoding: if the file is in another encoding)"
+        )
+        return "utf-8"
     # Bytes 0x80-0x9F are control characters in latin-1 but letters and
     # punctuation (€, “, ”) in Windows-1252, the usual origin of such files.
     guess = "cp1252" if re.search(rb"[\x80-\x9f]", sample) else "latin-1"
@@ -165,13 +225,24 @@ _TYPE_ROWS = 5_000
 
 def sniff(file: Path, *, encoding: str | None, delimiter: str | None, header: bool | None, quote: str) -> Sniffed:
     """Sniff ``file`` from its first MiB; options given by the user always win."""
-    with open(file, "rb") as fh:
-        sample = fh.read(SAMPLE_BYTES)
-        whole = len(sample) < SAMPLE_BYTES or not fh.read(1)
+    with open_bytes(file) as fh:
+        try:
+            sample = fh.read(SAMPLE_BYTES)
+            whole = len(sample) < SAMPLE_BYTES or not fh.read(1)
+        except (OSError, EOFError) as exc:  # a corrupt .gz
+            raise SourceError(f"{file.name} cannot be decompressed: {exc} (check path:)") from None
     warnings: list[str] = []
-    enc = normalize_encoding(encoding) if encoding else _detect_encoding(sample, file, warnings)
+    enc = normalize_encoding(encoding) if encoding else None
+    if enc is None or not enc.startswith(("utf-16", "utf-32")):
+        why = binary_reason(sample)
+        if why is not None:
+            raise SourceError(f"{file.name} is not a CSV file: it is {why} (check path:)")
+    enc = enc or _detect_encoding(sample, file, warnings)
     text = codecs.getincrementaldecoder(enc)(errors="replace").decode(sample, final=whole)
     text = text.lstrip("\ufeff")
+    newline = "\r" if "\r" in text and "\n" not in text else "\n"
+    if newline == "\r":  # old Mac line ends: Python's csv module wants \n
+        text = text.replace("\r", "\n")
     if not whole:
         cut = max(text.rfind("\n"), 0)
         if cut == 0:
@@ -180,8 +251,13 @@ def sniff(file: Path, *, encoding: str | None, delimiter: str | None, header: bo
                 "(check path:, delimiter: and encoding:)"
             )
         text = text[:cut]
-    delim = delimiter or _pick_delimiter(text, quote)
-    rows = [r for r in csv.reader(io.StringIO(text), delimiter=delim, quotechar=quote) if r]
+    try:
+        delim = delimiter or _pick_delimiter(text, quote)
+        rows = [r for r in csv.reader(io.StringIO(text), delimiter=delim, quotechar=quote) if r]
+    except csv.Error as exc:
+        raise SourceError(
+            f"{file.name}: cannot make out its CSV layout ({exc}) (set delimiter:, quote: and header:)"
+        ) from None
     if not whole and len(rows) > 2:
         rows = rows[:-1]  # the last record may be cut by the sample's end (quoted newline)
     if not rows:
@@ -200,4 +276,4 @@ def sniff(file: Path, *, encoding: str | None, delimiter: str | None, header: bo
     sample_body = body[:_TYPE_ROWS]
     types = [value_type([r[i] for r in sample_body if len(r) == width]) for i in range(width)]
     return Sniffed(enc, delim, has_header, names, types, header_only=whole and has_header and not body,
-                   warnings=warnings)
+                   warnings=warnings, newline=newline)

@@ -11,30 +11,30 @@ type changed after DuckDB's sample: the column is remembered as text and
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import re
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 from pydantic import field_validator
 
 from datamill._registry import did_you_mean
 from datamill.exceptions import SourceError
-from datamill.sources._csv_sniff import DUCKDB_ENCODINGS, Sniffed, normalize_encoding, sniff
+from datamill.sources._csv_scan import Scan, long_lines, not_valid, physical_lines, raw_line
+from datamill.sources._csv_sniff import DUCKDB_ENCODINGS, Sniffed, sniff
 from datamill.sources._files import files_fingerprint, resolve_files, short
 from datamill.sources.base import BadRow, ReadContext, RetryRead, Source, SourceOptions
 
 __all__ = ["CsvSource", "CsvOptions"]
 
 BATCH_ROWS = 122_880  # a multiple of DuckDB's 2,048-row vector
+MAX_LINE_BYTES = 64 << 20  # a field of several MB (a JSON blob, a base64 image) is data, not a bad row
+_MAX_LINE_LIMIT = 1 << 30
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
 _TYPES = {
     "bigint": "BIGINT", "int": "BIGINT", "int64": "BIGINT", "integer": "INTEGER", "int32": "INTEGER",
     "smallint": "SMALLINT", "double": "DOUBLE", "float": "DOUBLE", "float64": "DOUBLE", "real": "FLOAT",
@@ -43,11 +43,7 @@ _TYPES = {
     "datetime": "TIMESTAMP", "timestamptz": "TIMESTAMPTZ", "time": "TIME",
 }
 _DECIMAL = re.compile(r"^decimal\(\s*\d+\s*,\s*\d+\s*\)$", re.I)
-_REASONS = {
-    "UNQUOTED VALUE": "unterminated or misplaced quote",
-    "INVALID ENCODING": "bytes that are not valid {encoding}",
-    "INVALID UNICODE": "bytes that are not valid {encoding}",
-}
+_REASONS = {"UNQUOTED VALUE": "unterminated or misplaced quote"}
 
 
 _INT_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT")
@@ -106,7 +102,20 @@ class CsvOptions(SourceOptions):
     columns: dict[str, str] | None = None  # the whole schema, in file order: name -> type
     types: dict[str, str] = {}  # override the sniffed type of some columns
     null_values: list[str] = [""]
-    max_line_bytes: int = 2_000_000
+    # the longest line (a whole record, quoted newlines included) read as data; longer ones are bad rows
+    max_line_bytes: int = MAX_LINE_BYTES
+
+    @field_validator("max_line_bytes", mode="before")
+    @classmethod
+    def _size(cls, value: object) -> object:
+        return parse_size(value) if isinstance(value, str) else value
+
+    @field_validator("max_line_bytes")
+    @classmethod
+    def _size_range(cls, value: int) -> int:
+        if not 1024 <= value <= _MAX_LINE_LIMIT:
+            raise ValueError(f"must be between 1 KiB and 1 GiB, got {value:,} bytes (e.g. 64MiB)")
+        return value
 
     @field_validator("columns", "types")
     @classmethod
@@ -121,64 +130,27 @@ class CsvOptions(SourceOptions):
         return value
 
 
+def parse_size(text: str) -> int:
+    """``"64MiB"`` → 67108864: a byte count with an optional unit (KB, MB, GB, KiB, MiB, GiB).
+
+    Examples
+    --------
+    >>> parse_size("16 MiB"), parse_size("5MB"), parse_size("2048")
+    (16777216, 5000000, 2048)
+    """
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = m.group(2).lower() if m else ""
+    if not m or unit not in _UNITS:
+        raise ValueError(f"'{text}' is not a size: use bytes, or a number with KB, MB, GB, KiB, MiB or GiB")
+    return int(float(m.group(1)) * _UNITS[unit])
+
+
 def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
 def _struct(mapping: dict[str, str]) -> str:
     return "{" + ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in mapping.items()) + "}"
-
-
-def _readable(files: list[Path], sniffed: Sniffed) -> tuple[list[Path], Path | None]:
-    """Files DuckDB can read: the originals, or UTF-8 copies in a temporary folder (returned to remove)."""
-    if sniffed.encoding in DUCKDB_ENCODINGS:
-        return files, None
-    tmp = Path(tempfile.mkdtemp(prefix="datamill-csv-"))
-    return _transcode(files, sniffed.encoding, tmp), tmp
-
-
-def _transcode(files: list[Path], encoding: str, folder: Path) -> list[Path]:
-    """Copy ``files`` to UTF-8 in ``folder``, streaming: DuckDB reads only UTF-8/16 and latin-1."""
-    out = []
-    for i, src in enumerate(files):
-        dst = folder / f"{i}_{src.name}"
-        with open(src, encoding=encoding, errors="replace", newline="") as fin, open(dst, "w", encoding="utf-8", newline="") as fout:
-            shutil.copyfileobj(fin, fout, 1 << 20)
-        out.append(dst)
-    return out
-
-
-def _physical_lines(file: Path, positions: list[int]) -> dict[int, int]:
-    """Map DuckDB's byte positions to 1-based physical line numbers (quoted newlines count)."""
-    out: dict[int, int] = {}
-    todo = sorted(set(positions))
-    seen, lines, k = 0, 0, 0
-    with open(file, "rb") as fh:
-        while k < len(todo) and (chunk := fh.read(8 << 20)):
-            end = seen + len(chunk)
-            while k < len(todo) and todo[k] <= end:
-                out[todo[k]] = lines + chunk.count(b"\n", 0, todo[k] - seen) + 1
-                k += 1
-            lines += chunk.count(b"\n")
-            seen = end
-    return out
-
-
-def _long_lines(file: Path, limit: int) -> list[tuple[int, int, int]]:
-    """``(line, offset, bytes)`` of each line longer than ``limit`` bytes (a bounded-memory scan)."""
-    found, last_nl, base, line = [], -1, 0, 1
-    with open(file, "rb") as fh:
-        while chunk := fh.read(8 << 20):
-            nl = np.flatnonzero(np.frombuffer(chunk, np.uint8) == 10) + base
-            starts = np.concatenate(([last_nl], nl[:-1])) if len(nl) else np.array([], dtype=np.int64)
-            for i in np.flatnonzero(nl - starts - 1 > limit):
-                found.append((line + int(i), int(starts[i]) + 1, int(nl[i] - starts[i] - 1)))
-            if len(nl):
-                last_nl, line = int(nl[-1]), line + len(nl)
-            base += len(chunk)
-    if base - last_nl - 1 > limit:
-        found.append((line, last_nl + 1, base - last_nl - 1))
-    return found
 
 
 def _field_count_reason(raw: str, sniffed: Sniffed) -> str:
@@ -211,12 +183,6 @@ def _watch(con: duckdb.DuckDBPyConnection, report: Callable[[float], None] | Non
     finally:
         done.set()
         thread.join()
-
-
-def _head(file: Path, offset: int, size: int = 1000) -> str:
-    with open(file, "rb") as fh:
-        fh.seek(offset)
-        return fh.read(size).decode("utf-8", errors="replace")
 
 
 class CsvSource(Source):
@@ -282,16 +248,14 @@ class CsvSource(Source):
         files, sniffed = self._prepare(ctx)
         if sniffed.header_only:
             return None  # an empty table: the streaming path says so
-        scan, tmp = _readable(files, sniffed)
+        scan = Scan.open(files, sniffed, ctx)
         con = duckdb.connect()
         try:
-            fallback = self._copy(con, scan, sniffed, ctx, folder)
-            names = {str(s): f.name for s, f in zip(scan, files)}
-            self._settle(con, sniffed, names, fallback, ctx)
+            fallback = self._copy(con, scan.files, sniffed, ctx, folder)
+            self._settle(con, sniffed, scan, fallback, ctx)
         finally:
             con.close()
-            if tmp:
-                shutil.rmtree(tmp, ignore_errors=True)
+            scan.close()
         return sorted(folder.glob("*.parquet"))
 
     def _copy(self, con: duckdb.DuckDBPyConnection, scan: list[Path], sniffed: Sniffed, ctx: ReadContext, folder: Path) -> bool:
@@ -314,25 +278,23 @@ class CsvSource(Source):
         return True  # pragma: no cover - the loop returns or raises
 
     def _open(self, files: list[Path], sniffed: Sniffed, ctx: ReadContext) -> pa.RecordBatchReader:
-        scan, tmp = _readable(files, sniffed)
+        scan = Scan.open(files, sniffed, ctx)
         con = duckdb.connect()
         try:
             try:
-                rel = con.sql(self._strict_query(con, scan, sniffed, auto_detect=True))
+                rel = con.sql(self._strict_query(con, scan.files, sniffed, auto_detect=True))
                 fallback = False
             except duckdb.Error:
                 # DuckDB's sniffer trips over malformed rows near the top: use our types.
-                rel = con.sql(self._strict_query(con, scan, sniffed, auto_detect=False))
+                rel = con.sql(self._strict_query(con, scan.files, sniffed, auto_detect=False))
                 fallback = True
             reader = rel.to_arrow_reader(BATCH_ROWS) if hasattr(rel, "to_arrow_reader") else rel.fetch_record_batch(BATCH_ROWS)
         except duckdb.Error as exc:
             con.close()
-            if tmp:
-                shutil.rmtree(tmp, ignore_errors=True)
+            scan.close()
             raise SourceError(f"{ctx.where}: cannot read as CSV: {short(str(exc).splitlines()[0])} "
                               "(check delimiter:, quote: and encoding:)") from None
-        names = {str(s): f.name for s, f in zip(scan, files)}
-        stream = self._stream(con, reader, sniffed, ctx, names, fallback, tmp)
+        stream = self._stream(con, reader, sniffed, ctx, scan, fallback)
         return pa.RecordBatchReader.from_batches(reader.schema, stream)
 
     def _strict_query(self, con: duckdb.DuckDBPyConnection, files: list[Path], s: Sniffed, *, auto_detect: bool) -> str:
@@ -378,6 +340,8 @@ class CsvSource(Source):
             f"max_line_size={o.max_line_bytes}", "nullstr=[" + ", ".join(map(_lit, o.null_values)) + "]",
             "store_rejects=true",
         ]
+        if s.newline == "\r":
+            args.append("new_line='\\r'")
         if o.columns:
             args += ["auto_detect=false", f"columns={_struct(o.columns)}"]
             return f"select * from read_csv({', '.join(args)})"
@@ -390,7 +354,7 @@ class CsvSource(Source):
             args += ["auto_detect=false", f"columns={_struct(dict(zip(s.names, s.types)) | overrides)}"]
         return f"select * from read_csv({', '.join(args)})"
 
-    def _stream(self, con, reader, sniffed, ctx, names, fallback, tmp) -> Iterator[pa.RecordBatch]:  # noqa: ANN001
+    def _stream(self, con, reader, sniffed, ctx, scan, fallback) -> Iterator[pa.RecordBatch]:  # noqa: ANN001
         try:
             try:
                 yield from reader
@@ -399,46 +363,51 @@ class CsvSource(Source):
                     raise RetryRead(f"{ctx.where}: an integer column holds other values; read again") from None
                 raise SourceError(f"{ctx.where}: CSV read failed: {short(str(exc).splitlines()[0])} "
                                   "(check delimiter:, quote:, encoding: and types:)") from None
-            self._settle(con, sniffed, names, fallback, ctx)
+            self._settle(con, sniffed, scan, fallback, ctx)
         finally:
             con.close()
-            if tmp:
-                shutil.rmtree(tmp, ignore_errors=True)
+            scan.close()
 
-    def _settle(self, con: duckdb.DuckDBPyConnection, sniffed: Sniffed, names: dict[str, str], fallback: bool,
+    def _settle(self, con: duckdb.DuckDBPyConnection, sniffed: Sniffed, scan: Scan, fallback: bool,
                 ctx: ReadContext) -> None:
         """After a full read: collect what DuckDB rejected and hand it to ``ctx`` (or ask for a re-read)."""
-        rejects = self._rejects(con, sniffed, names)
+        rejects = self._rejects(con, sniffed, scan)
         if fallback:
-            rejects += self._unreported_long_lines(names, rejects)
+            rejects += self._unreported_long_lines(scan, rejects)
         self._report(rejects, sniffed, ctx)
 
-    def _rejects(self, con: duckdb.DuckDBPyConnection, sniffed: Sniffed, names: dict[str, str]) -> list[_Reject]:
+    def _rejects(self, con: duckdb.DuckDBPyConnection, sniffed: Sniffed, scan: Scan) -> list[_Reject]:
         rows = con.sql(
             "select s.file_path, e.line, e.line_byte_position, e.column_name, e.error_type, e.csv_line, "
             "e.error_message from reject_errors e join reject_scans s "
             "on e.scan_id = s.scan_id and e.file_id = s.file_id order by s.file_path, e.line"
         ).fetchall()
         lines: dict[str, dict[int, int]] = {}
-        if DUCKDB_ENCODINGS.get(sniffed.encoding, "utf-8") == "utf-8":
+        if DUCKDB_ENCODINGS.get(sniffed.encoding, "utf-8") in ("utf-8", "latin-1"):
             # DuckDB counts records; people count lines, and quoted newlines differ.
             for path in {r[0] for r in rows}:
-                lines[path] = _physical_lines(Path(path), [r[2] for r in rows if r[0] == path])
-        return [
-            _Reject(names.get(path, Path(path).name), lines.get(path, {}).get(pos, line), column, kind,
-                    (raw or "").lstrip("\r\n"), message or "")
-            for path, line, pos, column, kind, raw, message in rows
-        ]
+                lines[path] = physical_lines(Path(path), [r[2] for r in rows if r[0] == path], scan.newline)
+        out = []
+        for path, line, pos, column, kind, raw, message in rows:
+            if kind in ("INVALID ENCODING", "INVALID UNICODE") and pos is not None:
+                # DuckDB shows undecodable bytes as '?': keep the real ones, as \xNN escapes
+                raw = raw_line(Path(path), pos, scan.newline, len((raw or "").encode()) + 64)
+            physical = lines.get(path, {}).get(pos, line)
+            out.append(_Reject(scan.name(path), scan.line(path, physical), column, kind,
+                               (raw or "").lstrip("\r\n"), message or ""))
+        return out
 
-    def _unreported_long_lines(self, names: dict[str, str], rejects: list[_Reject]) -> list[_Reject]:
+    def _unreported_long_lines(self, scan: Scan, rejects: list[_Reject]) -> list[_Reject]:
         """DuckDB drops over-long lines silently when it does not sniff: find them ourselves."""
         limit = self.options.max_line_bytes
         out = []
-        for path, name in names.items():
+        for path in map(str, scan.files):
+            name = scan.name(path)
             known = {r.line for r in rejects if r.file == name and r.kind == "LINE SIZE OVER MAXIMUM"}
-            for line, offset, size in _long_lines(Path(path), limit):
+            for copy_line, offset, size in long_lines(Path(path), limit, scan.newline):
+                line = scan.line(path, copy_line)
                 if line not in known:
-                    raw = f"{_head(Path(path), offset)}… (cut: the line has {size:,} bytes)"
+                    raw = f"{raw_line(Path(path), offset, scan.newline)}… (cut: the line has {size:,} bytes)"
                     out.append(_Reject(name, line, None, "LINE SIZE OVER MAXIMUM", raw, f"Actual Size:{size} bytes"))
         return out
 
@@ -451,8 +420,10 @@ class CsvSource(Source):
             m = re.search(r"Actual Size:\s*(\d+)", r.message)
             size = f"{int(m.group(1)):,} bytes" if m else "longer than that"
             return f"line is {size}, over max_line_bytes ({self.options.max_line_bytes:,})"
+        if r.kind in ("INVALID ENCODING", "INVALID UNICODE"):
+            return not_valid(sniffed.encoding)
         if r.kind in _REASONS:
-            return _REASONS[r.kind].format(encoding=sniffed.encoding)
+            return _REASONS[r.kind]
         where = f"column {r.column}: " if r.column else ""
         return where + r.message
 
