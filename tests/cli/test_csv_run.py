@@ -15,8 +15,8 @@ def last_run(project: Path) -> dict:
     return json.loads(runs[-1].read_text(encoding="utf-8"))
 
 
-def sql_rows(project: Path, query: str) -> list[str]:
-    out = cli("sql", query, "--format", "csv", cwd=project)
+def sql_rows(project: Path, query: str, env: dict | None = None) -> list[str]:
+    out = cli("sql", query, "--format", "csv", cwd=project, env=env)
     assert out.returncode == 0, out.stderr
     return out.stdout.splitlines()[1:]
 

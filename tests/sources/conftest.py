@@ -62,6 +62,11 @@ class _Handler(BaseHTTPRequestHandler):
         nxt = f"/next?start={start + 3}" if start + 3 < len(ITEMS) else None
         self._send(200, json.dumps({"data": ITEMS[start:start + 3], "next": nxt}))
 
+    def r_omits(self, q: dict) -> None:  # next-link pagination whose last page has no 'next' key at all
+        if q.get("page") == "2":
+            return self._send(200, json.dumps({"data": ITEMS[3:]}))
+        self._send(200, json.dumps({"data": ITEMS[:3], "next": "/omits?page=2"}))
+
     def r_pages(self, q: dict) -> None:  # page numbers, stop on an empty page
         page, size = int(q["page"]), int(q["per_page"])
         self._send(200, json.dumps({"data": ITEMS[(page - 1) * size:page * size]}))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from datamill.exceptions import SourceError
+from datamill.exceptions import ConfigError, SourceError
 from datamill.sources.base import ReadContext
 from datamill.sources.http import HttpSource
 from tests.sources.conftest import ITEMS, drain
@@ -129,3 +129,17 @@ def test_max_pages_cap(http_server) -> None:
     base, _ = http_server
     with pytest.raises(SourceError, match=r"still more pages after max_pages \(2\)"):
         drain(source(url=f"{base}/next", records="$.data", paginate={"next": "$.next"}, max_pages=2), ReadContext("api"))
+
+
+def test_a_later_page_without_the_next_key_is_the_last(http_server) -> None:
+    base, _ = http_server
+    t = drain(source(url=f"{base}/omits", records="$.data", paginate={"next": "$.next"}), ReadContext("api"))
+    assert t.column("id").to_pylist() == list(range(1, 8))
+
+
+def test_a_next_path_missing_on_the_first_page_is_a_config_error(http_server) -> None:
+    base, server = http_server
+    with pytest.raises(ConfigError, match=r"paginate: next: \$.next_page matches nothing on the first page: "
+                                          r"no key 'next_page' at \$ \(found: data, next\)"):
+        drain(source(url=f"{base}/next", records="$.data", paginate={"next": "$.next_page"}), ReadContext("api"))
+    assert server.hits["/next"] == 1

@@ -21,6 +21,7 @@ import pyarrow as pa
 from datamill.config.schema import DatasetSpec, ModelSpec, SourceSpec
 from datamill.engine.sql import referenced_tables
 from datamill.exceptions import ConfigError, EngineError, PipelineError
+from datamill.pipeline._staging import stage
 from datamill.pipeline.progress import count_rows
 from datamill.pipeline.records import NodeRun
 from datamill.sources import SOURCES, ReadContext, RetryRead
@@ -120,17 +121,25 @@ class SourceNode(Node):
 
 
     def _ingest(self, ctx: RunContext, source: Any, read: ReadContext) -> Any:
-        """One read of the source into storage: as Parquet files where it can, else streamed."""
+        """One read of the source into storage, settled in local Parquet files before storage sees it.
+
+        A source may learn half-way that it must read again (:class:`RetryRead`:
+        a column's type changed after DuckDB's sample, a later API page widened a
+        field). Reading the whole source into staging files first means that
+        happens before storage is touched: storage never sees a half-read source,
+        and no backend needs to know the retry protocol.
+        """
         staging = ctx.root / ".datamill" / "tmp" / f"{ctx.run_id}-{self.name}"
+        shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True, exist_ok=True)
         try:
             files = source.read_to_parquet(read, staging)
-            if files is not None:
+            if files is not None:  # the source wrote Parquet itself: a lakehouse adopts the files as they are
                 result = ctx.storage.write_parquet(self.name, files, mode="overwrite")
                 ctx.progress.advance(self.name, result.rows_written)
                 return result
-            reader = count_rows(source.read(read), lambda n: ctx.progress.advance(self.name, n))
-            return ctx.storage.write(self.name, reader, mode="overwrite")
+            staged = stage(count_rows(source.read(read), lambda n: ctx.progress.advance(self.name, n)), staging)
+            return ctx.storage.write(self.name, staged.reader(), mode="overwrite")
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import httpx
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from datamill.exceptions import SourceError
+from datamill.exceptions import ConfigError, SourceError
 from datamill.sources._files import short
 from datamill.sources._paths import get_path, parse_path
 from datamill.sources.base import BadRow, ReadContext, RetryRead, Source, SourceOptions
@@ -39,10 +39,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _path(value: str) -> str:
+    parse_path(value)  # raises ValueError: a path like $.data.items
+    return value
+
+
 class NextLink(_Strict):
     """``{next: "$.next"}``: the body holds the next page's URL; stops when it is empty."""
 
     next: str
+
+    _valid = field_validator("next")(_path)
 
 
 class PageNumber(_Strict):
@@ -60,6 +67,8 @@ class Cursor(_Strict):
     cursor_param: str
     cursor: str
 
+    _valid = field_validator("cursor")(_path)
+
 
 class HttpOptions(SourceOptions):
     """Keys of a ``type: http`` source."""
@@ -74,6 +83,11 @@ class HttpOptions(SourceOptions):
     backoff: float = Field(0.5, ge=0)
     timeout: float = Field(30.0, gt=0)
     max_pages: int = Field(10_000, ge=1)
+
+    @field_validator("records")
+    @classmethod
+    def _records_path(cls, value: str | None) -> str | None:
+        return None if value is None else _path(value)
 
 
 def _shown(url: httpx.URL) -> str:
@@ -198,12 +212,14 @@ class HttpSource(Source):
             params[how.page_param] = how.start
             if how.size_param and how.size:
                 params[how.size_param] = how.size
-        for _ in range(o.max_pages):
+        for page in range(o.max_pages):
             body, shown = self._get(client, url, params)
             records = self._records(body, shown)
+            if isinstance(how, (NextLink, Cursor)):
+                key, path = ("next", how.next) if isinstance(how, NextLink) else ("cursor", how.cursor)
+                link = self._link(body, key, path, shown, first=page == 0)
             yield records
             if isinstance(how, NextLink):
-                link = self._optional(body, how.next)
                 if not link:
                     return
                 url, params = str(httpx.URL(url).join(str(link))), {}
@@ -212,10 +228,9 @@ class HttpSource(Source):
                     return
                 params[how.page_param] = int(params[how.page_param]) + 1
             elif isinstance(how, Cursor):
-                cursor = self._optional(body, how.cursor)
-                if not cursor:
+                if not link:
                     return
-                params[how.cursor_param] = cursor
+                params[how.cursor_param] = link
             else:
                 return
         raise SourceError(
@@ -224,10 +239,22 @@ class HttpSource(Source):
         )
 
     @staticmethod
-    def _optional(body: Any, path: str) -> Any:
+    def _link(body: Any, key: str, path: str, shown: str, *, first: bool) -> Any:
+        """The next page's link or cursor at ``path``; ``None`` (the end) when a later page lacks it.
+
+        On the first page a path that matches nothing is a mistake in the
+        project file, not the last page: reading on would silently stop after
+        one page.
+        """
         try:
             return get_path(body, parse_path(path))
-        except KeyError:
+        except KeyError as exc:
+            if first:
+                what = "URL" if key == "next" else "cursor"
+                raise ConfigError(
+                    f"GET {shown}: paginate: {key}: {path} matches nothing on the first page: {exc.args[0]} "
+                    f"(fix: set paginate: {key}: to the path of the next page's {what})"
+                ) from None
             return None
 
     def _records(self, body: Any, shown: str) -> list[Any]:
