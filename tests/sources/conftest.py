@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -101,6 +102,20 @@ class _Handler(BaseHTTPRequestHandler):
         pages = {1: [{"id": 1, "v": 10}], 2: [{"id": 2, "v": "ten", "tags": {"a": [1, 2]}}], 3: []}
         self._send(200, json.dumps(pages[page]))
 
+    def r_data(self, q: dict) -> None:  # serves server.payload; with server.etag, answers If-None-Match
+        body = json.dumps(self.server.payload)
+        headers = {}
+        if self.server.etag:
+            tag = f'"{hashlib.sha1(body.encode()).hexdigest()[:12]}"'
+            headers["ETag"] = tag
+            if self.headers.get("If-None-Match") == tag:
+                self.server.not_modified += 1
+                self.send_response(304)
+                self.send_header("ETag", tag)
+                self.end_headers()
+                return
+        self._send(200, body, headers=headers)
+
     def r_secure(self, q: dict) -> None:
         if self.headers.get("Authorization") != "Bearer s3cret":
             return self._send(401, json.dumps({"error": "bad token"}))
@@ -111,6 +126,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     hits: dict[str, int]
     auth: list
+    payload: object = ITEMS[:3]  # what /data serves
+    etag: bool = False  # whether /data sends an ETag and honours If-None-Match
+    not_modified: int = 0  # 304s answered
 
 
 @pytest.fixture()

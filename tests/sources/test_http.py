@@ -143,3 +143,21 @@ def test_a_next_path_missing_on_the_first_page_is_a_config_error(http_server) ->
                                           r"no key 'next_page' at \$ \(found: data, next\)"):
         drain(source(url=f"{base}/next", records="$.data", paginate={"next": "$.next_page"}), ReadContext("api"))
     assert server.hits["/next"] == 1
+
+
+def test_etags_are_remembered_and_a_304_means_unchanged(http_server) -> None:
+    from datamill.sources.base import Unchanged
+
+    base, server = http_server
+    server.etag = True
+    src = source(url=f"{base}/data", params={"api_key": "k1"})
+    first = ReadContext("api")
+    assert drain(src, first).num_rows == 3
+    [page] = first.memo["pages"]
+    assert page["etag"] and "k1" not in page["url"]  # the state file holds no secret
+    again = ReadContext("api", remembered=first.memo)
+    with pytest.raises(Unchanged):
+        src.read(again)
+    assert server.not_modified == 1 and again.memo == first.memo
+    server.payload = ITEMS[:4]  # the ETag changes: read in full
+    assert drain(src, ReadContext("api", remembered=first.memo)).num_rows == 4

@@ -11,7 +11,7 @@ from rich.tree import Tree
 
 from datamill.cli.app import app, console, open_project, state
 
-_STATUS = {"ok": "[green]ok[/]", "up_to_date": "[dim]up to date[/]", "failed": "[red]failed[/]",
+_STATUS = {"ok": "[green]ok[/]", "up_to_date": "[dim]up to date[/]", "unchanged": "[dim]unchanged[/]", "failed": "[red]failed[/]",
            "blocked": "[yellow]blocked[/]", "interrupted": "[yellow]interrupted[/]", "pending": "pending"}
 
 

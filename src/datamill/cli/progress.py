@@ -6,7 +6,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from datamill.pipeline.progress import Progress as PipelineProgress
 
-_STYLE = {"ok": "green", "up_to_date": "dim", "failed": "red", "blocked": "yellow", "interrupted": "yellow"}
+_STYLE = {"ok": "green", "up_to_date": "dim", "unchanged": "dim", "failed": "red", "blocked": "yellow", "interrupted": "yellow"}
 
 
 class RichProgress(PipelineProgress):

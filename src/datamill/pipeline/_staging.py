@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-__all__ = ["Staged", "stage"]
+from datamill.sources._digest import RecordsDigest
+
+__all__ = ["Staged", "digest_files", "stage"]
 
 
 @dataclass
@@ -38,8 +40,11 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([batch.column(f.name).cast(f.type) for f in schema], schema=schema)
 
 
-def stage(reader: pa.RecordBatchReader, folder: Path) -> Staged:
-    """Read ``reader`` to its end into a Parquet file in ``folder`` (streamed: bounded memory)."""
+def stage(reader: pa.RecordBatchReader, folder: Path, digest: RecordsDigest | None = None) -> Staged:
+    """Read ``reader`` to its end into a Parquet file in ``folder`` (streamed: bounded memory).
+
+    With ``digest``, every batch is folded into it on the way.
+    """
     import pyarrow.parquet as pq
 
     file = folder / "staged.parquet"
@@ -49,4 +54,18 @@ def stage(reader: pa.RecordBatchReader, folder: Path) -> Staged:
             if batch.num_rows:
                 writer.write_batch(batch)
                 rows += batch.num_rows
+                if digest is not None:
+                    digest.update(batch)
     return Staged(file, reader.schema, rows)
+
+
+def digest_files(files: list[Path]) -> RecordsDigest:
+    """The digest of the rows of Parquet ``files`` (a source that wrote Parquet itself)."""
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(files[0]) if files else pa.schema([])
+    digest = RecordsDigest(schema)
+    for file in files:
+        with pq.ParquetFile(file) as parquet:
+            digest.update_all(parquet.iter_batches())
+    return digest

@@ -21,10 +21,11 @@ import pyarrow as pa
 from datamill.config.schema import DatasetSpec, ModelSpec, SourceSpec
 from datamill.engine.sql import referenced_tables
 from datamill.exceptions import ConfigError, EngineError, PipelineError
-from datamill.pipeline._staging import stage
+from datamill.pipeline._staging import Staged, digest_files, stage
 from datamill.pipeline.progress import count_rows
 from datamill.pipeline.records import NodeRun
-from datamill.sources import SOURCES, ReadContext, RetryRead
+from datamill.sources import SOURCES, ReadContext, RetryRead, Unchanged
+from datamill.sources._digest import RecordsDigest
 
 if TYPE_CHECKING:
     from datamill.pipeline.runner import RunContext
@@ -60,6 +61,10 @@ class Node(ABC):
     def execute(self, ctx: RunContext, record: NodeRun) -> None:
         """Run the node, filling ``record``; raise a DatamillError on failure."""
 
+    def remember(self) -> dict[str, Any]:
+        """What the node keeps in the state for its next run, besides its fingerprint and version."""
+        return {}
+
     def is_current(self, ctx: RunContext, previous: dict[str, Any], fingerprint: str | None) -> bool:
         """Whether the last run's output still stands (same fingerprint, table unchanged since)."""
         return (
@@ -72,76 +77,171 @@ class Node(ABC):
 
 @dataclass
 class SourceNode(Node):
-    """Ingest a source into a table of the same name."""
+    """Ingest a source into a table of the same name.
+
+    A source whose content did not change gets no new version, so nothing
+    downstream rebuilds: file sources say so through their fingerprint (a digest
+    of the files' bytes), others (APIs, databases) through cheap signals kept in
+    the state (HTTP ETags: :class:`Unchanged`) or, failing those, a digest of
+    the records read, compared with the last stored one before anything is written.
+    """
 
     spec: SourceSpec = None  # type: ignore[assignment]
     kind = "source"
 
+    def __post_init__(self) -> None:
+        self._keep: dict[str, Any] = {}
+
     def source(self, ctx: RunContext) -> Any:
         cls = SOURCES.load(self.spec.type)
         options = self.spec.parsed or cls.Options.model_validate(self.spec.options)
-        return cls(self.name, options, project_dir=ctx.root)
+        source = cls(self.name, options, project_dir=ctx.root)
+        source.digests = ctx.file_digests
+        return source
 
     def deps(self) -> list[str]:
         return []
 
     def fingerprint(self, ctx: RunContext) -> str | None:
-        own = self.source(ctx).fingerprint()
+        source = self.source(ctx)
+        own = source.fingerprint()
+        if ctx.file_digests is not None:
+            ctx.file_digests.save()
         return None if own is None else _digest(self.spec.on_bad_rows, own)
+
+    def remember(self) -> dict[str, Any]:
+        return self._keep
 
     def execute(self, ctx: RunContext, record: NodeRun) -> None:
         source = self.source(ctx)
+        last = self._last(ctx)
         read = ReadContext(
             origin=self.name, on_bad_rows=self.spec.on_bad_rows, run_id=ctx.run_id,
-            on_progress=lambda done: ctx.progress.fraction(self.name, done),
+            on_progress=lambda done: ctx.progress.fraction(self.name, done), remembered=dict(last.get("memo", {})),
         )
-        for attempt in range(_MAX_READS):
-            read.reset()
-            ctx.progress.start(self.name, f"ingest {self.name}" + (" (re-read)" if attempt else ""))
+        # nothing cheap says whether the content changed: digest the records as they are read
+        by_content = record.fingerprint is None
+        staging = ctx.root / ".datamill" / "tmp" / f"{ctx.run_id}-{self.name}"
+        try:
             try:
-                result = self._ingest(ctx, source, read)
-                break
-            except RetryRead:
-                continue
-        else:  # pragma: no cover - a source that keeps asking is a bug in the source
-            raise PipelineError(f"source '{self.name}' asked to be re-read {_MAX_READS} times; giving up")
+                settled = self._settle(ctx, source, read, staging, by_content)
+            except Unchanged:  # cheap signals (HTTP 304) proved it: nothing was read
+                self._unchanged(record, last, read)
+                return
+            if settled.digest is not None and settled.digest == last.get("content"):
+                self._unchanged(record, last, read, rows=settled.rows)
+                return
+            result = settled.write(ctx.storage, self.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        record.content = settled.digest
+        self._keep = {"memo": dict(read.memo)} if read.memo else {}
+        if settled.digest is not None:
+            self._keep["content"] = settled.digest
         record.rows_out = result.rows_written
-        record.rows_quarantined = read.quarantined
-        record.rows_skipped = read.skipped
-        record.rows_in = result.rows_written + read.quarantined + read.skipped
+        self._count(record, read, result.rows_written)
         record.output_version = result.version
-        record.warnings.extend(read.warnings)
-        if read.skipped:
-            record.warnings.append(f"{read.skipped} malformed rows skipped (on_bad_rows: skip)")
         if read.quarantined:
             ctx.storage.write(quarantine_table_name(self.name), read.quarantine_table(), mode="append")
             record.warnings.append(
                 f"{read.quarantined} malformed rows kept in table {quarantine_table_name(self.name)}"
             )
 
+    def _last(self, ctx: RunContext) -> dict[str, Any]:
+        """What the last stored read left in the state, if the table is still that version."""
+        last = ctx.state.get(self.name, {})
+        if ctx.full_refresh or last.get("version") is None or ctx.storage.version(self.name) != last["version"]:
+            return {}
+        return last
 
-    def _ingest(self, ctx: RunContext, source: Any, read: ReadContext) -> Any:
-        """One read of the source into storage, settled in local Parquet files before storage sees it.
+    def _count(self, record: NodeRun, read: ReadContext, rows: int) -> None:
+        record.rows_quarantined = read.quarantined
+        record.rows_skipped = read.skipped
+        record.rows_in = rows + read.quarantined + read.skipped
+        record.warnings.extend(read.warnings)
+        if read.skipped:
+            record.warnings.append(f"{read.skipped} malformed rows skipped (on_bad_rows: skip)")
 
-        A source may learn half-way that it must read again (:class:`RetryRead`:
-        a column's type changed after DuckDB's sample, a later API page widened a
-        field). Reading the whole source into staging files first means that
-        happens before storage is touched: storage never sees a half-read source,
-        and no backend needs to know the retry protocol.
+    def _unchanged(self, record: NodeRun, last: dict[str, Any], read: ReadContext, rows: int | None = None) -> None:
+        """Keep the stored version: the source holds what it held when that was written."""
+        record.status = "unchanged"
+        record.output_version = last["version"]
+        record.content = last.get("content")
+        self._keep = {k: v for k, v in last.items() if k in ("content", "memo")}
+        if read.memo:
+            self._keep["memo"] = dict(read.memo)
+        if rows is not None:  # read in full, then found equal to what is stored
+            record.rows_out = rows
+            self._count(record, read, rows)
+
+    def _settle(self, ctx: RunContext, source: Any, read: ReadContext, staging: Path, by_content: bool) -> _Settled:
+        """Read the source, re-reading when it asks to (:class:`RetryRead`), before storage sees it.
+
+        A source may learn half-way that it must read again (a column's type
+        changed after DuckDB's sample, a later API page widened a field). Reading
+        it to its end into staging files first means that happens before storage
+        is touched: storage never sees a half-read source, and no backend needs
+        to know the retry protocol. A source that never re-reads and needs no
+        digest streams straight into storage.
         """
-        staging = ctx.root / ".datamill" / "tmp" / f"{ctx.run_id}-{self.name}"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True, exist_ok=True)
-        try:
-            files = source.read_to_parquet(read, staging)
-            if files is not None:  # the source wrote Parquet itself: a lakehouse adopts the files as they are
-                result = ctx.storage.write_parquet(self.name, files, mode="overwrite")
-                ctx.progress.advance(self.name, result.rows_written)
-                return result
-            staged = stage(count_rows(source.read(read), lambda n: ctx.progress.advance(self.name, n)), staging)
-            return ctx.storage.write(self.name, staged.reader(), mode="overwrite")
-        finally:
+        for attempt in range(_MAX_READS):
+            read.reset()
             shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True, exist_ok=True)
+            ctx.progress.start(self.name, f"ingest {self.name}" + (" (re-read)" if attempt else ""))
+            try:
+                return self._read_once(ctx, source, read, staging, by_content)
+            except RetryRead:
+                continue
+        raise PipelineError(  # pragma: no cover - a source that keeps asking is a bug in the source
+            f"source '{self.name}' asked to be re-read {_MAX_READS} times; giving up"
+        )
+
+    def _read_once(self, ctx: RunContext, source: Any, read: ReadContext, staging: Path, by_content: bool) -> _Settled:
+        advance = lambda n: ctx.progress.advance(self.name, n)  # noqa: E731
+        files = source.read_to_parquet(read, staging)
+        if files is not None:  # the source wrote Parquet itself: a lakehouse adopts the files as they are
+            digest = digest_files(files) if by_content else None
+            return _Settled(files=files, digest=_close(digest, read), rows=digest.rows if digest else None,
+                            on_rows=advance)
+        reader = count_rows(source.read(read), advance)
+        if not (by_content or source.rereads):
+            return _Settled(reader=reader)
+        digest = RecordsDigest(reader.schema) if by_content else None
+        staged = stage(reader, staging, digest)
+        return _Settled(staged=staged, digest=_close(digest, read), rows=staged.rows)
+
+
+def _close(digest: RecordsDigest | None, read: ReadContext) -> str | None:
+    """The digest's final value, with the rows set aside folded in (they are content too)."""
+    if digest is None:
+        return None
+    for bad in read.bad_rows:
+        digest.add(bad.line, bad.reason, bad.raw, bad.column)
+    digest.add("skipped", read.skipped)
+    digest.close()
+    return digest.hexdigest()
+
+
+@dataclass
+class _Settled:
+    """One complete read of a source, ready to be written: Parquet files, a staged file, or a live stream."""
+
+    files: list[Path] | None = None
+    staged: Staged | None = None
+    reader: pa.RecordBatchReader | None = None
+    digest: str | None = None
+    rows: int | None = None
+    on_rows: Any = None
+
+    def write(self, storage: Any, name: str) -> Any:
+        if self.files is not None:
+            result = storage.write_parquet(name, self.files, mode="overwrite")
+            if self.on_rows is not None:
+                self.on_rows(result.rows_written)
+            return result
+        reader = self.staged.reader() if self.staged is not None else self.reader
+        return storage.write(name, reader, mode="overwrite")
 
 
 @dataclass

@@ -18,7 +18,9 @@ from typing import Any, Literal
 
 __all__ = ["NodeRun", "RunRecord", "RunStore", "new_run_id"]
 
-Status = Literal["ok", "up_to_date", "failed", "blocked", "interrupted", "pending"]
+# up_to_date: not run, its inputs and config are as last time; unchanged: run (a source
+# read), but its content is what is stored, so no new version was written
+Status = Literal["ok", "up_to_date", "unchanged", "failed", "blocked", "interrupted", "pending"]
 
 
 def _now() -> str:
@@ -48,6 +50,7 @@ class NodeRun:
     input_versions: dict[str, int | None] = field(default_factory=dict)
     output_version: int | None = None
     fingerprint: str | None = None
+    content: str | None = None  # digest of the records a source read, when its fingerprint cannot tell
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     traceback: str | None = None  # only for unexpected errors (bugs), shown with --debug

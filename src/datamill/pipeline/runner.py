@@ -20,6 +20,7 @@ from datamill.pipeline.dag import Dag, select
 from datamill.pipeline.nodes import DatasetNode, ModelNode, Node, SourceNode
 from datamill.pipeline.progress import Progress
 from datamill.pipeline.records import NodeRun, RunRecord, RunStore, new_run_id
+from datamill.sources._files import FileDigests
 
 __all__ = ["RunContext", "build_nodes", "build_dag", "run_pipeline"]
 
@@ -34,6 +35,8 @@ class RunContext:
     run_id: str
     progress: Progress = field(default_factory=Progress)
     full_refresh: bool = False  # rebuild: append and upsert datasets are overwritten too
+    state: dict[str, dict[str, Any]] = field(default_factory=dict)  # each node's state after its last run
+    file_digests: FileDigests | None = None  # digests of source files, kept between runs
 
 
 def build_nodes(config: ProjectConfig) -> dict[str, Node]:
@@ -63,8 +66,9 @@ def _run_node(node: Node, ctx: RunContext, record: NodeRun, state: dict[str, Any
         record.output_version = previous["version"]
         return
     node.execute(ctx, record)
-    record.status = "ok"
-    state[node.name] = {"fingerprint": record.fingerprint, "version": record.output_version}
+    if record.status == "pending":  # a node may say "unchanged" itself
+        record.status = "ok"
+    state[node.name] = {**node.remember(), "fingerprint": record.fingerprint, "version": record.output_version}
 
 
 def run_pipeline(
@@ -88,7 +92,8 @@ def run_pipeline(
     )
     ctx = RunContext(
         root=root, storage=storage, engine=engine, run_id=record.run_id,
-        progress=progress or Progress(), full_refresh=full_refresh,
+        progress=progress or Progress(), full_refresh=full_refresh, state=state,
+        file_digests=FileDigests(store.root / "file-digests.json"),
     )
     for name in chosen:
         record.nodes[name] = NodeRun(name=name, kind=nodes[name].kind)

@@ -1,7 +1,15 @@
 """Sources: files, HTTP APIs, SQL databases, chosen by ``type:`` in the project file."""
 
 from datamill._registry import Registry
-from datamill.sources.base import QUARANTINE_SCHEMA, BadRow, ReadContext, RetryRead, Source, SourceOptions
+from datamill.sources.base import (
+    QUARANTINE_SCHEMA,
+    BadRow,
+    ReadContext,
+    RetryRead,
+    Source,
+    SourceOptions,
+    Unchanged,
+)
 
 SOURCES = Registry(
     "source type",
@@ -24,4 +32,5 @@ __all__ = [
     "RetryRead",
     "Source",
     "SourceOptions",
+    "Unchanged",
 ]

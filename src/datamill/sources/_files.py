@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import difflib
 import glob
+import hashlib
+import json
+import os
+import tempfile
+import time
 from pathlib import Path
 
 from datamill.exceptions import SourceError
 
-__all__ = ["resolve_files", "files_fingerprint", "short"]
+__all__ = ["FileDigests", "resolve_files", "files_fingerprint", "short"]
 
 _GLOB_CHARS = set("*?[")
 
@@ -61,13 +66,60 @@ def resolve_files(base: Path, path: str, suffixes: tuple[str, ...], *, folders: 
     return [full]
 
 
-def files_fingerprint(files: list[Path]) -> list[tuple[str, int, int]]:
-    """Each file's path, size and modification time: what changes when the data does."""
-    out = []
-    for f in files:
-        st = f.stat()
-        out.append((str(f), st.st_size, st.st_mtime_ns))
-    return out
+class FileDigests:
+    """The SHA-256 of files, re-computed only when a file's size or modification time changed.
+
+    Kept in a JSON file between runs, so ``touch data.csv`` costs one hash of the
+    file and no re-ingest, and an unchanged file costs a ``stat``. A file changed
+    within ``_RACY_NS`` of being hashed is not kept: a second write in the same
+    clock tick would leave its size and time as they were.
+    """
+
+    _RACY_NS = 2_000_000_000
+
+    def __init__(self, file: Path | None = None) -> None:
+        self.file = file
+        self._known: dict[str, list] | None = None
+        self._dirty = False
+
+    def _entries(self) -> dict[str, list]:
+        if self._known is None:
+            try:
+                self._known = json.loads(self.file.read_text(encoding="utf-8")) if self.file else {}
+            except (OSError, ValueError):
+                self._known = {}
+        return self._known
+
+    def digest(self, file: Path) -> str:
+        """The file's SHA-256 (hex)."""
+        st = file.stat()
+        key = str(file.resolve())
+        known = self._entries().get(key)
+        if known and known[0] == st.st_size and known[1] == st.st_mtime_ns:
+            return known[2]
+        with open(file, "rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        if time.time_ns() - st.st_mtime_ns > self._RACY_NS:
+            self._entries()[key] = [st.st_size, st.st_mtime_ns, digest]
+            self._dirty = True
+        return digest
+
+    def save(self) -> None:
+        """Write the digests back (atomically) if any was added."""
+        if not (self.file and self._dirty):
+            return
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.file.parent, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(self._known, fh)
+        os.replace(tmp, self.file)
+        self._dirty = False
+
+
+def files_fingerprint(files: list[Path], digests: FileDigests | None = None) -> list[tuple[str, int, str]]:
+    """Each file's path, size and content digest: what changes when the data does (a ``touch`` does not)."""
+    digests = digests or FileDigests()
+    return [(str(f), f.stat().st_size, digests.digest(f)) for f in files]
 
 
 def short(text: str, limit: int = 200) -> str:

@@ -16,12 +16,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
 from datamill.exceptions import BadRowsError
+
+if TYPE_CHECKING:
+    from datamill.sources._files import FileDigests
 
 __all__ = [
     "QUARANTINE_SCHEMA",
@@ -30,6 +33,7 @@ __all__ = [
     "RetryRead",
     "Source",
     "SourceOptions",
+    "Unchanged",
 ]
 
 # One schema for every quarantine table, whatever the source or stage.
@@ -74,6 +78,11 @@ class ReadContext:
     where: str = ""  # e.g. the file name, for messages
     # called with the fraction done (0..1) by sources that can tell, e.g. during a COPY
     on_progress: Callable[[float], None] | None = None
+    # what the source put in ``memo`` on its last read that was stored (empty on a first
+    # or a full-refresh run): cheap change signals such as HTTP ETags
+    remembered: dict[str, Any] = field(default_factory=dict)
+    # what the source wants back as ``remembered`` next time, if this read is kept (JSON-able)
+    memo: dict[str, Any] = field(default_factory=dict)
 
     def bad_row(self, row: BadRow) -> None:
         """Report a row that could not be read; raises when the policy is ``fail``."""
@@ -111,9 +120,11 @@ class ReadContext:
         )
 
     def reset(self) -> None:
+        """Forget what one read collected, before the next (``remembered`` stays)."""
         self.bad_rows.clear()
         self.warnings.clear()
         self.skipped = 0
+        self.memo.clear()
 
 
 class RetryRead(Exception):
@@ -125,6 +136,14 @@ class RetryRead(Exception):
     """
 
 
+class Unchanged(Exception):
+    """Raised by :meth:`Source.read` when cheap signals prove nothing changed since ``ctx.remembered``.
+
+    Example: every page of an HTTP source answered ``304 Not Modified`` to the
+    ETags of the last stored read. The caller keeps the table as it is.
+    """
+
+
 class Source(ABC):
     """A named input of the project.
 
@@ -133,6 +152,12 @@ class Source(ABC):
     """
 
     Options: ClassVar[type[SourceOptions]] = SourceOptions
+    #: Whether :meth:`read` may raise :class:`RetryRead` half-way. The pipeline then reads
+    #: the source to its end before writing; ``False`` lets it stream into storage.
+    rereads: ClassVar[bool] = True
+    #: Digests of files already hashed, kept between runs (set by the pipeline); see
+    #: :func:`datamill.sources._files.files_fingerprint`.
+    digests: FileDigests | None = None
 
     def __init__(self, name: str, options: SourceOptions, *, project_dir: Path | None = None) -> None:
         self.name = name
@@ -161,8 +186,11 @@ class Source(ABC):
     def fingerprint(self) -> str | None:
         """A string that changes when the source's data changes, or ``None`` if unknowable.
 
-        ``None`` (APIs, databases, topics) means the source is read on every run.
-        File sources hash their options with each file's size and mtime.
+        ``None`` (APIs, databases, topics) means the source is read on every run;
+        the pipeline then compares a digest of the records it read with the last
+        stored one, and keeps the table when they are equal. File sources hash
+        their options with each file's content (re-hashed only when its size or
+        modification time changed).
         """
         return None
 

@@ -210,7 +210,7 @@ class CsvSource(Source):
         return resolve_files(self.project_dir, self.options.path, (".csv", ".tsv", ".txt", ".csv.gz"))
 
     def fingerprint(self) -> str | None:
-        return self._options_digest(files_fingerprint(self._files()))
+        return self._options_digest(files_fingerprint(self._files(), self.digests))
 
     def _prepare(self, ctx: ReadContext) -> tuple[list[Path], Sniffed]:
         files = self._files()

@@ -8,6 +8,11 @@ field whose shape varies from record to record never breaks a read, and DuckDB's
 becomes text. When a later page brings a new field or a wider type, the source
 remembers the wider schema and raises :class:`RetryRead`: the caller reads again
 with one schema for every page.
+
+Each page's URL, ``ETag`` and ``Last-Modified`` go to ``ctx.memo``. Given them
+back (``ctx.remembered``), the source first asks for each page conditionally;
+when every page answers ``304 Not Modified`` it raises :class:`Unchanged`
+without reading a body.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from datamill.exceptions import ConfigError, SourceError
 from datamill.sources._files import short
 from datamill.sources._paths import get_path, parse_path
-from datamill.sources.base import BadRow, ReadContext, RetryRead, Source, SourceOptions
+from datamill.sources.base import BadRow, ReadContext, RetryRead, Source, SourceOptions, Unchanged
 
 __all__ = ["HttpSource", "HttpOptions"]
 
@@ -137,7 +142,13 @@ class HttpSource(Source):
     def read(self, ctx: ReadContext) -> pa.RecordBatchReader:
         ctx.where = _shown(httpx.URL(self.options.url))
         client = httpx.Client(timeout=self.options.timeout, headers=self._headers(), follow_redirects=True)
-        pages = self._pages(client)
+        seen = ctx.remembered.get("pages")
+        if seen and self._not_modified(client, seen):
+            client.close()
+            ctx.memo["pages"] = seen
+            raise Unchanged(f"{len(seen)} page(s) not modified since the last read (ETag/Last-Modified)")
+        ctx.memo["pages"] = []
+        pages = self._pages(client, ctx.memo["pages"])
         try:
             first = next(pages, [])
         except BaseException:
@@ -204,7 +215,37 @@ class HttpSource(Source):
             arrays.append(pa.array(values, type=f.type))
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
-    def _pages(self, client: httpx.Client) -> Iterator[list[Any]]:
+    def _unmask(self, shown: str) -> str | None:
+        """A URL kept with its secrets masked, with them put back from ``params:``; ``None`` if unknown."""
+        url = httpx.URL(shown)
+        params = []
+        for key, value in url.params.multi_items():
+            if _SECRET.search(key) and value == "***":
+                if key not in self.options.params:
+                    return None
+                value = str(self.options.params[key])
+            params.append((key, value))
+        return str(url.copy_with(params=params)) if params else shown
+
+    def _not_modified(self, client: httpx.Client, pages: list[dict[str, Any]]) -> bool:
+        """Whether every page read last time answers 304 to its validators (one try each: else read again)."""
+        for page in pages:
+            url = self._unmask(page.get("url", ""))
+            headers = {}
+            if page.get("etag"):
+                headers["If-None-Match"] = page["etag"]
+            if page.get("last_modified"):
+                headers["If-Modified-Since"] = page["last_modified"]
+            if not headers or url is None:
+                return False
+            try:
+                if client.get(url, headers=headers).status_code != 304:
+                    return False
+            except httpx.HTTPError:
+                return False
+        return True
+
+    def _pages(self, client: httpx.Client, seen: list[dict[str, Any]]) -> Iterator[list[Any]]:
         o = self.options
         url, params = o.url, dict(o.params)
         how = o.paginate
@@ -213,7 +254,10 @@ class HttpSource(Source):
             if how.size_param and how.size:
                 params[how.size_param] = how.size
         for page in range(o.max_pages):
-            body, shown = self._get(client, url, params)
+            body, shown, resp = self._get(client, url, params)
+            # the URL as shown (secrets masked): the state file must not hold API keys
+            seen.append({"url": _shown(resp.request.url), "etag": resp.headers.get("ETag"),
+                         "last_modified": resp.headers.get("Last-Modified")})
             records = self._records(body, shown)
             if isinstance(how, (NextLink, Cursor)):
                 key, path = ("next", how.next) if isinstance(how, NextLink) else ("cursor", how.cursor)
@@ -273,8 +317,8 @@ class HttpSource(Source):
             "(set records: to the path of the list, e.g. $.data)"
         )
 
-    def _get(self, client: httpx.Client, url: str, params: dict[str, Any] | None) -> tuple[Any, str]:
-        """GET with retries on 5xx, 429 and network errors; returns the parsed body."""
+    def _get(self, client: httpx.Client, url: str, params: dict[str, Any] | None) -> tuple[Any, str, httpx.Response]:
+        """GET with retries on 5xx, 429 and network errors; returns the parsed body, the URL shown, the response."""
         o = self.options
         params = params or None  # an empty dict would wipe a next link's own query string
         shown = _shown(httpx.URL(url, params=params))
@@ -288,7 +332,7 @@ class HttpSource(Source):
                 problem = f"cannot connect: {exc} (is the server up? check url)"
             else:
                 if resp.status_code < 400:
-                    return self._json(resp, shown), shown
+                    return self._json(resp, shown), shown, resp
                 problem = f"returned {resp.status_code} {resp.reason_phrase}: {short(resp.text, 200)!r}"
                 if resp.status_code != 429 and resp.status_code < 500:
                     hint = "check auth_env: or headers:" if resp.status_code in (401, 403) else "check url and params"

@@ -92,7 +92,7 @@ class _JsonBase(Source):
         return resolve_files(self.project_dir, self.options.path, _SUFFIXES, folders=True)
 
     def fingerprint(self) -> str | None:
-        return self._options_digest(files_fingerprint(self._files()))
+        return self._options_digest(files_fingerprint(self._files(), self.digests))
 
     def _format(self, files: list[Path]) -> str:
         fmt = getattr(self.options, "format", "ndjson")

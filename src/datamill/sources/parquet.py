@@ -44,12 +44,13 @@ class ParquetSource(Source):
 
     Options = ParquetOptions
     options: ParquetOptions
+    rereads = False  # the files' footers settle the schema before the first row
 
     def _files(self) -> list[Path]:
         return resolve_files(self.project_dir, self.options.path, (".parquet", ".pq"), folders=True)
 
     def fingerprint(self) -> str | None:
-        return self._options_digest(files_fingerprint(self._files()))
+        return self._options_digest(files_fingerprint(self._files(), self.digests))
 
     def read(self, ctx: ReadContext) -> pa.RecordBatchReader:
         files = self._files()

@@ -59,6 +59,7 @@ class SqlSource(Source):
 
     Options = SqlOptions
     options: SqlOptions
+    rereads = False  # the database gives the result's schema before the first row
 
     def read(self, ctx: ReadContext) -> pa.RecordBatchReader:
         url = self.options.url

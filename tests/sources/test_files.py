@@ -1,0 +1,51 @@
+"""File helpers: content fingerprints that a ``touch`` does not change."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from datamill.sources._files import FileDigests, files_fingerprint
+
+
+def aged(path: Path, seconds: float) -> None:
+    stamp = time.time() - seconds
+    os.utime(path, (stamp, stamp))
+
+
+def test_a_touch_keeps_the_fingerprint_and_a_changed_byte_changes_it(tmp_path: Path) -> None:
+    data = tmp_path / "a.csv"
+    data.write_text("id\n1\n")
+    before = files_fingerprint([data])
+    os.utime(data, (time.time() + 60, time.time() + 60))
+    assert files_fingerprint([data]) == before
+    data.write_text("id\n2\n")  # same size
+    assert files_fingerprint([data]) != before
+
+
+def test_digests_are_kept_between_runs_and_trusted_while_size_and_time_hold(tmp_path: Path) -> None:
+    data, kept = tmp_path / "a.csv", tmp_path / "state" / "digests.json"
+    data.write_text("id\n1\n")
+    aged(data, 60)
+    first = FileDigests(kept)
+    digest = first.digest(data)
+    first.save()
+    entry = json.loads(kept.read_text())[str(data.resolve())]
+    assert entry[2] == digest
+    # a later run trusts the kept digest while size and time hold (no read of the file)
+    json.dump({str(data.resolve()): [entry[0], entry[1], "kept"]}, kept.open("w"))
+    assert FileDigests(kept).digest(data) == "kept"
+    aged(data, 30)  # the time moved: hashed again
+    assert FileDigests(kept).digest(data) == digest
+
+
+def test_a_file_written_just_now_is_not_kept(tmp_path: Path) -> None:
+    # a second write in the same clock tick could keep size and time: such digests are not trusted later
+    data, kept = tmp_path / "a.csv", tmp_path / "digests.json"
+    data.write_text("id\n1\n")
+    digests = FileDigests(kept)
+    digests.digest(data)
+    digests.save()
+    assert not kept.exists()
