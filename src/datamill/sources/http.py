@@ -172,8 +172,10 @@ class HttpSource(Source):
         return headers
 
     @staticmethod
-    def _widen(kinds: dict[str, str], records: list[dict[str, Any]]) -> dict[str, str]:
+    def _widen(kinds: dict[str, str], records: list[Any]) -> dict[str, str]:
         for record in records:
+            if not isinstance(record, dict):  # not a record: a bad row, reported while reading
+                continue
             for key, value in record.items():
                 kinds[key] = _unify(kinds.get(key, "null"), _kind(value))
         return kinds
