@@ -126,6 +126,11 @@ class SourceNode(Node):
             try:
                 settled = self._settle(ctx, source, read, staging, by_content)
             except Unchanged:  # cheap signals (HTTP 304) proved it: nothing was read
+                if not last:
+                    raise PipelineError(
+                        f"source '{self.name}' said it is unchanged, but no stored version is known "
+                        "(a bug in the source: raise Unchanged only when ctx.remembered proves it)"
+                    ) from None
                 self._unchanged(record, last, read)
                 return
             if settled.digest is not None and settled.digest == last.get("content"):
