@@ -156,7 +156,8 @@ class SqlTypes:
             inner = node.this.this if isinstance(node.this, exp.Order) else node.this
             return pa.list_(self.of(inner) or pa.null())
         if isinstance(node, exp.Transform):
-            return _UNKNOWN_LIST
+            body = node.expression.this if isinstance(node.expression, exp.Lambda) else None
+            return pa.list_(self.of(body) or pa.null())
         if isinstance(node, exp.Flatten):
             return _element(self.of(node.this))
         if isinstance(node, exp.MapKeys):
@@ -193,6 +194,12 @@ class SqlTypes:
         if bound is not None:
             return bound
         parts = [p.name for p in col.parts]
+        if len(parts) > 1:  # a struct field of a lambda variable: lambda x: x.qty
+            base = self._lambda_variable(exp.column(parts[0]), start=col)
+            for name in parts[1:]:
+                base = _field(base, name)
+            if base is not None:
+                return base
         scope: exp.Expression | None = col
         while scope is not None:
             select = scope.find_ancestor(exp.Select)
@@ -211,10 +218,12 @@ class SqlTypes:
             scope = select  # a correlated subquery: look in the enclosing query
         return None
 
-    def _lambda_variable(self, col: exp.Column | exp.Identifier) -> pa.DataType | None:
+    def _lambda_variable(self, col: exp.Column | exp.Identifier, start: exp.Expression | None = None
+                         ) -> pa.DataType | None:
+        """The type of ``col`` when a lambda or list comprehension around ``start`` (default ``col``) binds it."""
         if isinstance(col, exp.Column) and col.table:
             return None
-        node = col.parent
+        node = (start or col).parent
         while node is not None:
             if isinstance(node, exp.Lambda) and col.name in [e.name for e in node.expressions]:
                 func = node.parent
@@ -276,7 +285,7 @@ class SqlTypes:
 
     def _array(self, node: exp.Array) -> pa.DataType | None:
         if node.expressions and isinstance(node.expressions[0], exp.Comprehension):
-            return _UNKNOWN_LIST
+            return pa.list_(self.of(node.expressions[0].this) or pa.null())
         types = [self.of(e) for e in node.expressions]
         known = [t for t in types if t is not None and t != pa.null()]
         return pa.list_(known[0] if known else pa.null())
