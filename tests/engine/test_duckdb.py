@@ -11,7 +11,7 @@ import pytest
 from datamill.engine import ENGINES
 from datamill.engine.duckdb import DuckDBEngine, DuckDBOptions
 from datamill.exceptions import EngineError
-from tests.engine.conftest import parquet_scan
+from datamill.testing.engine import parquet_scan
 
 
 def _rss_mb() -> float:

@@ -9,7 +9,7 @@ import pytest
 
 from datamill.engine import ENGINES
 from datamill.exceptions import EngineError
-from tests.engine.conftest import parquet_scan
+from datamill.testing.engine import parquet_scan
 
 pytestmark = pytest.mark.spark
 
