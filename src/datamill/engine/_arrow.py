@@ -89,5 +89,11 @@ def conform_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
             for col, field in zip(batch.columns, schema, strict=True)
         ]
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise EngineError(f"a query result does not fit its column type: {exc}") from exc
+        unsigned = [f.name for f in batch.schema if f.type == pa.uint64()]
+        hint = (
+            f" (column {', '.join(unsigned)}: an unsigned value above 2**63 - 1, such as DuckDB's hash() gives, "
+            "does not fit int64, the type every engine shares; fix: take it modulo a smaller number or cast it "
+            "to text)" if unsigned else ""
+        )
+        raise EngineError(f"a query result does not fit its column type: {exc}{hint}") from exc
     return pa.RecordBatch.from_arrays(columns, schema=schema)
