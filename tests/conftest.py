@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests import services
+# The conformance suites in datamill.testing assert like tests: show their values on failure.
+pytest.register_assert_rewrite("datamill.testing")
+
+from tests import services  # noqa: E402 - after the rewrite hook
 
 
 @pytest.fixture(scope="session")

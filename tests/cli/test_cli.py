@@ -141,3 +141,57 @@ def test_output_format_follows_the_extension(tmp_path: Path) -> None:
     assert (tmp_path / "o.parquet").read_bytes()[:4] == b"PAR1"
     bad = cli("sql", "select 1", "-o", str(tmp_path / "missing" / "o.csv"), cwd=project)
     assert bad.returncode == 1 and "cannot write" in bad.stderr and "Traceback" not in bad.stderr
+
+
+NESTED_EVENTS = """\
+{"id": 1, "user": {"name": "ann", "address": {"city": "Oslo"}}, "tags": ["new", "vip"], "items": [{"sku": "A1", "qty": 2}], "props": {"color": "red"}}
+{"id": 2, "user": {"name": "bob", "address": {"city": null}}, "tags": [], "items": [], "props": {}}
+{"id": 3, "user": null, "tags": null, "items": [{"sku": "B2", "qty": 1}, {"sku": "C3", "qty": null}], "props": {"color": "blue"}}
+"""
+NESTED_PROJECT = """\
+name: nested
+storage: {storage}
+sources:
+  events: {{type: ndjson, path: data/events.ndjson}}
+datasets:
+  event_stats:
+    sql: >
+      select id, len(tags) as n_tags, tags[1] as first_tag, user.address.city as city,
+             list_sum([i.qty for i in items]) as units, props.color as color
+      from events
+"""
+
+
+def nested_project(folder: Path, storage: str) -> Path:
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "events.ndjson").write_text(NESTED_EVENTS)
+    (folder / "datamill.yaml").write_text(NESTED_PROJECT.format(storage=storage))
+    return folder
+
+
+@pytest.mark.parametrize(
+    "storage",
+    ["lakehouse:./warehouse", pytest.param("postgres", marks=pytest.mark.postgres), "duckdb:./w.duckdb"],
+)
+def test_nested_ndjson_is_stored_and_queried_in_every_storage(tmp_path: Path, storage: str,
+                                                              request: pytest.FixtureRequest) -> None:
+    env = {}
+    if storage == "postgres":
+        env["PG_URL"] = request.getfixturevalue("postgres_url")
+        storage = "{type: postgres, url: '${PG_URL}', schema: nested_" + tmp_path.name[-8:].replace("-", "_") + "}"
+    project = nested_project(tmp_path / "p", storage)
+    run = cli("run", cwd=project, env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = cli("sql", "select * from event_stats order by id", "--format", "csv", cwd=project, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        '"id","n_tags","first_tag","city","units","color"',
+        '1,2,"new","Oslo",2,"red"',
+        "2,0,,,,",
+        '3,,,,1,"blue"',
+    ]
+    nested = cli("sql", "select id, items[2].sku as sku, user.name as name from events order by id",
+                 "--format", "csv", cwd=project, env=env)
+    assert nested.stdout.splitlines() == ['"id","sku","name"', '1,,"ann"', '2,,"bob"', '3,"C3",']
+    tables = cli("tables", "events", cwd=project, env=env)
+    assert "struct<name: string, address: struct<city: string>>" in tables.stdout

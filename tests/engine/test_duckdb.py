@@ -11,7 +11,7 @@ import pytest
 from datamill.engine import ENGINES
 from datamill.engine.duckdb import DuckDBEngine, DuckDBOptions
 from datamill.exceptions import EngineError
-from tests.engine.conftest import parquet_scan
+from datamill.testing.engine import parquet_scan
 
 
 def _rss_mb() -> float:
@@ -97,3 +97,10 @@ def test_options_reach_duckdb(tmp_path: Path) -> None:
 def test_unknown_options_are_rejected() -> None:
     with pytest.raises(ValueError, match="thread"):
         DuckDBOptions(thread=4)  # type: ignore[call-arg]
+
+
+def test_an_unsigned_value_beyond_int64_is_a_clear_error(duckdb_engine: DuckDBEngine) -> None:
+    relation = duckdb_engine.sql("select hash(x) as h from t", {"t": pa.table({"x": list(range(50))})})
+    assert relation.schema.field("h").type == pa.int64()  # counts like cardinality() are int64 on every engine
+    with pytest.raises(EngineError, match=r"column h: an unsigned value above 2\*\*63 - 1, such as DuckDB's hash\(\)"):
+        relation.to_arrow()

@@ -9,7 +9,7 @@ import pytest
 
 from datamill.engine import ENGINES
 from datamill.exceptions import EngineError
-from tests.engine.conftest import parquet_scan
+from datamill.testing.engine import parquet_scan
 
 pytestmark = pytest.mark.spark
 
@@ -85,3 +85,9 @@ def test_options() -> None:
     assert SparkOptions(conf={"spark.sql.shuffle.partitions": 4}).conf == {"spark.sql.shuffle.partitions": 4}
     with pytest.raises(ValueError, match="mastr"):
         SparkOptions(mastr="local[1]")  # type: ignore[call-arg]
+
+
+def test_a_function_spark_lacks_is_named_in_the_error(spark_engine) -> None:  # noqa: ANN001
+    with pytest.raises(EngineError, match=r"function list_zip\(\) does not exist on Spark: datamill translates "
+                                          r"DuckDB SQL for Spark and has no rule for it \(fix:"):
+        spark_engine.sql("select list_zip(xs, xs) as z from t", {"t": pa.table({"xs": [[1]]})})

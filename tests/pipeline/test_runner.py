@@ -220,3 +220,24 @@ def test_full_refresh_replaces_an_append_dataset(shop: Path) -> None:
         assert p.table("log").num_rows == 3 + 4  # appended
         p.run(full_refresh=True)
         assert p.table("log").num_rows == 4  # rebuilt, not appended again
+
+
+@pytest.mark.spark
+def test_nested_ndjson_on_spark_as_on_duckdb(tmp_path: Path, spark) -> None:  # noqa: ANN001
+    from tests.cli.test_cli import nested_project
+
+    project = nested_project(tmp_path, "lakehouse:./warehouse")
+    with Project(project) as duck:
+        assert duck.run().status == "ok"
+        expected = duck.table("event_stats").sort_by("id")
+    text = (project / "datamill.yaml").read_text().replace(
+        "storage: lakehouse:./warehouse", "engine: {type: spark, master: 'local[2]'}\nstorage: lakehouse:./spark_wh"
+    )
+    (project / "datamill.yaml").write_text(text)
+    with Project(project) as p:
+        record = p.run()
+        assert record.status == "ok", {n: r.error for n, r in record.nodes.items()}
+        theirs = p.table("event_stats").sort_by("id")
+        assert theirs.to_pylist() == expected.to_pylist()
+        assert [f.type for f in theirs.schema] == [f.type for f in expected.schema]
+        assert expected.column("n_tags").to_pylist() == [2, 0, None]  # len() of a list is its size, as on DuckDB

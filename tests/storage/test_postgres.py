@@ -65,9 +65,30 @@ def test_commit_log_is_hidden_and_written_with_the_data(pg: Storage) -> None:
     assert [c.version for c in pg.history("people")] == [0]
 
 
-def test_nested_types_are_refused_with_a_fix(pg: Storage) -> None:
-    with pytest.raises(StorageError, match=r"column 'tags' is list<item: string>.*to_json"):
-        pg.write("t", pa.table({"tags": [["a", "b"]]}))
+def test_types_it_cannot_keep_are_refused_with_a_fix(pg: Storage) -> None:
+    with pytest.raises(StorageError, match=r"column 'blob' is binary: PostgreSQL storage cannot keep this type.*hex"):
+        pg.write("t", pa.table({"blob": [b"\x00"]}))
+    assert not pg.exists("t")
+
+
+def test_nested_columns_are_jsonb_that_postgresql_can_query(pg: Storage) -> None:
+    import psycopg
+
+    data = pa.table({"id": [1, 2], "tags": [["a", "b"], None], "point": [{"x": 1, "y": "p"}, None],
+                     "attrs": pa.array([[("color", "red")], []], pa.map_(pa.string(), pa.string()))})
+    pg.write("t", data)
+    with psycopg.connect(pg.options.url) as conn:
+        rows = conn.execute(
+            f"SELECT pg_typeof(tags)::text, tags->>1, point->>'y', attrs->>'color' "
+            f'FROM "{pg.options.db_schema}".t ORDER BY id'
+        ).fetchall()
+    assert rows == [("jsonb", "b", "p", "red"), ("jsonb", None, None, None)]
+    assert pg.read("t").sort_by("id").to_pylist() == data.to_pylist()
+
+
+def test_nan_inside_a_nested_value_is_a_clear_error(pg: Storage) -> None:
+    with pytest.raises(StorageError, match=r"holds NaN or infinity, which JSON .* cannot keep; nothing was committed"):
+        pg.write("t", pa.table({"xs": [[1.0, float("nan")]]}))
     assert not pg.exists("t")
 
 
@@ -96,3 +117,14 @@ def test_reads_a_table_made_outside_datamill(pg: Storage) -> None:
     back = pg.read("legacy")
     assert back.to_pylist() == [{"id": 1, "price": "9.99"}]  # numeric comes as exact text
     assert pg.schema("legacy") == pa.schema([("id", pa.int32()), ("price", pa.string())])
+
+
+def test_jsonb_made_outside_datamill_reads_as_json_text(pg: Storage) -> None:
+    import psycopg
+
+    pg.write("seed", people([1], "a"))  # creates the schema
+    with psycopg.connect(pg.options.url, autocommit=True) as conn:
+        conn.execute(f'CREATE TABLE "{pg.options.db_schema}".docs (id int, doc jsonb)')
+        conn.execute(f"""INSERT INTO "{pg.options.db_schema}".docs VALUES (1, '{{"a": [1, 2]}}')""")
+    assert pg.read("docs").to_pylist() == [{"id": 1, "doc": '{"a": [1, 2]}'}]
+    assert pg.schema("docs") == pa.schema([("id", pa.int32()), ("doc", pa.string())])

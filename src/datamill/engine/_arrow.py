@@ -5,9 +5,13 @@ conformance suite want identical tables from both. Every engine passes its
 result schema through :func:`normalise_schema` and its batches through
 :func:`conform_batch`. The rules, each with the difference it removes:
 
-- **Signed integers are int64.** Spark types ``row_number``, ``rank``,
+- **Integers are int64.** Spark types ``row_number``, ``rank``,
   ``length`` and ``extract`` as int32 where DuckDB returns int64; widening
-  every int8/16/32 (and uint8/16/32, which Spark lacks) is lossless.
+  every int8/16/32 (and uint8/16/32, which Spark lacks) is lossless. DuckDB
+  types counts such as ``cardinality`` as uint64: cast to int64 too, an
+  out-of-range value being an error rather than a wrapped number.
+- **Lists, structs and maps** are normalised field by field, their element
+  fields named as Arrow names them (``item``, ``entries``, ``key``, ``value``).
 - **Decimals are decimal128(38, scale).** The scale is exact on both engines but
   the precision differs (``sum(decimal(18,4))``: DuckDB 38, Spark 28;
   ``decimal(18,4) * decimal(18,4)``: DuckDB 18, Spark 37). Widening to 38 keeps
@@ -32,7 +36,9 @@ from datamill.exceptions import EngineError
 
 __all__ = ["normalise_type", "normalise_schema", "conform_batch"]
 
-_WIDEN_TO_INT64 = (pa.int8(), pa.int16(), pa.int32(), pa.uint8(), pa.uint16(), pa.uint32())
+# uint64 too: DuckDB types counts (cardinality, list_unique) as UBIGINT, Spark as int;
+# a value beyond int64 fails the cast instead of wrapping around.
+_WIDEN_TO_INT64 = (pa.int8(), pa.int16(), pa.int32(), pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64())
 
 
 def normalise_type(t: pa.DataType) -> pa.DataType:
@@ -59,6 +65,8 @@ def normalise_type(t: pa.DataType) -> pa.DataType:
         return pa.list_(normalise_type(t.value_type))
     if pt.is_struct(t):
         return pa.struct([_normalise_field(t.field(i)) for i in range(t.num_fields)])
+    if pt.is_map(t):
+        return pa.map_(normalise_type(t.key_type), normalise_type(t.item_type))
     return t
 
 
@@ -81,5 +89,11 @@ def conform_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
             for col, field in zip(batch.columns, schema, strict=True)
         ]
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise EngineError(f"a query result does not fit its column type: {exc}") from exc
+        unsigned = [f.name for f in batch.schema if f.type == pa.uint64()]
+        hint = (
+            f" (column {', '.join(unsigned)}: an unsigned value above 2**63 - 1, such as DuckDB's hash() gives, "
+            "does not fit int64, the type every engine shares; fix: take it modulo a smaller number or cast it "
+            "to text)" if unsigned else ""
+        )
+        raise EngineError(f"a query result does not fit its column type: {exc}{hint}") from exc
     return pa.RecordBatch.from_arrays(columns, schema=schema)

@@ -309,6 +309,13 @@ class _Context:
                 check_inputs([name], self.schemas)
             except EngineError as err:
                 return err
+        if cls == "UNRESOLVED_ROUTINE":
+            name = params.get("routineName", "").strip("`").lower()
+            return EngineError(
+                f"function {name}() does not exist on Spark: datamill translates DuckDB SQL for Spark and has "
+                f"no rule for it (fix: write the query with functions both engines run, or use engine: duckdb)"
+                f"\n  Spark SQL: {self.spark_sql}"
+            )
         message = _first_line(exc)
         if cls.startswith("PARSE_SYNTAX_ERROR"):
             return EngineError(f"Spark cannot parse the translated SQL: {message}\n  Spark SQL: {self.spark_sql}")

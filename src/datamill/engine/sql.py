@@ -97,12 +97,15 @@ def translate(
     >>> translate("select list_value(1, 2) as xs", to="spark")
     'SELECT ARRAY(1, 2) AS xs'
     """
-    trees = _parse(query, source)
+    to_spark = source == "duckdb" and to == "spark"
+    if to_spark:
+        from datamill.engine._spark_sql import DuckDBAsWritten, rewrite_for_spark
+    trees = _parse(query, DuckDBAsWritten if to_spark else source)
     if len(trees) != 1:
         raise EngineError(f"expected one SQL statement, got {len(trees)}")
     tree = trees[0]
-    if source == "duckdb" and to == "spark":
-        tree = _fix_for_spark(tree, schemas or {})
+    if to_spark:
+        tree = _fix_for_spark(rewrite_for_spark(tree, schemas or {}), schemas or {})
     try:
         return tree.sql(dialect=to)
     except sqlglot.errors.UnsupportedError as exc:  # pragma: no cover - depends on sqlglot

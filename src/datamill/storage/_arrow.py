@@ -138,6 +138,8 @@ def pg_type(field: pa.Field, table: str) -> str:
         return f"numeric({t.precision},{t.scale})"
     if family == "time":
         return "time"
+    if family in ("list", "struct", "map"):
+        return "jsonb"  # as JSON text, decoded back into this type on read (see _nested)
     raise StorageError(
         f"table '{table}', column '{field.name}' is {t}: PostgreSQL storage cannot keep this type yet "
         "(fix: turn it into text in the dataset, e.g. to_json(col) or hex(col), or use lakehouse storage)"

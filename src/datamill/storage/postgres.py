@@ -5,6 +5,10 @@ Every write is one transaction that also appends a row to ``_datamill_commits``
 data never disagree. An overwrite loads a new table and swaps it in by name in
 the same transaction: readers see the old table or the new one, never half.
 PostgreSQL keeps only the latest version; time travel is a lakehouse feature.
+
+List, struct and map columns are ``jsonb`` columns (queryable in PostgreSQL
+with ``->`` and ``->>``); reads give them back as the Arrow types written, from
+the stored schema (:mod:`datamill.storage._nested`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pydantic import ConfigDict, Field
 from datamill._deps import require
 from datamill.exceptions import StorageError
 from datamill.storage._arrow import conform_schema, pg_type, schema_from_bytes, schema_to_bytes
+from datamill.storage._nested import decode_nested, encode_nested
 from datamill.storage._common import (
     InputReader,
     as_reader,
@@ -104,9 +109,9 @@ class PostgresScan(TableScan):
         if schema is None or set(schema.names) != set(reader.schema.names):
             # not written by datamill: keep PostgreSQL's types, numeric as text
             schema = pa.schema([_plain(f) for f in reader.schema])
-        # PostgreSQL has no int8 or uint types and ADBC gives numeric as text:
-        # cast back to the types that were written.
-        return pa.RecordBatchReader.from_batches(schema, (cast_batch(b, schema) for b in reader))
+        # PostgreSQL has no int8 or uint types, ADBC gives numeric as text and
+        # nested columns are jsonb: cast back to the types that were written.
+        return pa.RecordBatchReader.from_batches(schema, (cast_batch(decode_nested(b, schema), schema) for b in reader))
 
 
 class PostgresStorage(Storage):
@@ -317,6 +322,12 @@ class PostgresStorage(Storage):
         if source is not None and source.error is not None:
             return input_failed(name, source.error, before)
         text = first_line(exc)
+        if "invalid input syntax for type json" in text:
+            return StorageError(
+                f"writing table '{name}': a list, struct or map value holds NaN or infinity, which JSON "
+                f"(PostgreSQL's jsonb) cannot keep; nothing was committed (fix: turn them into null in the "
+                f"dataset, or use lakehouse or duckdb storage) [{text}]"
+            )
         if "cannot affect row a second time" in text or "could not create unique index" in text:
             return StorageError(
                 f"upsert into '{name}': the input or the table repeats a key; each key may appear "
@@ -333,7 +344,7 @@ class PostgresStorage(Storage):
             for batch in source.reader():
                 if batch.num_rows:
                     buf = io.BytesIO()
-                    pcsv.write_csv(batch, buf, _CSV)
+                    pcsv.write_csv(encode_nested(batch), buf, _CSV)
                     copy.write(buf.getbuffer())
 
     def _create(self, conn: Any, table: Any, schema: pa.Schema, name: str) -> None:
