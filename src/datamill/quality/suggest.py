@@ -61,8 +61,8 @@ def suggest(table: Any, *, name: str, engine: Any = None, dataset: str | None = 
     """
     import pyarrow as pa
 
+    from datamill.engine import Frame
     from datamill.engine.base import ArrowScan
-    from datamill.quality.frame import Frame
 
     own = engine is None
     if own:
