@@ -150,8 +150,8 @@ def render_yaml(s: Suggestion) -> str:
 def suggest_for_project(project: Any, name: str) -> str:
     """YAML suggestions for ``name``: a dataset (its input is profiled) or a table in storage."""
     from datamill._registry import did_you_mean
+    from datamill.config import quarantine_table_name
     from datamill.exceptions import ConfigError
-    from datamill.pipeline.nodes import quarantine_table_name
 
     tables = [t for t in project.tables() if not t.endswith(quarantine_table_name(""))]
     spec = project.config.datasets.get(name)
