@@ -19,3 +19,11 @@ def test_import_is_fast() -> None:
         for _ in range(3)
     )
     assert best < 0.5, f"import datamill took {best:.2f} s"
+
+
+def test_config_loads_no_stage() -> None:
+    # config sits low: reading datamill.config must not drag in the stages built on it
+    stages = ("datamill.quality", "datamill.ml", "datamill.profile", "datamill.pipeline")
+    code = "import sys, datamill.config; print(','.join(sorted(m for m in sys.modules if m.startswith(%r))))" % (stages,)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -157,3 +157,18 @@ def test_readable_messages_for_bad_values(tmp_path: Path) -> None:
         load_config(write(tmp_path, text), env={})
     assert "'my-p' is not a valid name" in str(err.value)
     assert "'maybe' is not allowed: 'fail', 'quarantine' or 'skip'" in str(err.value)
+
+
+def test_stage_blocks_are_validated_by_the_stages_models(tmp_path: Path) -> None:
+    # clean:, checks: and models: belong to quality and ml; config loads their models
+    # only to validate, and a typo inside them still points at its line with the keys allowed
+    text = ("name: p\ndatasets:\n  d:\n    from: s\n    clean: {dedupe: true, impute: {x: median}}\n"
+            "    checks: [{not_null: x}]\nmodels:\n  m:\n    from: d\n    targt: y\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), env={})
+    message = str(err.value)
+    assert "line 10, models.m.targt: unknown key 'targt' (did you mean 'target'?)" in message
+    config, _ = load_config(write(tmp_path, text.replace("targt", "target")), env={})
+    assert [s.key for s in config.datasets["d"].clean.steps()] == ["dedupe", "impute"]
+    assert config.datasets["d"].checks[0].build().kind == "not_null"
+    assert config.models["m"].target == "y" and config.models["m"].tune.timeout == 120.0

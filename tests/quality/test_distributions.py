@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from datamill.engine import Frame
 from datamill.engine.base import ArrowScan
 from datamill.quality import run_quality
 from datamill.quality.config import CleanSpec
 from datamill.quality.distributions import distributions
-from datamill.quality.frame import Frame
 
 
 def _table() -> pa.Table:

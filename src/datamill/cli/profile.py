@@ -56,7 +56,7 @@ def _default_output(project: Any, name: str, suffix: str = "") -> Path:
 
 def show_profile(p: Any) -> None:
     """Overview and alerts in the terminal."""
-    from datamill.profile._report import human_bytes
+    from datamill.report import human_bytes
 
     o = p.overview
     dup = o.get("duplicate_rows")

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from datamill._registry import did_you_mean
-from datamill.config.schema import ProjectConfig
+from datamill.config.schema import ProjectConfig, StageModel
 from datamill.exceptions import ConfigError
 
 __all__ = ["PROJECT_FILE", "load_config", "find_project_file"]
@@ -152,6 +152,9 @@ def _inner_model(annotation: Any) -> Any:
     args = getattr(annotation, "__args__", ())
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
+    for meta in getattr(annotation, "__metadata__", ()):  # a stage's block: its own model
+        if isinstance(meta, StageModel):
+            return meta.load()
     for arg in reversed(args):
         inner = _inner_model(arg)
         if inner is not None:

@@ -4,27 +4,71 @@ The project file is parsed once into these models; code deeper in receives them,
 never raw dicts. Backend-specific options (a CSV source's delimiter, a Spark
 master URL) are validated by the backend's own ``Options`` model, looked up by
 ``type`` in the stage's registry, so third-party backends bring their own.
+
+The blocks that belong to stages above config (a dataset's ``clean:`` and
+``checks:``, quality's; ``models:``, ml's) are those stages' own models too,
+named here as :class:`StageModel` and imported the first time a project is
+validated: config imports nothing above it, so ``import datamill.config``
+loads no stage.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import importlib
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
-
-from datamill.ml.spec import ModelSpec  # pydantic only: no scikit-learn at validation time
-from datamill.quality.config import CheckSpec, CleanSpec  # noqa: E402  (pydantic models only)
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, PrivateAttr, field_validator, model_validator
 
 __all__ = [
     "BackendSpec",
     "SourceSpec",
     "WriteSpec",
     "DatasetSpec",
-    "ModelSpec",
     "ProjectConfig",
+    "StageModel",
+    "quarantine_table_name",
 ]
 
 _NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def quarantine_table_name(name: str) -> str:
+    """The table that keeps the rows table ``name``'s node set aside (malformed, quarantined, duplicates).
+
+    Examples
+    --------
+    >>> quarantine_table_name("customers")
+    'customers__quarantine'
+    """
+    return f"{name}__quarantine"
+
+
+class StageModel:
+    """A block of the project file validated by a stage's own model, ``"module:Class"``.
+
+    Used as ``Annotated[Any, StageModel("datamill.ml.spec:ModelSpec")]``; the
+    models holding such a field set ``defer_build``, so the stage is imported
+    when a project is first validated, not when config is.
+    """
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def load(self) -> type[BaseModel]:
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        return handler.generate_schema(self.load())
+
+    def __repr__(self) -> str:
+        return f"StageModel({self.target!r})"
+
+
+# pydantic models only: validating a project imports no scikit-learn and runs no engine
+_Clean = Annotated[Any, StageModel("datamill.quality.config:CleanSpec")]
+_Check = Annotated[Any, StageModel("datamill.quality.config:CheckSpec")]
+_Model = Annotated[Any, StageModel("datamill.ml.spec:ModelSpec")]
 
 
 class _Strict(BaseModel):
@@ -94,12 +138,14 @@ class DatasetSpec(_Strict):
     table, the start for cleaning steps) says where the rows come from.
     """
 
+    model_config = ConfigDict(defer_build=True)  # clean: and checks: are quality's models (StageModel)
+
     from_: str | None = Field(default=None, alias="from")
     sql: str | None = None
     python: str | None = None
     inputs: list[str] = Field(default_factory=list)
-    clean: CleanSpec | None = None
-    checks: list[CheckSpec] = Field(default_factory=list)
+    clean: _Clean | None = None  # datamill.quality.config.CleanSpec
+    checks: list[_Check] = Field(default_factory=list)  # datamill.quality.config.CheckSpec
     allow_empty: bool = False  # let cleaning and checks remove every row
     write: WriteSpec = Field(default_factory=WriteSpec)
     description: str = ""
@@ -129,6 +175,8 @@ def _backend(value: Any, default_key: str) -> Any:
 class ProjectConfig(_Strict):
     """The whole project file."""
 
+    model_config = ConfigDict(defer_build=True)  # datasets and models hold stages' models (StageModel)
+
     name: str = Field(pattern=_NAME_PATTERN)
     description: str = ""
     engine: BackendSpec = Field(default_factory=lambda: BackendSpec(type="duckdb"))
@@ -137,7 +185,7 @@ class ProjectConfig(_Strict):
     )
     sources: dict[str, SourceSpec] = Field(default_factory=dict)
     datasets: dict[str, DatasetSpec] = Field(default_factory=dict)
-    models: dict[str, ModelSpec] = Field(default_factory=dict)
+    models: dict[str, _Model] = Field(default_factory=dict)  # datamill.ml.spec.ModelSpec
 
     @field_validator("engine", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from typing import ClassVar
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
+from datamill.engine.dialect import Dialect
 from datamill.storage.base import TableScan
 
 __all__ = ["ArrowScan", "Engine", "EngineOptions", "Relation", "TableInput"]
@@ -76,10 +77,10 @@ class Relation(ABC):
 
 
 class Engine(ABC):
-    """A compute engine. Subclasses set ``Options`` and implement :meth:`sql`."""
+    """A compute engine. Subclasses set ``dialect`` and ``Options`` and implement :meth:`sql`."""
 
     name: ClassVar[str] = ""
-    dialect: ClassVar[str] = "duckdb"  # the SQL dialect the engine runs natively
+    dialect: ClassVar[Dialect]  # the SQL the engine runs natively, for code that generates SQL for it
     Options: ClassVar[type[EngineOptions]] = EngineOptions
 
     def __init__(self, options: EngineOptions | None = None) -> None:
@@ -91,7 +92,8 @@ class Engine(ABC):
 
         ``dialect`` is the dialect ``query`` is written in: DuckDB's by default,
         translated where the engine speaks another; code that generates SQL for
-        this engine's own dialect (``self.dialect``) passes it to skip translation.
+        this engine's own dialect (``self.dialect``) passes ``self.dialect.name``
+        to skip translation.
         """
 
     def sql_generated(self, query: str, tables: Mapping[str, TableInput], *, dialect: str = "duckdb") -> Relation:

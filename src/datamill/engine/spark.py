@@ -21,7 +21,7 @@ import shutil
 import sys
 import threading
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,12 @@ from datamill._deps import require
 from datamill.engine._arrow import conform_batch, normalise_schema
 from datamill.engine._errors import check_inputs, column_not_found
 from datamill.engine.base import Engine, EngineOptions, Relation, TableInput
+from datamill.engine.dialect import Dialect, fill_window, literal
 from datamill.engine.sql import NOT_A_QUERY, check_syntax, is_query, referenced_tables, translate
 from datamill.exceptions import EngineError
 from datamill.storage.base import TableScan
 
-__all__ = ["SparkEngine", "SparkOptions", "SparkRelation", "get_or_create_session"]
+__all__ = ["SparkDialect", "SparkEngine", "SparkOptions", "SparkRelation", "get_or_create_session"]
 
 _SESSION: Any = None  # the process's SparkSession, once started
 _SESSION_LOCK = threading.Lock()
@@ -175,6 +176,102 @@ class SparkRelation(Relation):
             yield conform_batch(batch, schema)
 
 
+class SparkDialect(Dialect):
+    """Spark SQL, written so that results equal DuckDB's (see :class:`~datamill.engine.dialect.Dialect`)."""
+
+    name = "spark"
+    text_type = "STRING"
+    timestamp_type = "TIMESTAMP_NTZ"  # Spark's TIMESTAMP is zoned
+    timestamp_tz_type = "TIMESTAMP"
+
+    def ident(self, name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    def literal(self, value: Any) -> str:
+        # Spark reads backslashes in string literals as escapes: '\d' would reach the regex as 'd'
+        if isinstance(value, str):
+            return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return literal(value)
+
+    def try_date(self, expr: str, fmt: str) -> str:
+        return f"CAST(try_to_timestamp({expr}, {literal(_java_format(fmt))}) AS DATE)"
+
+    def try_timestamp(self, expr: str, fmt: str) -> str:
+        # try_to_timestamp gives a zoned TIMESTAMP; DuckDB's (and Arrow's) result is naive.
+        return f"CAST(try_to_timestamp({expr}, {literal(_java_format(fmt))}) AS TIMESTAMP_NTZ)"
+
+    def quantile(self, expr: str, q: float) -> str:
+        return f"percentile({expr}, {q})"
+
+    def quantiles(self, expr: str, qs: Sequence[float], *, exact: bool = True) -> str:
+        arr = f"array({', '.join(repr(q) for q in qs)})"
+        return f"percentile({expr}, {arr})" if exact else f"percentile_approx({expr}, {arr}, 10000)"
+
+    def is_inf(self, expr: str) -> str:
+        return f"(abs({expr}) = CAST('Infinity' AS DOUBLE))"
+
+    def finite(self, expr: str) -> str:
+        return f"CASE WHEN isnan({expr}) OR abs({expr}) = CAST('Infinity' AS DOUBLE) THEN NULL ELSE {expr} END"
+
+    def full_match(self, expr: str, pattern: str) -> str:
+        # \A and \z, not ^ and $: Java's $ also matches before a final newline, RE2's does not
+        anchored = r"\A(?:" + pattern + r")\z"
+        return f"({expr} RLIKE {self.literal(anchored)})"
+
+    def replace_all(self, expr: str, pattern: str, replacement: str) -> str:
+        return f"regexp_replace({expr}, {self.literal(pattern)}, {self.literal(replacement)})"
+
+    def title(self, expr: str) -> str:
+        return f"initcap({expr})"
+
+    def epoch_seconds(self, expr: str) -> str:
+        return f"(unix_micros(CAST({expr} AS TIMESTAMP)) / 1e6)"
+
+    def age_seconds(self, expr: str) -> str:
+        return f"(unix_micros(current_timestamp()) - unix_micros(CAST({expr} AS TIMESTAMP))) / 1e6"
+
+    def row_hash(self, exprs: Sequence[str]) -> str:
+        return f"xxhash64({', '.join(exprs)})"
+
+    def ffill(self, expr: str, partition: list[str], order: list[str], backward: bool = False) -> str:
+        func = "first" if backward else "last"
+        return f"{func}({expr}, TRUE) {fill_window(partition, order, backward)}"
+
+    def repeat(self, count: str) -> str:
+        return f"explode(sequence(1, {count}))"
+
+    def sample_rows(self, columns: str, table: str, n: int, rows: int, seed: int) -> str:
+        fraction = min(1.0, 1.2 * n / rows)
+        return f"SELECT {columns} FROM {table} WHERE rand({seed}) < {fraction} LIMIT {n}"
+
+
+_JAVA = {"%Y": "yyyy", "%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss", "%y": "yy", "%b": "MMM", "%B": "MMMM",
+         "%f": "SSSSSS", "%%": "%"}
+
+
+def _java_format(fmt: str) -> str:
+    """strftime (``%d/%m/%Y``) to Java's pattern (``dd/MM/yyyy``), literal text quoted.
+
+    Examples
+    --------
+    >>> _java_format("%d/%m/%Y at %H")
+    "dd/MM/yyyy 'a''t' HH"
+    """
+    out, i = [], 0
+    while i < len(fmt):
+        token = fmt[i : i + 2]
+        if token in _JAVA:
+            out.append(_JAVA[token])
+            i += 2
+        elif fmt[i].isalpha():
+            out.append("'" + fmt[i] + "'")
+            i += 1
+        else:
+            out.append(fmt[i])
+            i += 1
+    return "".join(out)
+
+
 class SparkEngine(Engine):
     """Run DuckDB-dialect SQL on Apache Spark.
 
@@ -185,7 +282,7 @@ class SparkEngine(Engine):
     """
 
     name = "spark"
-    dialect = "spark"
+    dialect = SparkDialect()
     Options = SparkOptions
 
     def __init__(self, options: SparkOptions | None = None) -> None:
@@ -211,7 +308,7 @@ class SparkEngine(Engine):
         if dialect == "duckdb":
             check_syntax(query)
         needed = referenced_tables(query, dialect)
-        if not is_query(query):
+        if not is_query(query, dialect):
             raise EngineError(NOT_A_QUERY)
         check_inputs(needed, tables)
         schemas = {name: tables[name].schema for name in needed}

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from datamill.config.schema import DatasetSpec, ModelSpec, SourceSpec
+from datamill.config.schema import DatasetSpec, SourceSpec, quarantine_table_name
 from datamill.engine.sql import referenced_tables
 from datamill.exceptions import ConfigError, EngineError, PipelineError
 from datamill.pipeline._staging import Staged, digest_files, stage
@@ -28,16 +28,12 @@ from datamill.sources import SOURCES, ReadContext, RetryRead, Unchanged
 from datamill.sources._digest import RecordsDigest
 
 if TYPE_CHECKING:
+    from datamill.ml.spec import ModelSpec
     from datamill.pipeline.runner import RunContext
 
-__all__ = ["DatasetNode", "ModelNode", "Node", "SourceNode", "quarantine_table_name"]
+__all__ = ["DatasetNode", "ModelNode", "Node", "SourceNode"]
 
 _MAX_READS = 4  # a CSV may need a re-read per column whose type changes half-way
-
-
-def quarantine_table_name(name: str) -> str:
-    """Where the rows a node set aside are kept."""
-    return f"{name}__quarantine"
 
 
 def _digest(*parts: Any) -> str:

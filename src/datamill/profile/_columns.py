@@ -18,8 +18,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from datamill.engine import Frame
 from datamill.profile._sql import ProfileSQL, run
-from datamill.quality.frame import Frame
 
 __all__ = ["CHUNK", "QUANTILES", "chunks", "clean_number", "duplicates_only", "kind_of", "pass_one", "pass_two"]
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from datamill.profile._report import human_bytes
-from datamill.report import Badge, Card, Cards, Chart, Grid, Report, Section, Table, Text, charts, format_cell
+from datamill.report import Badge, Card, Cards, Chart, Grid, Report, Section, Table, Text, charts, format_cell, human_bytes
 
 __all__ = ["build_comparison_report"]
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from datamill.engine import Frame
+from datamill.engine.dialect import literal
 from datamill.profile._columns import _value_expr, chunks, clean_number
 from datamill.profile._sql import ProfileSQL, run
-from datamill.quality._sql import literal
-from datamill.quality.frame import Frame
 
 __all__ = ["bin_edges", "bins_and_patterns", "top_values"]
 

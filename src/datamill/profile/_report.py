@@ -13,31 +13,13 @@ from typing import Any
 
 from datamill.profile._columns_report import column_section, summary_table
 from datamill.profile._model import Profile
-from datamill.report import Badge, Card, Cards, Chart, Grid, Report, Section, Table, Text, charts, render_html
+from datamill.report import Badge, Card, Cards, Chart, Grid, Report, Section, Table, Text, charts, human_bytes, render_html
 
-__all__ = ["DETAIL_COLUMNS", "build_report", "human_bytes", "iframe"]
+__all__ = ["DETAIL_COLUMNS", "build_report", "iframe"]
 
 DETAIL_COLUMNS = 60
 TONE = {"bad": "bad", "warn": "warn", "info": "muted"}
 METHODS = {"pearson": "Pearson", "spearman": "Spearman", "cramers_v": "Cramér's V", "correlation_ratio": "correlation ratio"}
-
-
-def human_bytes(n: int | None) -> str:
-    """``1.5 MB`` and friends.
-
-    Examples
-    --------
-    >>> human_bytes(1_500_000), human_bytes(None)
-    ('1.5 MB', '–')
-    """
-    if n is None:
-        return "–"
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} TB"
 
 
 def _share(n: int | None, total: int) -> str:

@@ -67,6 +67,7 @@ def _check(names: list[str], target: str | None, where: str) -> None:
 
 
 def _compute(inp: Any, schema: Any, target: str | None) -> dict[str, Any]:
+    from datamill.engine import Frame
     from datamill.engine.base import ArrowScan
     from datamill.profile._alerts import possible_ids
     from datamill.profile._arrow_stats import WIDE, arrow_columns
@@ -76,13 +77,12 @@ def _compute(inp: Any, schema: Any, target: str | None) -> dict[str, Any]:
     from datamill.profile._sample import draw_sample
     from datamill.profile._sql import ProfileSQL
     from datamill.profile._target import target_analysis
-    from datamill.quality.frame import Frame
 
     frame = Frame(inp.engine, inp.scan)
     fq = ProfileSQL(frame.d)
     exact = inp.scan_rows is None or inp.scan_rows <= EXACT_QUANTILE_ROWS
     quantiles = "exact" if exact else "approximate (the engine's quantile sketch)"
-    if isinstance(inp.scan, ArrowScan) and len(schema) > WIDE and fq.d.name == "duckdb":
+    if isinstance(inp.scan, ArrowScan) and len(schema) > WIDE and fq.d.matches_arrow:
         rows, columns, names, patterns = arrow_columns(inp.scan.table)
         distinct_rows = duplicates_only(frame, schema, fq)
     else:

@@ -2,8 +2,7 @@
 
 Internal: may change. Whole table up to :data:`SAMPLE_ROWS` rows; above, a
 uniform sample: Arrow ``take`` of random row numbers for in-memory tables,
-DuckDB's reservoir sampling (one streaming pass, any size), Spark's ``rand``
-filter. The sample becomes NumPy columns: numbers as float64 with NaN for
+else the engine's own Bernoulli sampling (:meth:`~datamill.engine.Dialect.sample_rows`). The sample becomes NumPy columns: numbers as float64 with NaN for
 missing, categories as integer codes (-1 for missing).
 """
 
@@ -15,9 +14,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from datamill.engine import Frame
 from datamill.engine.base import ArrowScan
 from datamill.profile._sql import ProfileSQL, run
-from datamill.quality.frame import Frame
 
 __all__ = ["SAMPLE_ROWS", "Sample", "draw_sample"]
 
@@ -55,14 +54,9 @@ def _fetch(frame: Frame, fq: ProfileSQL, names: list[str], rows: int, n: int) ->
     if in_memory:
         index = np.sort(np.random.default_rng(SEED).choice(rows, n, replace=False))
         return frame.base.table.select(names).take(pa.array(index)), "uniform, without replacement"
-    if fq.spark:
-        fraction = min(1.0, 1.2 * n / rows)
-        return run(frame, f"SELECT {cols} FROM t WHERE rand({SEED}) < {fraction} LIMIT {n}", names), "Bernoulli"
     # Bernoulli keeps each row independently (a uniform sample) and, unlike a
-    # reservoir, need not hold every candidate row: three times faster on 1M rows
-    percent = min(100.0, 110.0 * n / rows)
-    sql = f"SELECT * FROM (SELECT {cols} FROM t USING SAMPLE {percent:.6f}% (bernoulli, {SEED})) LIMIT {n}"
-    return run(frame, sql, names), "Bernoulli"
+    # reservoir, need not hold every candidate row
+    return run(frame, fq.d.sample_rows(cols, "t", n, rows, SEED), names), "Bernoulli"
 
 
 def _as_float(col: pa.ChunkedArray) -> np.ndarray:

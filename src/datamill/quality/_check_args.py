@@ -46,7 +46,7 @@ def check_regex(column: str, pattern: str) -> None:
     """
     import duckdb
 
-    from datamill.quality._sql import literal
+    from datamill.engine.dialect import literal
 
     try:
         duckdb.sql(f"SELECT regexp_full_match('', {literal(pattern)})").fetchall()

@@ -13,8 +13,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from datamill.quality._sql import literal, sql_type
-from datamill.quality.frame import Frame
+from datamill.engine import Frame
+from datamill.engine.dialect import literal
 
 __all__ = ["DATE_FORMATS", "ColumnProfile", "TableProfile", "profile"]
 
@@ -91,7 +91,7 @@ def profile(frame: Frame, *, bounds: Mapping[str, list[tuple[float | None, float
 
 
 def _first_pass(frame: Frame, cols: dict[str, ColumnProfile]) -> int:
-    d, text = frame.d, sql_type(pa.string(), frame.d)
+    d, text = frame.d, frame.d.sql_type(pa.string())
     exprs: dict[str, str] = {"rows": "count(*)"}
     for i, c in enumerate(cols.values()):
         ref = f"{{{c.name}}}"

@@ -151,8 +151,7 @@ class Regex(_PerColumn):
 
     def one(self, frame: Any, column: str, arg: Any) -> str:
         # the whole value must match, on RE2 (DuckDB) and Java (Spark) alike; see Dialect.full_match
-        text = "VARCHAR" if frame.d.name == "duckdb" else "STRING"
-        value = "CAST({" + column + "} AS " + text + ")"
+        value = "CAST({" + column + "} AS " + frame.d.text_type + ")"
         return f"({{{column}}} IS NOT NULL AND NOT {frame.d.full_match(value, str(arg))})"
 
 
@@ -176,14 +175,9 @@ class Sql(Check):
         return list(dict.fromkeys(n for n in names if n not in params))
 
     def fail_condition(self, frame: Any) -> str:
-        from datamill.engine.sql import translate
-
         # checks run on a materialised frame whose columns are plain columns, so the
-        # user's expression reads them as written
-        expr = self.spec
-        if frame.d.name != "duckdb":
-            expr = translate(f"SELECT {expr}", to=frame.d.name)[len("SELECT "):]
-        return f"NOT coalesce(({expr}), FALSE)"
+        # user's expression (DuckDB's SQL) reads them as written
+        return f"NOT coalesce(({frame.d.expression(self.spec)}), FALSE)"
 
 
 class Relationship(Check):
@@ -238,10 +232,8 @@ class Relationship(Check):
             )
         if not missing:
             return "FALSE"
-        from datamill.quality._sql import sql_type
-
         # typed literals: a date or decimal key compares as itself on both engines
-        typ = sql_type(frame.schema.field(self.spec["column"]).type, frame.d)
+        typ = frame.d.sql_type(frame.schema.field(self.spec["column"]).type)
         values = ", ".join(f"CAST({frame.d.literal(_plain(v))} AS {typ})" for v in missing)
         return f"{{{self.spec['column']}}} IN ({values})"
 

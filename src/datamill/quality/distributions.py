@@ -10,7 +10,7 @@ Examples
 >>> import pyarrow as pa
 >>> from datamill.engine.base import ArrowScan
 >>> from datamill.engine.duckdb import DuckDBEngine
->>> from datamill.quality.frame import Frame
+>>> from datamill.engine import Frame
 >>> engine = DuckDBEngine()
 >>> before = Frame(engine, ArrowScan("t", pa.table({"x": [1.0, None, 3.0, 100.0]})))
 >>> after = before.with_columns({"x": "coalesce({x}, 2.0)"})
@@ -27,8 +27,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from datamill.quality._sql import literal, sql_type
-from datamill.quality.frame import Frame
+from datamill.engine import Frame
+from datamill.engine.dialect import literal
 
 __all__ = ["changed_columns", "distributions"]
 
@@ -140,7 +140,7 @@ def _histograms(frame: Frame, edges: dict[str, list[float]]) -> dict[str, dict[s
 
 def _top_values(frame: Frame, column: str, top: int) -> dict[str, Any]:
     """The ``top`` most frequent values (ties by value), the rest as ``other``, and nulls."""
-    text = sql_type(pa.string(), frame.d)
+    text = frame.d.sql_type(pa.string())
     col = frame.ident(column)
     table = frame.query(
         f", v AS (SELECT CAST({col} AS {text}) AS value, count(*) AS n FROM t GROUP BY CAST({col} AS {text})) "

@@ -15,10 +15,10 @@ from typing import Any
 import pyarrow as pa
 
 from datamill._registry import did_you_mean
+from datamill.engine import Frame
 from datamill.engine.base import Engine, Relation
 from datamill.exceptions import QualityError
 from datamill.quality.checks import Check, CheckResult
-from datamill.quality.frame import Frame
 from datamill.quality.record import QualityRecord, StepRecord
 from datamill.quality.steps.base import Removed, Step
 from datamill.sources.base import QUARANTINE_SCHEMA
@@ -111,7 +111,7 @@ def run_quality(
         from datamill.quality.distributions import distributions as compute
 
         columns = changed_columns(record)
-        if record.rows_in > SAMPLE_ROWS and initial.d.name == "duckdb":
+        if record.rows_in > SAMPLE_ROWS and initial.can_sample:
             # charts need shapes, not every row: a repeatable sample keeps big runs fast
             percent = 100 * SAMPLE_ROWS / record.rows_in
             record.distributions = compute(initial.sampled(percent), frame.sampled(percent), columns)

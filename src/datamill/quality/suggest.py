@@ -61,8 +61,8 @@ def suggest(table: Any, *, name: str, engine: Any = None, dataset: str | None = 
     """
     import pyarrow as pa
 
+    from datamill.engine import Frame
     from datamill.engine.base import ArrowScan
-    from datamill.quality.frame import Frame
 
     own = engine is None
     if own:
@@ -150,8 +150,8 @@ def render_yaml(s: Suggestion) -> str:
 def suggest_for_project(project: Any, name: str) -> str:
     """YAML suggestions for ``name``: a dataset (its input is profiled) or a table in storage."""
     from datamill._registry import did_you_mean
+    from datamill.config import quarantine_table_name
     from datamill.exceptions import ConfigError
-    from datamill.pipeline.nodes import quarantine_table_name
 
     tables = [t for t in project.tables() if not t.endswith(quarantine_table_name(""))]
     spec = project.config.datasets.get(name)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datamill.report import charts
 from datamill.report.blocks import Badge, Block, Card, Cards, Chart, Grid, Report, Section, Table, Text
-from datamill.report.render import format_cell, render_html, write_html
+from datamill.report.render import format_cell, human_bytes, render_html, write_html
 
 __all__ = [
     "Badge",
@@ -35,6 +35,7 @@ __all__ = [
     "Text",
     "charts",
     "format_cell",
+    "human_bytes",
     "render_html",
     "write_html",
 ]

@@ -82,6 +82,24 @@ def format_cell(value: Any) -> str:
     return str(value)
 
 
+def human_bytes(n: int | None) -> str:
+    """``1.5 MB`` and friends.
+
+    Examples
+    --------
+    >>> human_bytes(1_500_000), human_bytes(None)
+    ('1.5 MB', '–')
+    """
+    if n is None:
+        return "–"
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"
+
+
 def render_html(report: Report) -> str:
     """The report as one HTML page (a string)."""
     import datamill

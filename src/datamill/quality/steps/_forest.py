@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow as pa
 
 from datamill._deps import require
+from datamill.engine import Frame
 from datamill.exceptions import QualityError
-from datamill.quality.frame import Frame
 from datamill.quality.steps._model_impute import arrow_frame, as_floats, collect_sorted, numeric_columns
 from datamill.quality.steps.base import Removed
 

@@ -15,9 +15,9 @@ import numpy as np
 import pyarrow as pa
 
 from datamill._deps import require
+from datamill.engine import Frame
 from datamill.engine.base import ArrowScan
 from datamill.exceptions import QualityError
-from datamill.quality.frame import Frame
 
 if TYPE_CHECKING:
     from datamill.quality.steps.missing import ImputeMethod

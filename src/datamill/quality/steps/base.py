@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from datamill.quality.frame import Frame
+from datamill.engine import Frame
 
 __all__ = ["Removed", "Step", "StepOptions", "StepOutcome"]
 

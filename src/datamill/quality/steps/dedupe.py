@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import model_validator
 
-from datamill.quality._sql import literal
+from datamill.engine.dialect import literal
 from datamill.quality.steps.base import Removed, Step, StepOptions, StepOutcome
 
 __all__ = ["Dedupe", "DedupeOptions"]

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from datamill.engine.dialect import literal
 from datamill.exceptions import QualityError
-from datamill.quality._sql import literal
 from datamill.quality.steps.base import Removed, Step, StepOptions, StepOutcome
 
 __all__ = ["DropMissing", "Impute", "ImputeMethod"]
@@ -172,9 +172,7 @@ class Impute(Step):
 
     def _typed(self, frame, column: str, value: Any) -> str:  # noqa: ANN001
         """A literal cast to the column's own type, so imputing never changes a column's type."""
-        from datamill.quality._sql import sql_type
-
-        return f"CAST({literal(value)} AS {sql_type(frame.schema.field(column).type, frame.d)})"
+        return f"CAST({literal(value)} AS {frame.d.sql_type(frame.schema.field(column).type)})"
 
     def _mode(self, frame, column: str) -> Any:  # noqa: ANN001
         # The most frequent value, ties broken by the smallest: the same on every engine.

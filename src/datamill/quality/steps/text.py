@@ -23,18 +23,12 @@ TextOp = Literal["trim", "lower", "upper", "title", "collapse_spaces"]
 def text_op(d, expr: str, op: str) -> str:  # noqa: ANN001
     """SQL applying one text operation to ``expr``."""
     if op == "trim":
-        return _replace(d, expr, f"^{_WS}+|{_WS}+$", "")
+        return d.replace_all(expr, f"^{_WS}+|{_WS}+$", "")
     if op == "collapse_spaces":
-        return _replace(d, expr, f"{_WS}+", " ")
+        return d.replace_all(expr, f"{_WS}+", " ")
     if op == "title":
         return d.title(expr)
     return f"{op}({expr})"  # lower, upper
-
-
-def _replace(d, expr: str, pattern: str, by: str) -> str:  # noqa: ANN001
-    # DuckDB replaces the first match unless told 'g'; Spark always replaces all
-    flags = ", 'g'" if d.name == "duckdb" else ""
-    return f"regexp_replace({expr}, {d.literal(pattern)}, {d.literal(by)}{flags})"
 
 
 class TextOptions(StepOptions):
@@ -174,7 +168,7 @@ def _mapped(d, expr: str, spec: CategorySpec) -> str:  # noqa: ANN001
     # keys go through the same SQL as the values, so both engines normalise them alike
     whens = " ".join(
         f"WHEN {_normalised(d, d.literal(k), spec)} THEN {d.literal(v)}" if v is not None
-        else f"WHEN {_normalised(d, d.literal(k), spec)} THEN CAST(NULL AS {'STRING' if d.name == 'spark' else 'VARCHAR'})"
+        else f"WHEN {_normalised(d, d.literal(k), spec)} THEN CAST(NULL AS {d.text_type})"
         for k, v in spec.map.items()
     )
     return f"CASE {value} {whens} ELSE {value} END"

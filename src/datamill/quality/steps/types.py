@@ -214,11 +214,10 @@ def convert(frame, specs: dict[str, CastSpec], step: str) -> StepOutcome:  # noq
 
 
 def _sql_name(d, kind: str) -> str:  # noqa: ANN001
-    spark = d.name == "spark"
     if kind == "string":
-        return "STRING" if spark else "VARCHAR"
-    if kind == "timestamp":  # naive on both engines (Spark's TIMESTAMP is zoned)
-        return "TIMESTAMP_NTZ" if spark else "TIMESTAMP"
+        return d.text_type
+    if kind == "timestamp":  # naive on every engine
+        return d.timestamp_type
     m = _DECIMAL.fullmatch(kind)
     return f"DECIMAL({m.group(1)}, {m.group(2)})" if m else kind.upper()
 

@@ -1,9 +1,11 @@
-"""The data as a cleaning run sees it: a base table, column expressions and row filters.
+"""A table as generated SQL sees it: a base table, column expressions and row filters.
 
-Steps change a :class:`Frame` symbolically (a column becomes ``coalesce(x, 42.0)``,
-a filter ``NOT (x > 9)`` is added), so a chain of steps is one query on the
-engine; only steps that need it (dedupe's window) materialise an intermediate
-result. Everything here is SQL text in the engine's own dialect.
+Cleaning steps change a :class:`Frame` symbolically (a column becomes
+``coalesce(x, 42.0)``, a filter ``NOT (x > 9)`` is added), so a chain of steps
+is one query on the engine; only steps that need it (dedupe's window)
+materialise an intermediate result. Profiles and checks read through it too.
+Everything here is SQL text in the engine's own dialect (``frame.d``, the
+engine's :class:`~datamill.engine.dialect.Dialect`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from datamill.engine.base import Engine, Relation
-from datamill.quality._sql import Dialect, dialect_for
+from datamill.engine.dialect import Dialect
 from datamill.storage.base import TableScan
 
 __all__ = ["BASE", "Frame"]
@@ -38,7 +40,7 @@ class Frame:
     ) -> None:
         self.engine = engine
         self.sample = sample  # a sampling clause on the base table (charts of big tables)
-        self.d: Dialect = dialect_for(engine)
+        self.d: Dialect = engine.dialect
         self.base = base
         self.columns = dict(columns) if columns is not None else {n: self.d.ident(n) for n in base.schema.names}
         self.filters = filters
@@ -71,15 +73,22 @@ class Frame:
         source = f"{BASE} {self.sample}".rstrip()
         return f"SELECT {cols} FROM {source}" + (f" WHERE {where}" if where else "")
 
-    def sampled(self, percent: float, seed: int = 7) -> Frame:
-        """The same frame over a repeatable ``percent`` sample of the base rows (DuckDB only).
+    @property
+    def can_sample(self) -> bool:
+        """Whether :meth:`sampled` samples (the engine samples whole blocks natively)."""
+        return self.d.system_sample(100.0, 0) is not None
 
-        For charts of big tables: system sampling picks whole vectors, so it
-        reads only what it keeps. Other engines get the frame unchanged.
+    def sampled(self, percent: float, seed: int = 7) -> Frame:
+        """The same frame over a repeatable ``percent`` sample of the base rows.
+
+        For charts of big tables: system sampling picks whole blocks, so it
+        reads only what it keeps. Engines that cannot sample so
+        (:meth:`~datamill.engine.dialect.Dialect.system_sample`) get the frame unchanged.
         """
-        if self.d.name != "duckdb":
+        clause = self.d.system_sample(percent, seed)
+        if clause is None:
             return self
-        return self._copy(owned=False, sample=f"USING SAMPLE {percent:.4f}% (system, {seed})")
+        return self._copy(owned=False, sample=clause)
 
     def query(self, sql_over_t: str) -> Relation:
         """Run ``sql_over_t``, a query that reads this frame as table ``t``."""
