@@ -83,7 +83,7 @@ LAYERS: list[set[str]] = [
     {"sources"},
     {"storage"},
     {"engine"},
-    {"config"},
+    {"config", "testing"},  # testing: the conformance suites over sources, storages and engines
     {"quality"},
     {"profile"},
     {"ml"},

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from datamill.sources._digest import RecordsDigest
+from datamill.sources import RecordsDigest
 
 __all__ = ["Staged", "digest_files", "stage"]
 

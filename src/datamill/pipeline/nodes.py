@@ -25,7 +25,7 @@ from datamill.pipeline._staging import Staged, digest_files, stage
 from datamill.pipeline.progress import count_rows
 from datamill.pipeline.records import NodeRun
 from datamill.sources import SOURCES, ReadContext, RetryRead, Unchanged
-from datamill.sources._digest import RecordsDigest
+from datamill.sources import RecordsDigest
 
 if TYPE_CHECKING:
     from datamill.ml.spec import ModelSpec

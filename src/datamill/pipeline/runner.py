@@ -20,7 +20,7 @@ from datamill.pipeline.dag import Dag, select
 from datamill.pipeline.nodes import DatasetNode, ModelNode, Node, SourceNode
 from datamill.pipeline.progress import Progress
 from datamill.pipeline.records import NodeRun, RunRecord, RunStore, new_run_id
-from datamill.sources._files import FileDigests
+from datamill.sources import FileDigests
 
 __all__ = ["RunContext", "build_nodes", "build_dag", "run_pipeline"]
 

@@ -1,6 +1,8 @@
 """Sources: files, HTTP APIs, SQL databases, chosen by ``type:`` in the project file."""
 
 from datamill._registry import Registry
+from datamill.sources._digest import RecordsDigest
+from datamill.sources._files import FileDigests
 from datamill.sources.base import (
     QUARANTINE_SCHEMA,
     BadRow,
@@ -28,7 +30,9 @@ __all__ = [
     "QUARANTINE_SCHEMA",
     "SOURCES",
     "BadRow",
+    "FileDigests",
     "ReadContext",
+    "RecordsDigest",
     "RetryRead",
     "Source",
     "SourceOptions",

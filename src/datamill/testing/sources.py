@@ -46,7 +46,7 @@ import pyarrow as pa
 
 from datamill.exceptions import BadRowsError, SourceError
 from datamill.sources import QUARANTINE_SCHEMA, SOURCES, ReadContext, RetryRead, Source, Unchanged
-from datamill.sources._digest import RecordsDigest
+from datamill.sources import RecordsDigest
 
 __all__ = ["CHANGED", "ROWS", "SOURCE_CHECKS", "FileSourceCase", "SourceCase", "check_source"]
 
