@@ -107,3 +107,14 @@ def test_a_looser_tolerance_for_estimated_statistics() -> None:
     ours, theirs = {"c": {"distinct": 1000, "missing": 0}}, {"c": {"distinct": 1015, "missing": 0}}
     assert compare_stats(ours, theirs)[0].same is False
     assert compare_stats(ours, theirs, approx={"distinct": 0.03})[0].same is True
+
+
+def test_peak_rss_is_the_childs_own_not_its_parents() -> None:
+    import subprocess
+    import sys
+
+    from bench._harness import ROOT
+
+    code = "import numpy as np; a = np.ones(40_000_000); import subprocess, sys; print(subprocess.run([sys.executable, '-c', 'from bench._harness import peak_rss_mb; print(peak_rss_mb())'], capture_output=True, text=True).stdout)"  # noqa: E501
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert float(out.stdout) < 100  # the parent held 320 MB; the child itself far less
