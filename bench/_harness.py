@@ -117,29 +117,31 @@ def fingerprint(data: Any, fmt: str = "parquet", digits: int = 12) -> dict[str, 
     folder or glob, ``delta`` for a Delta table's folder). Each row is hashed in
     a canonical form and the hashes are summed modulo 2**64: the sum ignores row
     order but not a missing, extra, duplicated or changed row. Canonical form:
-    numbers (integers and floats alike) as text with ``digits`` significant
-    digits; NaN as NULL; booleans as ``true``/``false``; dates as ``YYYY-MM-DD``;
-    timestamps (time-zone aware ones in UTC) as ``YYYY-MM-DDTHH:MM:SS.ffffff``;
-    a text column whose every value is an ISO date or timestamp as that date or
-    timestamp; any other value as its text. Columns are taken by name, in
-    sorted order.
+    numbers (integers and floats alike) as doubles rounded to ``digits``
+    significant digits; NaN as NULL; timestamps without their time zone, in UTC,
+    to the microsecond; a text column whose every value is an ISO date or
+    timestamp as that date or timestamp; any other value as itself. Columns are
+    taken by name, in sorted order.
     """
     import duckdb
 
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
         _register(con, data, fmt)
         types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE t)").fetchall())
         names = sorted(types)
         kinds = _kinds(con, types)
-        canon = {n: _canonical(_quote(n), kinds[n], digits) for n in names}
-        exprs = ["count(*)", f"coalesce(sum(hash({', '.join(canon.values())})::HUGEINT) % {_MOD}, 0)" if names else "0"]
-        for n in names:
-            exprs.append(f"coalesce(sum(hash({canon[n]})::HUGEINT) % {_MOD}, 0)")
-            exprs.append(f"count({canon[n]})")
-            exprs.append(f"sum({_number(_quote(n), kinds[n])})" if kinds[n] in ("integer", "float") else "NULL")
-        row = con.execute(f"SELECT {', '.join(exprs)} FROM t").fetchone()
+        canon = ", ".join(f"{_canonical(_quote(n), kinds[n], digits)} AS c{i}" for i, n in enumerate(names))
+        hashes = ", ".join(f"c{i}, hash(c{i}) AS h{i}" for i in range(len(names)))
+        exprs = ["count(*)", f"coalesce(sum(hash({', '.join(f'h{i}' for i in range(len(names)))})::HUGEINT) % {_MOD}, 0)"]
+        for i, n in enumerate(names):
+            exprs += [f"coalesce(sum(h{i}::HUGEINT) % {_MOD}, 0)", f"count(c{i})",
+                      f"sum(c{i})" if kinds[n] in ("integer", "float") else "NULL"]
+        query = f"SELECT {', '.join(exprs)} FROM (SELECT {hashes} FROM (SELECT {canon} FROM t))" if names else \
+            "SELECT count(*), 0 FROM t"
+        row = con.execute(query).fetchone()
     finally:
         con.close()
     columns = {}
@@ -205,28 +207,18 @@ def _kind(duck_type: str) -> str:
 
 
 def _canonical(q: str, kind: str, digits: int) -> str:
-    ts = "'%Y-%m-%dT%H:%M:%S.%f'"
-    if kind == "integer":
-        return f"printf('%.{digits}g', CAST({q} AS DOUBLE))"  # as a float would print: 5 and 5.0 agree
-    if kind == "float":  # NaN counts as missing; + 0.0 makes -0.0 print as 0
+    if kind in ("integer", "float"):  # one canonical number: 5 and 5.0 agree; NaN is missing; -0.0 is 0
         x = f"CAST({q} AS DOUBLE)"
-        return f"CASE WHEN isnan({x}) THEN NULL ELSE printf('%.{digits}g', {x} + 0.0) END"
-    if kind == "boolean":
-        return f"CAST({q} AS VARCHAR)"
-    if kind == "date":
-        return f"strftime(CAST({q} AS DATE), '%Y-%m-%d')"
-    if kind == "timestamp":
-        return f"strftime(CAST({q} AS TIMESTAMP), {ts})"
-    if kind == "text→date":
+        scale = f"{digits - 1} - CAST(floor(log10(abs({x}))) AS INTEGER)"
+        return (f"CASE WHEN isnan({x}) THEN NULL WHEN {x} = 0 OR isinf({x}) THEN {x} + 0.0 "
+                f"ELSE round({x}, {scale}) + 0.0 END")
+    if kind in ("date", "text→date"):
+        return f"CAST({q} AS DATE)"
+    if kind in ("timestamp", "text→timestamp"):
+        return f"CAST({q} AS TIMESTAMP)"
+    if kind in ("boolean", "text"):
         return q
-    if kind == "text→timestamp":
-        return f"strftime(CAST({q} AS TIMESTAMP), {ts})"
     return f"CAST({q} AS VARCHAR)"
-
-
-def _number(q: str, kind: str) -> str:
-    x = f"CAST({q} AS DOUBLE)"
-    return f"CASE WHEN isnan({x}) THEN NULL ELSE {x} END" if kind == "float" else x
 
 
 def _quote(name: str) -> str:

@@ -163,6 +163,13 @@ def _verdict(results: dict[str, dict], checks: dict) -> list[str]:
         f"(target ≤ {TARGET_RATIO}×: {'met' if time_ok else 'not met'}), **{ours['peak_mb']:.0f} MB** peak RSS "
         f"(target ≤ {TARGET_RSS_MB} MB: {'met' if rss_ok else 'not met'}), {quarantined:,} rows quarantined "
         f"(expected 0 on this valid file): target **{'met' if met else 'NOT met'}**.")
+    if checks[fastest].text != "✓":
+        lines[-1] += f" That peer's result: {checks[fastest].text}."
+        full = {k: r for k, r in same.items() if checks[k].text == "✓"}
+        if full:
+            best = min(full, key=lambda k: full[k]["seconds"])
+            lines[-1] += (f" Against the fastest peer that wrote every column with datamill's types "
+                          f"({CONTENDERS[best][0]}): {ours['seconds'] / full[best]['seconds']:.2f}×.")
     return lines
 
 
