@@ -404,10 +404,16 @@ def save_results(name: str, payload: Mapping[str, Any], no_write: bool) -> Path:
     return path
 
 
+HEADER = ("# Benchmarks\n\nEvery figure and sentence of a section is written by the one command named at its end, run on "
+          "the machine it names; peers and datamill run side by side in the same run, and every benchmark checks that "
+          "each contender produced the same result (the same rows, or for profiles the same statistics) before it reports a "
+          "time.\n")
+
+
 def update_benchmarks_md(section: str, body: str) -> None:
     """Replace (or add) ``## section`` in BENCHMARKS.md."""
     path = ROOT / "BENCHMARKS.md"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\nEvery figure comes from one command, run on the machine it names; peers and datamill run side by side in the same run.\n"
+    text = path.read_text(encoding="utf-8") if path.exists() else HEADER
     head = f"## {section}\n"
     if head in text:
         start = text.index(head)
