@@ -150,7 +150,8 @@ def _datamill(src: Path, out: Path, memory_limit: str | None = None) -> Done:
         "run_seconds": run_seconds,
         "nodes": {n.name: {"seconds": n.seconds, "rows_in": n.rows_in, "rows_out": n.rows_out,
                            "quarantined": n.rows_quarantined} for n in record.nodes.values()},
-        "rows_in": q.rows_in, "rows_out": q.rows_out, "duplicates": q.rows_duplicates, "balanced": q.balanced,
+        "rows_in": q.rows_in, "rows_out": q.rows_out, "duplicates": q.rows_duplicates,
+        "quarantined": q.rows_quarantined,
         "cells_changed": {s.step: sum(s.cells_changed.values()) for s in q.steps},
         "distributions": len(q.distributions),
         "medians": {c: v["value"] for c, v in steps["impute"].values.items() if isinstance(v, dict) and "value" in v},
@@ -256,11 +257,21 @@ def _extra_work(results: dict[str, dict]) -> list[str]:
         f"{cleaned.get('seconds') or 0:.2f} s (the run record's node times), the rest planning and bookkeeping; "
         f"importing datamill and opening the project took the other {ours['seconds'] - x.get('run_seconds', 0):.2f} s. "
         "Beyond the peers' work, datamill kept every removed duplicate in a quarantine table "
-        f"({x.get('duplicates', 0):,} rows), checked that rows in = rows out + rows removed "
-        f"({x.get('rows_in', 0):,} = {x.get('rows_out', 0):,} + {x.get('duplicates', 0):,}: "
-        f"{'holds' if x.get('balanced') else 'DOES NOT HOLD'}), counted the cells each step changed ({changed}), "
+        f"({x.get('duplicates', 0):,} rows), accounted for every row ({_balance(ours)}), counted the cells "
+        f"each step changed ({changed}), "
         f"recorded before/after distributions of {x.get('distributions', 0)} columns, and wrote a run record. {stats}"
     ]
+
+
+def _balance(ours: dict) -> str:
+    """Rows in = rows written + rows removed, with the rows written counted in the output table itself."""
+    x, written = ours["extra"], (ours.get("fingerprint") or {}).get("rows")
+    removed = x.get("duplicates", 0) + x.get("quarantined", 0)
+    if written is None:
+        return "rows written not counted"
+    holds = x.get("rows_in") == written + removed
+    return (f"{x.get('rows_in', 0):,} in = {written:,} in the table + {removed:,} in quarantine: "
+            f"{'holds' if holds else 'DOES NOT HOLD'}")
 
 
 def _same_statistics(results: dict[str, dict]) -> str:
