@@ -168,8 +168,19 @@ def _datamill(src: Path, out: Path, exact: bool = False) -> Done:
     p = profile(str(src), **({"exact": True} if exact else {}))
     p.to_html(html)
     extra = {"html_mb": round(html.stat().st_size / 2**20, 1), "notes": p.notes,
-             "estimated": [n for n, c in p.columns.items() if not c.get("distinct_exact", True)]}
+             "estimated": [n for n, c in p.columns.items() if not c.get("distinct_exact", True)],
+             "distinct_rule": _distinct_rule()}
     return Done(extra, stats=lambda: _datamill_stats(p))
+
+
+def _distinct_rule() -> str | None:
+    """When the default mode keeps a HyperLogLog estimate, from the thresholds in datamill's code (internal)."""
+    try:
+        from datamill.profile._counts import EXACT_DISTINCT_LIMIT, EXACT_DISTINCT_ROWS
+    except ImportError:
+        return None
+    return (f"on tables of more than {EXACT_DISTINCT_ROWS:,} rows, a column whose estimate exceeds "
+            f"{EXACT_DISTINCT_LIMIT:,} keeps it")
 
 
 def _datamill_exact(src: Path, out: Path) -> Done:
@@ -322,7 +333,8 @@ def _sampling(results: dict[str, dict]) -> list[str]:
         notes, est = r["extra"].get("notes", {}), r["extra"].get("estimated", [])
         distinct = notes.get("distinct", "?")
         if est:
-            distinct += f" ({', '.join(est)})"
+            rule = r["extra"].get("distinct_rule")
+            distinct += f" ({', '.join(est)}{'; ' + rule if rule else ''})"
         lines.append(
             f"{SHORT[key]}, from its own notes: correlations, scatter plots and target analysis on "
             f"{notes.get('pairs_sample', '?')}; distinct counts {distinct}; quantiles {notes.get('quantiles', '?')}; "
