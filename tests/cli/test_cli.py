@@ -98,7 +98,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert "churn by plan" in out.stdout
     assert "customers__quarantine" in out.stdout  # the malformed lines are kept, and said so
     # the messy customers are cleaned and checked, with the counts and the report
-    assert "cleaning customers_clean: 20,000 rows in, 19,183 out; 400 duplicates removed" in out.stdout
+    assert "cleaning customers_clean: 20,000 rows in, 19,560 out; 400 duplicates removed, 40 rows quarantined" in out.stdout
     assert "(holds)" in out.stdout
     report = tmp_path / "demo" / "reports" / "quality-customers_clean.html"
     assert report.is_file() and str(report) in out.stdout.replace("\n", "")

@@ -1,4 +1,8 @@
-"""Checks on every engine: exact failing rows and reasons, identical on DuckDB and Spark, nothing lost."""
+"""Checks on every engine: exact failing rows and reasons, identical on DuckDB and Spark, nothing lost.
+
+Severity ``warn`` keeps every row (the failures are counted, with samples);
+``quarantine`` moves the failing rows; ``fail`` writes nothing.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +48,11 @@ ROW_CASES = {
 }
 
 
+def quarantining(check: dict) -> dict:
+    """``check`` with severity quarantine: its failing rows leave the table."""
+    return {**check, "severity": "quarantine"}
+
+
 @pytest.fixture()
 def duckdb_engine() -> Iterator[Engine]:
     """For the one-kind-at-a-time cases; every kind also runs on each engine in the combined tests."""
@@ -80,21 +89,46 @@ def quarantined(result: CleanResult) -> dict[int, str]:
 
 
 @pytest.mark.parametrize("case", list(ROW_CASES))
-def test_row_level_check(duckdb_engine: Engine, case: str) -> None:
+def test_row_level_check_quarantines_exactly_the_failing_rows(duckdb_engine: Engine, case: str) -> None:
     check, failing = ROW_CASES[case]
-    result = run(duckdb_engine, [check])
+    result = run(duckdb_engine, [quarantining(check)])
     (outcome,) = result.record.checks
     assert (outcome["passed"], outcome["failed_rows"]) == (not failing, len(failing))
     rows = quarantined(result)
     assert sorted(rows) == failing
     assert set(rows.values()) == {f"check {outcome['name']}"}
-    assert outcome["kind"] == next(iter(check)) and outcome["severity"] == "warn"
-    assert result.record.warnings == [f"check {outcome['name']} failed (warn): {len(failing)} rows failed"]
+    assert outcome["kind"] == next(iter(check)) and outcome["severity"] == "quarantine"
+    assert outcome["outcome"] == "moved to quarantine" and outcome["samples"] == []
+    assert result.record.warnings == [
+        f"check {outcome['name']} failed (quarantine): {len(failing)} rows failed; moved to quarantine"
+    ]
+
+
+@pytest.mark.parametrize("case", list(ROW_CASES))
+def test_warn_keeps_every_row_and_shows_samples(duckdb_engine: Engine, case: str) -> None:
+    check, failing = ROW_CASES[case]
+    result = run(duckdb_engine, [check])  # severity warn is the default
+    (outcome,) = result.record.checks
+    assert (outcome["passed"], outcome["failed_rows"], outcome["severity"]) == (False, len(failing), "warn")
+    assert result.table.num_rows == PEOPLE.num_rows and result.quarantine.num_rows == 0
+    assert result.record.rows_out == PEOPLE.num_rows and result.record.rows_quarantined == 0
+    assert sorted(r["id"] for r in outcome["samples"]) == failing  # every one here: at most 5 fail
+    assert set(outcome["samples"][0]) == set(PEOPLE.column_names)
+    assert outcome["outcome"] == "kept with a warning"
+    assert result.record.warnings == [
+        f"check {outcome['name']} failed (warn): {len(failing)} rows failed; kept with a warning"
+    ]
+
+
+def test_warn_samples_at_most_five_rows(duckdb_engine: Engine) -> None:
+    (outcome,) = run(duckdb_engine, [{"sql": "id > 100"}]).record.checks
+    assert outcome["failed_rows"] == 8 and len(outcome["samples"]) == 5
+    assert all(isinstance(r["updated_at"], str) for r in outcome["samples"])  # JSON-ready
 
 
 def test_every_row_level_kind_at_once(engine: Engine) -> None:
     """Each kind's exact failing rows and reasons, on each engine, in one pass."""
-    result = run(engine, [check for check, _ in ROW_CASES.values()], allow_empty=True)
+    result = run(engine, [quarantining(check) for check, _ in ROW_CASES.values()], allow_empty=True)
     names = [c["name"] for c in result.record.checks]
     assert [c["failed_rows"] for c in result.record.checks] == [len(ids) for _, ids in ROW_CASES.values()]
     expected = {
@@ -105,10 +139,22 @@ def test_every_row_level_kind_at_once(engine: Engine) -> None:
     assert result.table.column("id").to_pylist() == [i for i, reason in expected.items() if not reason]
 
 
+def test_only_quarantine_checks_move_rows(engine: Engine) -> None:
+    checks = [{"between": {"age": [18, 120]}, "name": "adult"}, quarantining({"sql": "income >= 0", "name": "paid"}),
+              {"not_null": "key"}]
+    result = run(engine, checks)
+    assert quarantined(result) == {2: "check paid", 4: "check paid"}  # 2 and 3 fail adult, 6 not_null: kept
+    assert sorted(result.table.column("id").to_pylist()) == [1, 3, 5, 6, 7, 8]
+    outcomes = [(c["name"], c["failed_rows"], c["outcome"]) for c in result.record.checks]
+    assert outcomes == [("adult", 2, "kept with a warning"), ("paid", 2, "moved to quarantine"),
+                        ("not_null(key)", 1, "kept with a warning")]
+    assert sorted(r["id"] for r in result.record.checks[0]["samples"]) == [2, 3]
+
+
 def test_reasons_name_every_failing_check(engine: Engine) -> None:
     checks = [{"between": {"age": [18, 120]}, "name": "adult"}, {"sql": "income >= 0", "name": "paid"},
               {"not_null": "key"}]
-    rows = quarantined(run(engine, checks))
+    rows = quarantined(run(engine, [quarantining(c) for c in checks]))
     assert rows == {2: "check adult; check paid", 3: "check adult", 4: "check paid", 6: "check not_null(key)"}
 
 
@@ -116,6 +162,7 @@ def test_passing_checks_keep_every_row(engine: Engine) -> None:
     result = run(engine, [{"not_null": "id"}, {"unique": "id"}, {"regex": {"country": "DE|FR|XX|de|IT"}}])
     assert result.table.num_rows == 8 and result.quarantine.num_rows == 0
     assert [c["passed"] for c in result.record.checks] == [True, True, True]
+    assert [c["outcome"] for c in result.record.checks] == ["passed"] * 3
     assert result.record.warnings == []
 
 
@@ -157,7 +204,7 @@ def test_every_table_level_kind_at_once(engine: Engine) -> None:
 
 
 def test_table_level_checks_see_the_rows_left(engine: Engine) -> None:
-    result = run(engine, [{"between": {"age": [18, 120]}}, {"row_count": {"min": 7}}])
+    result = run(engine, [quarantining({"between": {"age": [18, 120]}}), {"row_count": {"min": 7}}])
     assert [c["passed"] for c in result.record.checks] == [False, False]
     assert result.record.checks[1]["message"].startswith("6 rows")
 
@@ -167,8 +214,9 @@ def test_severity_fail_raises_and_keeps_the_rows(engine: Engine) -> None:
         run(engine, [{"between": {"age": [18, 120]}, "severity": "fail"}, {"not_null": "key"}])
     result = err.value.result
     assert_nothing_lost(PEOPLE, result)
-    assert sorted(quarantined(result)) == [2, 3, 6]
+    assert sorted(quarantined(result)) == [2, 3]  # the fail check's rows are kept; the warn check's stay
     assert [c["severity"] for c in result.record.checks] == ["fail", "warn"]
+    assert [c["outcome"] for c in result.record.checks] == ["failed: nothing written", "kept with a warning"]
 
 
 def test_table_level_severity_fail(engine: Engine) -> None:
@@ -178,9 +226,9 @@ def test_table_level_severity_fail(engine: Engine) -> None:
 
 def test_removing_every_row_needs_allow_empty(engine: Engine) -> None:
     with pytest.raises(QualityError, match="removed all 8 rows .*allow_empty: true") as err:
-        run(engine, [{"sql": "id > 100"}])
+        run(engine, [quarantining({"sql": "id > 100"})])
     assert err.value.result.quarantine.num_rows == 8  # nothing lost even then
-    result = run(engine, [{"sql": "id > 100"}], allow_empty=True)
+    result = run(engine, [quarantining({"sql": "id > 100"})], allow_empty=True)
     assert result.table.num_rows == 0 and result.record.rows_quarantined == 8
 
 
@@ -194,7 +242,7 @@ def test_identical_on_both_engines(spark) -> None:  # noqa: ANN001 - pyspark is 
     from datamill.engine.duckdb import DuckDBEngine
     from datamill.engine.spark import SparkEngine
 
-    checks = [check for check, _ in ROW_CASES.values()] + [
+    checks = [quarantining(check) for check, _ in ROW_CASES.values()] + [
         {"row_count": {"min": 1}}, {"type": {"age": "int"}}, {"freshness": {"column": "updated_at", "max_age": "1d"}},
     ]
     outcomes = []
@@ -256,6 +304,9 @@ def test_freshness_needs_a_timestamp(engine: Engine) -> None:
         ({"not_null": "id", "unique": "id"}, "a check names one kind"),
         ({"not_null": "id", "severty": "fail"}, r"unknown key 'severty' \(did you mean 'severity'\?\)"),
         ({"not_null": "id", "severity": "fatal"}, "severity"),
+        ({"row_count": {"min": 1}, "severity": "quarantine"},
+         "row_count judges the whole table.*severity quarantine is for row-level checks; use severity warn"),
+        ({"freshness": {"column": "updated_at", "max_age": "1d"}, "severity": "quarantine"}, "whole table"),
     ],
 )
 def test_malformed_check_is_a_config_error(check: dict, message: str) -> None:

@@ -22,9 +22,11 @@ datasets:
     clean: {dedupe: [customer_id]}
     checks:
       - not_null: age
+        severity: quarantine
       - between: {age: [18, 120]}
         severity: SEVERITY
       - relationship: {column: plan_id, to: plans_clean.plan_id}
+        severity: quarantine
       - row_count: {min: 1}
   plans_clean:
     from: plans
@@ -46,7 +48,7 @@ PLANS = "plan_id,price\np1,10\np2,20\n"
 BETWEEN = "check between(age: [18, 120])"
 
 
-def write_project(root: Path, severity: str = "warn", customers: str = CUSTOMERS, extra: str = "") -> Path:
+def write_project(root: Path, severity: str = "quarantine", customers: str = CUSTOMERS, extra: str = "") -> Path:
     (root / "data").mkdir(exist_ok=True)
     (root / "data" / "customers.csv").write_text(customers)
     (root / "data" / "plans.csv").write_text(PLANS)
@@ -108,12 +110,12 @@ def test_severity_fail_keeps_the_previous_version(tmp_path: Path) -> None:
 
 
 def test_every_row_removed_needs_allow_empty(tmp_path: Path) -> None:
-    extra = "  adults:\n    from: customers\n    checks: [{sql: age > 200}]\n"
+    extra = "  adults:\n    from: customers\n    checks: [{sql: age > 200, severity: quarantine}]\n"
     with Project(write_project(tmp_path, extra=extra)) as p:
         node = p.run().nodes["adults"]
         assert node.status == "failed" and "removed all 6 rows" in node.error and "allow_empty: true" in node.error
         assert len(quarantine(p, "adults")) == 6  # nothing lost, even then
-    (tmp_path / "datamill.yaml").write_text(PROJECT.replace("SEVERITY", "warn") + extra + "    allow_empty: true\n")
+    (tmp_path / "datamill.yaml").write_text(PROJECT.replace("SEVERITY", "quarantine") + extra + "    allow_empty: true\n")
     with Project(tmp_path) as p:
         node = p.run().nodes["adults"]
         assert node.status == "ok" and (node.rows_in, node.rows_out, node.rows_quarantined) == (6, 0, 6)
@@ -142,10 +144,10 @@ def test_check_on_a_missing_column(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("check", "message"),
     [
-        ("{regex: {email: 'a(b'}}", r"line 24, datasets.typo.checks\[0\]: regex for email does not compile"),
-        ("{not_nul: email}", r"line 24, datasets.typo.checks\[0\]: unknown check 'not_nul' \(did you mean 'not_null'\?\)"),
-        ("{between: {age: [1]}}", r"line 24.*between: age needs \[low, high\]"),
-        ("{freshness: {column: age, max_age: soon}}", "line 24.*max_age 'soon': write a number and a unit"),
+        ("{regex: {email: 'a(b'}}", r"line 26, datasets.typo.checks\[0\]: regex for email does not compile"),
+        ("{not_nul: email}", r"line 26, datasets.typo.checks\[0\]: unknown check 'not_nul' \(did you mean 'not_null'\?\)"),
+        ("{between: {age: [1]}}", r"line 26.*between: age needs \[low, high\]"),
+        ("{freshness: {column: age, max_age: soon}}", "line 26.*max_age 'soon': write a number and a unit"),
     ],
 )
 def test_bad_check_is_refused_when_the_project_loads(tmp_path: Path, check: str, message: str) -> None:
@@ -161,7 +163,7 @@ def test_same_checks_on_spark(tmp_path: Path, spark) -> None:  # noqa: ANN001 - 
         duck.run()
         expected = sorted(duck.table("customers_clean").to_pylist(), key=str)
         expected_q = [(i, reason) for i, reason, _ in quarantine(duck, "customers_clean")]
-    text = PROJECT.replace("SEVERITY", "warn").replace(
+    text = PROJECT.replace("SEVERITY", "quarantine").replace(
         "storage: lakehouse:./warehouse", "engine: {type: spark, master: 'local[2]'}\nstorage: lakehouse:./spark_wh"
     )
     (tmp_path / "datamill.yaml").write_text(text)

@@ -21,7 +21,8 @@ def record():
         table,
         {"dedupe": ["customer_id"], "impute": {"income": "median", "age": "median", "country": "mode"},
          "outliers": {"income": "iqr"}},
-        [{"not_null": "customer_id"}, {"between": {"age": [18, 120]}}],
+        [{"not_null": "customer_id"}, {"between": {"age": [18, 120]}, "severity": "quarantine"},
+         {"in_set": {"plan_id": [1, 2, 3, 4, 5]}}],  # warn: plan 6 stays, with sample rows
         name="customers_clean",
     )
     return result.record
@@ -44,6 +45,11 @@ def test_report_has_every_part(record, tmp_path: Path) -> None:
     median = record.steps[1].values["income"]["value"]
     assert format_cell(median) in html  # the value the step imputed is in the report
     assert "<script src" not in html and "https://cdn" not in html
+    assert "moved to quarantine" in html and "kept with a warning" in html  # what each failing check did
+    checks = report.sections[3]
+    (samples,) = checks.subsections
+    assert samples.title == "sample failing rows: in_set(plan_id: [1, 2, 3, 4, 5])"
+    assert {row[samples.blocks[0].columns.index("plan_id")] for row in samples.blocks[0].rows} == {6}
 
 
 @pytest.mark.browser

@@ -32,7 +32,7 @@ def test_demo_customers_get_the_expected_rules() -> None:
     assert entry["clean"]["categories"] == {"country": {"map": {"us": "US"}}}
     checks = entry["checks"]
     assert {"unique": "customer_id"} in checks
-    assert {"between": {"age": [0, 120]}} in checks
+    assert {"between": {"age": [0, 120]}, "severity": "quarantine"} in checks
     assert "outside [0, 120], the sensible range for an age" in _line(text, "- between: {age")
     assert {"in_set": {"churned": [0, 1]}} in checks
     not_null = next(c["not_null"] for c in checks if "not_null" in c)
@@ -46,6 +46,8 @@ def test_suggestion_runs_as_written() -> None:
     r = result.record
     assert r.balanced and r.rows_duplicates == 100
     assert r.rows_quarantined == 40  # the impossible ages, by the between check
+    between = next(c for c in r.checks if c["kind"] == "between")
+    assert between["outcome"] == "moved to quarantine"  # an impossible value is set aside, not only reported
     assert result.table.column("income").null_count == 0
     assert sorted(pc.unique(result.table.column("country")).to_pylist()).count("us") == 0
 

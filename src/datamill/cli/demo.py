@@ -53,6 +53,7 @@ def _show_cleaning(project) -> None:  # noqa: ANN001
     """What cleaning did to the customers, in numbers, and where its report is."""
     from datamill.demo import CLEAN_DATASET
     from datamill.quality import load_records
+    from datamill.quality.checks import outcome_of
     from datamill.quality.report import invariant_line, write_quality_report
 
     records = load_records(project.root, CLEAN_DATASET)
@@ -66,7 +67,7 @@ def _show_cleaning(project) -> None:  # noqa: ANN001
                   f"(kept in {CLEAN_DATASET}__quarantine)", highlight=False)
     console.print(f"  cells changed: {changed}", highlight=False)
     console.print(f"  checks: {len(q.checks) - len(failed)} of {len(q.checks)} pass"
-                  + "".join(f"; {c['name']}: {c['message']}" for c in failed), highlight=False)
+                  + "".join(f"; {c['name']}: {c['message']} ({outcome_of(c)})" for c in failed), highlight=False)
     console.print(f"  {invariant_line(q)}", highlight=False)
     path = write_quality_report(q, project.root / "reports" / f"quality-{CLEAN_DATASET}.html")
     console.print(f"  quality report: [bold]{path}[/]", highlight=False)

@@ -58,12 +58,25 @@ def show_record(record: Any) -> None:
             console.print(_rich_table("values used and thresholds", ["step", "column / what", "value"], values, set()))
     if record.checks:
         rows = [[name, severity, "[green]pass[/]" if passed else ("[red]fail[/]" if severity == "fail" else "[yellow]warn[/]"),
-                 failed, message] for name, severity, passed, failed, message in check_rows(record)]
+                 failed, outcome, message] for name, severity, passed, failed, outcome, message in check_rows(record)]
         console.print(_rich_table("checks", CHECK_COLUMNS, rows, {"failed rows"}))
+        _show_samples(record)
     style = "green" if record.balanced else "bold red"
     console.print(f"[{style}]{invariant_line(record)}[/]", highlight=False)
     for warning in record.warnings:
         console.print(f"[yellow]warning[/] {warning}", highlight=False)
+
+
+def _show_samples(record: Any, shown: int = 3) -> None:
+    """A few of the rows each ``warn`` check let through, one JSON line each."""
+    import json
+
+    for check in record.checks:
+        samples = check.get("samples") or []
+        if samples:
+            console.print(f"sample failing rows of {check.get('name')} (kept in the table):", highlight=False)
+            for row in samples[:shown]:
+                console.print("  " + json.dumps(row, default=str), markup=False, highlight=False, soft_wrap=True)
 
 
 def write_report(project: Any, record: Any, output: Path | None) -> Path:

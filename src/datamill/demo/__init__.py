@@ -36,10 +36,11 @@ datasets:
       impute: {income: median, age: median}
       outliers: {income: iqr}%(categories)s
     checks:
-      - not_null: customer_id
-      - between: {age: [18, 120]}   # failing rows go to customers_clean__quarantine
+      - not_null: customer_id       # warn (the default): counted, every row kept
+      - between: {age: [18, 120]}   # impossible ages: the rows move to customers_clean__quarantine
+        severity: quarantine
       - relationship: {column: plan_id, to: plans.plan_id}
-        severity: warn
+        severity: warn              # unknown plans are reported; the customers stay
   features:
     sql: |
       select c.*, p.plan_name, p.monthly_price, p.tier,

@@ -221,9 +221,10 @@ def _range_check(s: Suggestion, c: ColumnProfile) -> None:
         lo, hi, what = domain
         n = c.outside.get((lo, hi), 0)
         evidence = (f"{n / present:.2%} of values ({n:,}) outside [{lo}, {hi}], the sensible range for {what} "
-                    f"(seen {_n(c.stats['min'])} to {_n(c.stats['max'])}); failing rows are quarantined") if n \
+                    f"(seen {_n(c.stats['min'])} to {_n(c.stats['max'])}); failing rows move to quarantine") if n \
             else f"all values in [{lo}, {hi}], the sensible range for {what}"
-        s.checks.append(({"between": {c.name: [lo, hi]}}, evidence))
+        # values no {what} can have are errors, not news: set aside rather than only reported
+        s.checks.append(({"between": {c.name: [lo, hi]}, "severity": "quarantine"}, evidence))
         return
     negative = c.outside.get((0, None), 0)
     if 0 < negative and negative / present < 0.01 and not _id_like(c):

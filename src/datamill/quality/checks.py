@@ -1,11 +1,20 @@
-"""Data checks: row-level rules (failing rows go to quarantine) and table-level rules.
+"""Data checks: row-level rules (judging each row) and table-level rules (judging the table).
 
 A check is written in the project file as one key naming its kind plus, where
-wanted, ``severity`` (``warn``, the default: report and continue; ``fail``: the
-dataset is not written) and ``name``::
+wanted, ``severity`` and ``name``. The severity says what happens when it fails:
+
+- ``warn`` (the default): every row stays; the failures are counted and a few
+  failing rows are kept in the check's result as samples;
+- ``quarantine`` (row-level checks only): the failing rows move to the
+  dataset's quarantine table with the check as their reason;
+- ``fail``: nothing is written and the node fails (the failing rows are still
+  kept in quarantine, so nothing is lost).
+
+::
 
     checks:
       - not_null: customer_id
+        severity: quarantine
       - between: {age: [18, 120]}
       - unique: [customer_id]
       - relationship: {column: plan_id, to: plans.plan_id}
@@ -17,7 +26,7 @@ dataset is not written) and ``name``::
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar, Literal
 
@@ -25,14 +34,18 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from datamill.quality._check_args import parse_age, validate_arg
 
-__all__ = ["CHECKS", "Check", "CheckResult", "parse_age", "parse_check"]
+__all__ = ["CHECKS", "OUTCOMES", "SEVERITIES", "Check", "CheckResult", "parse_age", "parse_check"]
 
-Severity = Literal["warn", "fail"]
+Severity = Literal["warn", "quarantine", "fail"]
+SEVERITIES = ("warn", "quarantine", "fail")
+# what happened to the data when a check of each severity failed, in the record, the report and the CLI
+OUTCOMES = {"warn": "kept with a warning", "quarantine": "moved to quarantine", "fail": "failed: nothing written"}
+FAILING_SAMPLES = 5  # failing rows a check of severity warn keeps in its result
 
 
 @dataclass
 class CheckResult:
-    """What a check found."""
+    """What a check found, and what happened to the rows that failed it."""
 
     name: str
     kind: str
@@ -40,6 +53,19 @@ class CheckResult:
     passed: bool
     failed_rows: int = 0
     message: str = ""
+    samples: list[dict[str, Any]] = field(default_factory=list)  # a few failing rows (severity warn)
+
+    @property
+    def outcome(self) -> str:
+        """``passed``, or what its severity did: kept with a warning, moved to quarantine, failed."""
+        return outcome_of(self.__dict__)
+
+
+def outcome_of(result: dict[str, Any]) -> str:
+    """What a check (as recorded) did to the data: ``passed`` or its severity's outcome."""
+    if result.get("passed"):
+        return "passed"
+    return OUTCOMES.get(str(result.get("severity")), str(result.get("severity")))
 
 
 class Check(ABC):
@@ -355,6 +381,11 @@ class CheckSpec(BaseModel):
         if kinds[0] not in CHECKS:
             raise ValueError(f"unknown check '{kinds[0]}'{did_you_mean(kinds[0], CHECKS)}; kinds: {', '.join(CHECKS)}")
         validate_arg(kinds[0], self.model_extra[kinds[0]])  # type: ignore[index]
+        if self.severity == "quarantine" and not CHECKS[kinds[0]].row_level:
+            raise ValueError(
+                f"{kinds[0]} judges the whole table, so it has no failing rows to move: severity quarantine "
+                "is for row-level checks; use severity warn (report and keep the rows) or fail (write nothing)"
+            )
         return self
 
     def build(self) -> Check:

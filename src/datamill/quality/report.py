@@ -16,13 +16,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from datamill.quality.checks import outcome_of
 from datamill.quality.record import QualityRecord
 from datamill.report import Badge, Card, Cards, Chart, Grid, Report, Section, Table, Text, charts, format_cell, write_html
 
 __all__ = ["build_quality_report", "check_rows", "invariant_line", "step_rows", "write_quality_report"]
 
 STEP_COLUMNS = ["#", "step", "rows in", "rows out", "removed", "removed as", "cells changed"]
-CHECK_COLUMNS = ["check", "severity", "result", "failed rows", "message"]
+CHECK_COLUMNS = ["check", "severity", "result", "failed rows", "what happened", "message"]
 
 
 def invariant_line(record: QualityRecord) -> str:
@@ -43,9 +44,9 @@ def step_rows(record: QualityRecord) -> list[list[Any]]:
 
 
 def check_rows(record: QualityRecord) -> list[list[Any]]:
-    """One row per check: name, severity, passed, failed rows, message."""
-    return [[c.get("name"), c.get("severity"), bool(c.get("passed")), c.get("failed_rows", 0), c.get("message", "")]
-            for c in record.checks]
+    """One row per check: name, severity, passed, failed rows, what happened to them, message."""
+    return [[c.get("name"), c.get("severity"), bool(c.get("passed")), c.get("failed_rows", 0),
+             c.get("outcome") or outcome_of(c), c.get("message", "")] for c in record.checks]
 
 
 def write_quality_report(record: QualityRecord, path: str | os.PathLike[str]) -> Path:
@@ -144,12 +145,22 @@ def _checks(record: QualityRecord) -> Section:
     if not record.checks:
         return Section("Checks", [Text("No checks configured.", tone="muted")])
     rows = []
-    for name, severity, passed, failed, message in check_rows(record):
+    for name, severity, passed, failed, outcome, message in check_rows(record):
         verdict = Badge("pass", "good") if passed else Badge("fail" if severity == "fail" else "warn",
                                                               "bad" if severity == "fail" else "warn")
-        rows.append([name, severity, verdict, failed, message])
-    return Section("Checks", [Table(CHECK_COLUMNS, rows)],
-                   intro="Rows failing a row-level check are quarantined; severity fail stops the dataset from being written.")
+        rows.append([name, severity, verdict, failed, outcome, message])
+    section = Section("Checks", [Table(CHECK_COLUMNS, rows)], intro=(
+        "What happened to the rows that failed each check: severity warn keeps them in the table (counted, "
+        "with sample rows below), quarantine moves them to the quarantine table, fail writes nothing "
+        "(its failing rows are still kept in quarantine)."))
+    for c in record.checks:
+        samples = c.get("samples") or []
+        if samples:
+            columns = list(dict.fromkeys(k for row in samples for k in row))
+            section.subsections.append(Section(f"sample failing rows: {c.get('name')}", [Table(
+                columns, [[_plain(row.get(k)) for k in columns] for row in samples],
+                caption=f"{len(samples)} of the {c.get('failed_rows', 0):,} failing rows, kept in the table")]))
+    return section
 
 
 def _distributions(record: QualityRecord) -> Section:

@@ -18,7 +18,7 @@ from datamill._registry import did_you_mean
 from datamill.engine import Frame
 from datamill.engine.base import Engine, Relation
 from datamill.exceptions import QualityError
-from datamill.quality.checks import Check, CheckResult
+from datamill.quality.checks import FAILING_SAMPLES, Check, CheckResult
 from datamill.quality.record import QualityRecord, StepRecord
 from datamill.quality.steps.base import Removed, Step
 from datamill.sources.base import QUARANTINE_SCHEMA
@@ -152,6 +152,7 @@ def _run_step(step: Step, frame: Frame, rows: int, record: QualityRecord, quaran
 
 def _run_checks(checks: Sequence[Check], frame: Frame, rows: int, record: QualityRecord,
                 quarantined: list[pa.Table]) -> tuple[Frame, int, list[CheckResult]]:
+    """Judge the rows: failing rows of ``quarantine`` and ``fail`` checks leave, ``warn`` keeps them all."""
     results: list[CheckResult] = []
     row_checks = [c for c in checks if c.row_level]
     if row_checks:
@@ -160,24 +161,61 @@ def _run_checks(checks: Sequence[Check], frame: Frame, rows: int, record: Qualit
         flags = {f"_dm_f{i}": f"coalesce(({check.fail_condition(frame)}), FALSE)" for i, check in enumerate(row_checks)}
         flagged = frame.materialize(flags)
         counts = flagged.aggregate({f: f"count(*) FILTER (WHERE {{{f}}})" for f in flags})  # one pass
-        any_fail = " OR ".join(f"{{{f}}}" for f in flags)
-        reason = "concat_ws('; ', " + ", ".join(
-            f"CASE WHEN {{{f}}} THEN {frame.d.literal('check ' + c.name)} END" for f, c in zip(flags, row_checks)
-        ) + ")"
-        table = _collect(Removed(flagged.where(any_fail), reason)).drop_columns(list(flags))
-        quarantined.append(table)
-        record.rows_quarantined += table.num_rows
-        rows -= table.num_rows
-        frame = flagged.where(f"NOT ({any_fail})").without(list(flags))
-        for f, check in zip(flags, row_checks):
+        by_flag = dict(zip(flags, row_checks))
+        removing = {f: c for f, c in by_flag.items() if c.severity != "warn"}
+        samples = _samples(flagged, [f for f, c in by_flag.items() if c.severity == "warn" and counts[f]], list(flags))
+        if any(counts[f] for f in removing):
+            any_fail = " OR ".join(f"{{{f}}}" for f in removing)
+            reason = "concat_ws('; ', " + ", ".join(
+                f"CASE WHEN {{{f}}} THEN {frame.d.literal('check ' + c.name)} END" for f, c in removing.items()
+            ) + ")"
+            table = _collect(Removed(flagged.where(any_fail), reason)).drop_columns(list(flags))
+            quarantined.append(table)
+            record.rows_quarantined += table.num_rows
+            rows -= table.num_rows
+            frame = flagged.where(f"NOT ({any_fail})").without(list(flags))
+        else:  # nothing leaves: the rows are the flagged ones, without their flags
+            frame = flagged.without(list(flags))
+        for f, check in by_flag.items():
             n = int(counts[f])
-            results.append(check.result(n == 0, n, f"{n:,} rows failed" if n else "all rows pass"))
+            result = check.result(n == 0, n, f"{n:,} rows failed" if n else "all rows pass")
+            result.samples = samples.get(f, [])
+            results.append(result)
     for check in (c for c in checks if not c.row_level):
         results.append(check.evaluate(frame, rows))
-    record.checks = [r.__dict__ for r in results]
+    record.checks = [{**r.__dict__, "outcome": r.outcome} for r in results]
     failed = [r for r in results if not r.passed]
-    record.warnings += [f"check {r.name} failed ({r.severity}): {r.message}" for r in failed]
+    record.warnings += [f"check {r.name} failed ({r.severity}): {r.message}; {r.outcome}" for r in failed]
     return frame, rows, failed
+
+
+def _samples(flagged: Frame, flags: list[str], helpers: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """A few failing rows per flag, in one query: what a ``warn`` check shows instead of moving them."""
+    if not flags:
+        return {}
+    which = "_dm_which"
+    parts = " UNION ALL ".join(
+        f"SELECT * FROM (SELECT *, {i} AS {which} FROM t WHERE {flagged.ident(f)} LIMIT {FAILING_SAMPLES}) s{i}"
+        for i, f in enumerate(flags)
+    )
+    table = flagged.query(parts).to_arrow()
+    out: dict[str, list[dict[str, Any]]] = {f: [] for f in flags}
+    for row in table.drop_columns([*helpers]).to_pylist():
+        out[flags[row.pop(which)]].append({k: _json_value(v) for k, v in row.items()})
+    return out
+
+
+def _json_value(value: Any) -> Any:
+    """A sample cell as the record's JSON keeps it: numbers, text, booleans, lists and mappings."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else str(value)
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    return str(value)  # dates, decimals, bytes: as text
 
 
 def _emptied(record: QualityRecord) -> CheckResult:
