@@ -67,6 +67,7 @@ def _clean(engine: Engine, table: pa.Table, steps: dict[str, Any]) -> CleanResul
                          dataset="data", allow_empty=True, distributions=False)
     out = result.relation().to_arrow()
     result.close()
+    result.settle(out.num_rows, "rows collected")  # rows out counted, and the balance checked
     return CleanResult(out, result.quarantine, result.record)
 
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 from datamill.config.schema import DatasetSpec, SourceSpec, quarantine_table_name
 from datamill.engine.sql import referenced_tables
 from datamill.exceptions import ConfigError, EngineError, PipelineError
+from datamill.pipeline._balance import Tally, check_balance, check_written, parquet_rows
 from datamill.pipeline._staging import Staged, digest_files, stage
 from datamill.pipeline.progress import count_rows
 from datamill.pipeline.records import NodeRun
@@ -110,6 +111,7 @@ class SourceNode(Node):
 
     def execute(self, ctx: RunContext, record: NodeRun) -> None:
         source = self.source(ctx)
+        before = ctx.storage.version(self.name)
         last = self._last(ctx)
         read = ReadContext(
             origin=self.name, on_bad_rows=self.spec.on_bad_rows, run_id=ctx.run_id,
@@ -132,7 +134,7 @@ class SourceNode(Node):
             if settled.digest is not None and settled.digest == last.get("content"):
                 self._unchanged(record, last, read, rows=settled.rows)
                 return
-            result = settled.write(ctx.storage, self.name)
+            result, sent = settled.write(ctx.storage, self.name)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         record.content = settled.digest
@@ -140,10 +142,11 @@ class SourceNode(Node):
         if settled.digest is not None:
             self._keep["content"] = settled.digest
         record.rows_out = result.rows_written
-        self._count(record, read, result.rows_written)
+        self._count(record, read, sent)  # rows in: the rows read, as counted, plus those set aside
         record.output_version = result.version
+        check_written(ctx.storage, f"source '{self.name}'", sent, result, before)
         if read.quarantined:
-            ctx.storage.write(quarantine_table_name(self.name), read.quarantine_table(), mode="append")
+            write_checked(ctx.storage, f"source '{self.name}'", quarantine_table_name(self.name), read.quarantine_table())
             record.warnings.append(
                 f"{read.quarantined} malformed rows kept in table {quarantine_table_name(self.name)}"
             )
@@ -235,14 +238,18 @@ class _Settled:
     rows: int | None = None
     on_rows: Any = None
 
-    def write(self, storage: Any, name: str) -> Any:
+    def write(self, storage: Any, name: str) -> tuple[Any, int]:
+        """Write the rows as ``name``; returns the storage's result and the rows sent, counted on the way."""
         if self.files is not None:
+            sent = parquet_rows(self.files)
             result = storage.write_parquet(name, self.files, mode="overwrite")
             if self.on_rows is not None:
                 self.on_rows(result.rows_written)
-            return result
-        reader = self.staged.reader() if self.staged is not None else self.reader
-        return storage.write(name, reader, mode="overwrite")
+            return result, sent
+        tally = Tally()
+        reader = count_rows(self.staged.reader() if self.staged is not None else self.reader, tally)
+        result = storage.write(name, reader, mode="overwrite")
+        return result, tally.rows
 
 
 @dataclass
@@ -282,18 +289,21 @@ class DatasetNode(Node):
         record.rows_in = sum(scan.count_rows() for scan in scans.values())
         ctx.progress.start(self.name, f"build {self.name}")
         mode = "overwrite" if ctx.full_refresh else self.spec.write.mode
+        before = ctx.storage.version(self.name)
+        quality = None
         if self.spec.python and self.spec.clean is None and not self.spec.checks:
-            reader = count_rows(_as_reader(self._call_python(ctx, scans), self.name),
-                                lambda n: ctx.progress.advance(self.name, n))
+            tally = Tally(lambda n: ctx.progress.advance(self.name, n))
+            reader = count_rows(_as_reader(self._call_python(ctx, scans), self.name), tally)
             result = ctx.storage.write(self.name, reader, mode=mode, keys=self.spec.write.keys)
+            sent = tally.rows
         else:
             close = None
             if self.spec.clean is not None or self.spec.checks:
-                relation, close = self._clean(ctx, record, scans, all_scans)
+                relation, close, quality = self._clean(ctx, record, scans, all_scans)
             else:
                 relation = ctx.engine.sql(self._query(), scans)
             try:
-                result = write_relation(
+                result, sent = write_relation(
                     ctx.storage, self.name, relation, mode=mode, keys=self.spec.write.keys,
                     staging=ctx.root / ".datamill" / "tmp" / f"{ctx.run_id}-{self.name}",
                     on_rows=lambda n: ctx.progress.advance(self.name, n),
@@ -303,12 +313,23 @@ class DatasetNode(Node):
                     close()
         record.rows_out = result.rows_written
         record.output_version = result.version
+        if quality is None:
+            check_written(ctx.storage, f"dataset '{self.name}'", sent, result, before)
+            return
+        from datamill.quality import save_record
+
+        quality.rows_out = result.rows_written  # measured from the commit, never rows in minus removed
+        save_record(ctx.root, quality)
+        check_balance(ctx.storage, f"dataset '{self.name}'", quality, result, before)
 
     def _query(self) -> str:
         return self.spec.sql or f'select * from "{self.spec.from_}"'
 
     def _clean(self, ctx: RunContext, record: NodeRun, scans: dict[str, Any], all_scans: dict[str, Any]) -> Any:
-        """Run the ``clean:`` steps and ``checks:``; returns the reader of the rows to write."""
+        """Run the ``clean:`` steps and ``checks:``; returns the rows to write, a closer and the cleaning record.
+
+        The record is saved once the rows are written (its rows out come from the commit).
+        """
         from datamill.exceptions import QualityError
         from datamill.quality import run_quality, save_record
 
@@ -345,15 +366,21 @@ class DatasetNode(Node):
             record.warnings.append(f"{q.rows_duplicates:,} duplicate rows removed (kept in {quarantine_table_name(self.name)})")
         if q.rows_quarantined:
             record.warnings.append(f"{q.rows_quarantined:,} rows quarantined by cleaning and checks")
-        if result.quarantine.num_rows:
-            ctx.storage.write(quarantine_table_name(self.name), result.quarantine, mode="append")
-        save_record(ctx.root, q)
+        try:
+            if result.quarantine.num_rows:
+                write_checked(ctx.storage, f"dataset '{self.name}'", quarantine_table_name(self.name), result.quarantine)
+            if result.fatal:
+                q.rows_out = result.count_rows()  # the rows that would have been written
+                save_record(ctx.root, q)
+        except BaseException:
+            close()
+            raise
         if result.fatal:
             close()
             raise QualityError(
                 result.fatal_message(quarantine_table_name(self.name)) + "; the table keeps its previous version"
             )
-        return result.relation(), close
+        return result.relation(), close, q
 
     def _call_python(self, ctx: RunContext, scans: dict[str, Any]) -> Any:
         func = load_function(self.spec.python or "", ctx.root, self.name)
@@ -469,22 +496,31 @@ def write_relation(
     The engine writes Parquet in parallel (DuckDB ``COPY``, Spark's writers) and
     a storage that keeps Parquet (the lakehouse) adopts the files; otherwise the
     rows stream through Arrow. Upserts always stream (they merge row by row).
+    Returns the storage's result and the rows sent to it (counted, not derived).
     """
     if mode != "upsert":
         staging.mkdir(parents=True, exist_ok=True)
         try:
             files = relation.write_parquet(staging)
             if files is not None:
+                sent = parquet_rows(files)
                 result = storage.write_parquet(name, files, mode=mode)
                 if on_rows is not None:
                     on_rows(result.rows_written)
-                return result
+                return result, sent
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    reader = relation.to_reader()
-    if on_rows is not None:
-        reader = count_rows(reader, on_rows)
-    return storage.write(name, reader, mode=mode, keys=keys)
+    tally = Tally(on_rows)
+    result = storage.write(name, count_rows(relation.to_reader(), tally), mode=mode, keys=keys)
+    return result, tally.rows
+
+
+def write_checked(storage: Any, node: str, name: str, table: pa.Table) -> Any:
+    """Append ``table`` (rows set aside) to ``name`` and fail ``node`` unless the commit holds them all."""
+    before = storage.version(name)
+    result = storage.write(name, table, mode="append")
+    check_written(storage, node, table.num_rows, result, before)
+    return result
 
 
 def _closing(reader: pa.RecordBatchReader, close: Any) -> pa.RecordBatchReader:

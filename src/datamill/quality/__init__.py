@@ -104,6 +104,7 @@ def clean(
         )
         out = result.relation().to_arrow()
         result.close()
+        result.settle(out.num_rows, "rows collected")
         cleaned = CleanResult(out, result.quarantine, result.record, result.failed_checks)
         if result.fatal:
             error = QualityError(result.fatal_message("the result's quarantine"))

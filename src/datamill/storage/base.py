@@ -34,7 +34,13 @@ class StorageOptions(BaseModel):
 
 @dataclass(frozen=True)
 class WriteResult:
-    """What a write produced."""
+    """What a write produced.
+
+    ``rows_written`` is measured from the commit itself (the rows in the files a
+    lakehouse commit added, the rows a COPY or INSERT stored in the
+    transaction), not counted on the way in: the pipeline compares it with the
+    rows it sent, so a backend that lost rows is caught.
+    """
 
     table: str
     version: int
@@ -144,6 +150,14 @@ class Storage(ABC):
     @abstractmethod
     def history(self, name: str) -> list[Commit]:
         """Commits of ``name``, oldest first."""
+
+    def restore(self, name: str, version: int) -> int | None:
+        """Make ``name`` hold what ``version`` held again, as a new commit; return the new version.
+
+        Used when a write turned out wrong after it was committed. ``None`` when
+        the storage keeps only the latest version, so there is nothing to go back to.
+        """
+        return None
 
     def exists(self, name: str) -> bool:
         return name in self.list()

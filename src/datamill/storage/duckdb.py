@@ -228,15 +228,17 @@ class DuckDBStorage(Storage):
                 con.register("_datamill_input", source.reader())
                 if mode == "overwrite" or not exists:
                     con.execute(f"CREATE OR REPLACE TABLE {_q(name)} AS SELECT * FROM _datamill_input")
+                    # counted in the transaction: what the commit holds, not what was sent
+                    rows = con.execute(f"SELECT count(*) FROM {_q(name)}").fetchone()[0]
                     stored = schema
                 else:
-                    self._add(con, name, source, keys)
+                    rows = self._add(con, name, source, keys)
                     stored = schema_from_bytes(last[1]) if last else schema
                 if mode == "upsert" and not exists:
                     self._check_unique(con, name, name, keys)
                 version = 0 if before is None else before + 1
                 con.execute(f"INSERT INTO {_COMMITS} (table_name, version, operation, rows, arrow_schema) "
-                            "VALUES (?, ?, ?, ?, ?)", [name, version, mode, source.rows, schema_to_bytes(stored)])
+                            "VALUES (?, ?, ?, ?, ?)", [name, version, mode, rows, schema_to_bytes(stored)])
                 con.execute("COMMIT")
             except BaseException as exc:
                 with contextlib.suppress(duckdb.Error):
@@ -246,7 +248,7 @@ class DuckDBStorage(Storage):
                 if source is not None and source.error is not None:
                     raise input_failed(name, source.error, before) from source.error
                 raise StorageError(f"DuckDB error writing table '{name}' ({mode}): {first_line(exc)}") from exc
-        return WriteResult(name, version, source.rows)
+        return WriteResult(name, version, int(rows))
 
     def _check_unique(self, con: Any, name: str, table: str, keys: list[str]) -> None:
         cols = ", ".join(_q(k) for k in keys)
@@ -260,15 +262,18 @@ class DuckDBStorage(Storage):
                 "each key may appear once (fix: dedupe the data first)"
             )
 
-    def _add(self, con: Any, name: str, source: InputReader, keys: list[str]) -> None:
-        """Append, or upsert: delete the rows whose keys come again, then insert (one transaction)."""
+    def _add(self, con: Any, name: str, source: InputReader, keys: list[str]) -> int:
+        """Append, or upsert: delete the rows whose keys come again, then insert (one transaction).
+
+        Returns the rows the INSERT stored.
+        """
         if not keys:
-            con.execute(f"INSERT INTO {_q(name)} BY NAME SELECT * FROM _datamill_input")
-            return
+            return con.execute(f"INSERT INTO {_q(name)} BY NAME SELECT * FROM _datamill_input").fetchone()[0]
         # the input stream can be read once, and an upsert needs it twice
         con.execute("CREATE OR REPLACE TEMP TABLE _datamill_up AS SELECT * FROM _datamill_input")
         self._check_unique(con, name, "_datamill_up", keys)
         match = " AND ".join(f"t.{_q(k)} = u.{_q(k)}" for k in keys)
         con.execute(f"DELETE FROM {_q(name)} t USING _datamill_up u WHERE {match}")
-        con.execute(f"INSERT INTO {_q(name)} BY NAME SELECT * FROM _datamill_up")
+        rows = con.execute(f"INSERT INTO {_q(name)} BY NAME SELECT * FROM _datamill_up").fetchone()[0]
         con.execute("DROP TABLE _datamill_up")
+        return rows

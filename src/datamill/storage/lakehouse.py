@@ -137,7 +137,11 @@ class LakehouseStorage(Storage):
 
     def history(self, name: str) -> list[Commit]:
         entries = self._open(name).history()
-        return [_commit(e) for e in sorted(entries, key=lambda e: e["version"])]
+        commits = [_commit(e) for e in sorted(entries, key=lambda e: e["version"])]
+        # adopted files carry no commit metrics: their rows are in the commit's add actions
+        return [c if c.rows is not None or c.operation in ("upsert", "restore") else
+                Commit(c.version, c.timestamp, c.operation, self._added_rows(name, c.version, missing_ok=True))
+                for c in commits]
 
     # -- writing -----------------------------------------------------------------
     def write(
@@ -170,7 +174,7 @@ class LakehouseStorage(Storage):
                     raise source.error from None
                 raise input_failed(name, source.error, before) from source.error
             raise StorageError(f"writing table '{name}' in {self.root} failed: {first_line(exc)}") from exc
-        return WriteResult(name, self._find_commit(name, token), source.rows)
+        return WriteResult(name, *self._committed(name, token))
 
     def write_parquet(self, name: str, files: Sequence[Path], *, mode: WriteMode = "overwrite") -> WriteResult:
         """Adopt Parquet files as a new version: moved into the table and committed, not rewritten.
@@ -191,14 +195,14 @@ class LakehouseStorage(Storage):
         ):
             return super().write_parquet(name, files, mode=mode)
         token = uuid.uuid4().hex
-        actions, rows = self._adopt(name, files)
+        actions, _ = self._adopt(name, files)
         try:
             self._commit_files(name, actions, schema, mode, token, before is not None)
         except Exception as exc:
             for action in actions:  # not in the log: remove, so nothing is left behind
                 (self.root / name / action.path).unlink(missing_ok=True)
             raise StorageError(f"committing table '{name}' in {self.root} failed: {first_line(exc)}") from exc
-        return WriteResult(name, self._find_commit(name, token), rows)
+        return WriteResult(name, *self._committed(name, token))
 
     def _adopt(self, name: str, files: Sequence[Path]) -> tuple[list[Any], int]:
         import json
@@ -279,11 +283,58 @@ class LakehouseStorage(Storage):
 
     def _find_commit(self, name: str, token: str) -> int:
         """The version our commit got: another process may have committed right after it."""
+        return int(self._commit_entry(name, token)["version"])
+
+    def _commit_entry(self, name: str, token: str) -> dict[str, Any]:
         table = self._open(name)
         for entry in table.history(limit=50):
             if entry.get(_TOKEN_KEY) == token:
-                return int(entry["version"])
-        return table.version()
+                return entry
+        return {"version": table.version()}
+
+    def _committed(self, name: str, token: str) -> tuple[int, int]:
+        """Our commit's version and the rows it wrote, read from the commit itself.
+
+        A merge reports the source rows it merged; any other commit holds the
+        rows of the files it added (their Delta statistics, else their Parquet footers).
+        """
+        entry = self._commit_entry(name, token)
+        version = int(entry["version"])
+        metrics = entry.get("operationMetrics") or {}
+        if entry.get("operation") == "MERGE" and "num_source_rows" in metrics:
+            return version, int(metrics["num_source_rows"])
+        return version, int(self._added_rows(name, version) or 0)
+
+    def _added_rows(self, name: str, version: int, missing_ok: bool = False) -> int | None:
+        import json
+        from urllib.parse import unquote
+
+        import pyarrow.parquet as pq
+
+        folder = self.root / name
+        log = folder / "_delta_log" / f"{version:020d}.json"
+        if missing_ok and not log.is_file():  # cleaned up after a checkpoint
+            return None
+        rows = 0
+        for line in log.read_text(encoding="utf-8").splitlines():
+            add = json.loads(line).get("add") if line.strip() else None
+            if add is None:
+                continue
+            stats = json.loads(add.get("stats") or "{}")
+            if "numRecords" in stats:
+                rows += int(stats["numRecords"])
+            else:
+                rows += pq.read_metadata(folder / unquote(add["path"])).num_rows
+        return rows
+
+    def restore(self, name: str, version: int) -> int:
+        """Delta's RESTORE: the files of ``version`` become the table again (nothing is rewritten)."""
+        token = uuid.uuid4().hex
+        try:
+            self._open(name).restore(version, commit_properties=self._props("restore", token))
+        except Exception as exc:
+            raise StorageError(f"restoring table '{name}' to version {version} failed: {first_line(exc)}") from exc
+        return self._find_commit(name, token)
 
 
 def _delta_schema(name: str, schema: pa.Schema) -> pa.Schema:

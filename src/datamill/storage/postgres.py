@@ -303,19 +303,20 @@ class PostgresStorage(Storage):
                 if exists and mode != "overwrite" and last is not None:
                     schema = conform_schema(name, schema_from_bytes(last[1]), reader.schema, mode)
                 source = InputReader(reader, schema)
+                # rows as the server's COPY counted them: what the transaction holds, not what was sent
                 if mode == "overwrite" or not exists:
-                    self._replace(conn, name, source, keys)
+                    rows = self._replace(conn, name, source, keys)
                     stored = schema
                 else:
-                    self._add(conn, name, source, keys)
+                    rows = self._add(conn, name, source, keys)
                     stored = schema_from_bytes(last[1]) if last else schema
                 version = 0 if before is None else before + 1
-                self._log(conn, name, version, mode, source.rows, stored)
+                self._log(conn, name, version, mode, rows, stored)
         except StorageError:
             raise
         except Exception as exc:
             raise self._write_error(name, mode, exc, source, before) from exc
-        return WriteResult(name, version, source.rows)
+        return WriteResult(name, version, rows)
 
     def _write_error(self, name: str, mode: str, exc: Exception, source: InputReader | None,
                      before: int | None) -> BaseException:
@@ -335,17 +336,20 @@ class PostgresStorage(Storage):
             )
         return StorageError(f"PostgreSQL error writing table '{name}' ({mode}): {text}")
 
-    def _copy(self, conn: Any, target: Any, source: InputReader) -> None:
+    def _copy(self, conn: Any, target: Any, source: InputReader) -> int:
+        """COPY the rows into ``target``; return the rows the server stored."""
         from psycopg import sql
 
         cols = sql.SQL(", ").join(sql.Identifier(n) for n in source.schema.names)
         query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(target, cols)
-        with conn.cursor().copy(query) as copy:
+        cursor = conn.cursor()
+        with cursor.copy(query) as copy:
             for batch in source.reader():
                 if batch.num_rows:
                     buf = io.BytesIO()
                     pcsv.write_csv(encode_nested(batch), buf, _CSV)
                     copy.write(buf.getbuffer())
+        return cursor.rowcount
 
     def _create(self, conn: Any, table: Any, schema: pa.Schema, name: str) -> None:
         from psycopg import sql
@@ -355,17 +359,18 @@ class PostgresStorage(Storage):
         )
         conn.execute(sql.SQL("CREATE TABLE {} ({})").format(table, cols))
 
-    def _replace(self, conn: Any, name: str, source: InputReader, keys: list[str]) -> None:
-        """Load a new table, then swap it in by name: atomic for every reader."""
+    def _replace(self, conn: Any, name: str, source: InputReader, keys: list[str]) -> int:
+        """Load a new table, then swap it in by name: atomic for every reader. Returns the rows copied."""
         from psycopg import sql
 
         fresh = f"_datamill_w_{uuid.uuid4().hex[:16]}"
         self._create(conn, self._ident(fresh), source.schema, name)
-        self._copy(conn, self._ident(fresh), source)
+        rows = self._copy(conn, self._ident(fresh), source)
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self._ident(name)))
         conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(self._ident(fresh), sql.Identifier(name)))
         if keys:
             self._ensure_unique(conn, name, keys)
+        return rows
 
     def _ensure_unique(self, conn: Any, name: str, keys: list[str]) -> None:
         """ON CONFLICT needs a unique index on exactly the keys; create it when missing."""
@@ -385,18 +390,17 @@ class PostgresStorage(Storage):
             sql.SQL(", ").join(sql.Identifier(k) for k in keys),
         ))
 
-    def _add(self, conn: Any, name: str, source: InputReader, keys: list[str]) -> None:
-        """Append, or upsert through a temporary table and INSERT ... ON CONFLICT."""
+    def _add(self, conn: Any, name: str, source: InputReader, keys: list[str]) -> int:
+        """Append, or upsert through a temporary table and INSERT ... ON CONFLICT; returns the rows copied."""
         from psycopg import sql
 
         if not keys:
-            self._copy(conn, self._ident(name), source)
-            return
+            return self._copy(conn, self._ident(name), source)
         self._ensure_unique(conn, name, keys)
         cols = sql.SQL(", ").join(sql.Identifier(n) for n in source.schema.names)
         conn.execute(sql.SQL("CREATE TEMP TABLE _datamill_src ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA")
                      .format(cols, self._ident(name)))
-        self._copy(conn, sql.Identifier("pg_temp", "_datamill_src"), source)
+        rows = self._copy(conn, sql.Identifier("pg_temp", "_datamill_src"), source)
         others = [n for n in source.schema.names if n not in keys]
         action = sql.SQL("DO UPDATE SET {}").format(sql.SQL(", ").join(
             sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n in others
@@ -405,6 +409,7 @@ class PostgresStorage(Storage):
             self._ident(name), cols, cols, sql.SQL(", ").join(sql.Identifier(k) for k in keys), action,
         ))
         conn.execute("DROP TABLE _datamill_src")
+        return rows
 
     def _log(self, conn: Any, name: str, version: int, op: str, rows: int, schema: pa.Schema) -> None:
         from psycopg import sql

@@ -351,6 +351,40 @@ def check_big_streaming_write(store: Storage) -> None:
     assert seen == total and id_sum == total * (total - 1) // 2
 
 
+def check_rows_written_is_what_the_commit_holds(store: Storage) -> None:
+    """``rows_written`` and the history agree with the rows read back, for every way in."""
+    import tempfile
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    batches = [people([i, i + 1], "a").to_batches()[0] for i in range(0, 6, 2)]  # three batches
+    reader = pa.RecordBatchReader.from_batches(batches[0].schema, iter(batches))
+    assert store.write("people", reader).rows_written == 6 == store.read("people").num_rows
+    assert store.write("people", people([10, 11], "b"), mode="append").rows_written == 2
+    assert store.read("people").num_rows == 8
+    assert store.write("people", people([10, 20, 21], "c"), mode="upsert", keys=["id"]).rows_written == 3
+    assert store.read("people").num_rows == 10
+    with tempfile.TemporaryDirectory() as folder:
+        files = []
+        for i, ids in enumerate(([30, 31, 32], [33])):
+            files.append(Path(folder) / f"part-{i}.parquet")
+            pq.write_table(people(ids, "d"), files[-1])
+        assert store.write_parquet("people", files).rows_written == 4 == store.read("people").num_rows
+    assert [c.rows for c in store.history("people")] == [6, 2, 3, 4]
+
+
+def check_restore_brings_back_a_version_or_says_it_cannot(store: Storage) -> None:
+    first = store.write("people", people([1, 2], "a")).version
+    store.write("people", people([3], "b"))
+    restored = store.restore("people", first)
+    if restored is None:  # the storage keeps only the latest version
+        assert sorted_rows(store.read("people")) == sorted_rows(people([3], "b"))
+        return
+    assert restored == store.version("people") and restored > first
+    assert sorted_rows(store.read("people")) == sorted_rows(people([1, 2], "a"))
+
+
 CHECKS: dict[str, Callable[[Storage], None]] = {
     "round_trip_keeps_values_and_types": check_round_trip_keeps_values_and_types,
     "nested_columns_round_trip": check_nested_columns_round_trip,
@@ -374,6 +408,8 @@ CHECKS: dict[str, Callable[[Storage], None]] = {
     "a_reader_failing_half_way_leaves_the_previous_version": check_a_reader_failing_half_way_leaves_the_previous_version,
     "a_failing_first_write_creates_nothing": check_a_failing_first_write_creates_nothing,
     "big_streaming_write": check_big_streaming_write,
+    "rows_written_is_what_the_commit_holds": check_rows_written_is_what_the_commit_holds,
+    "restore_brings_back_a_version_or_says_it_cannot": check_restore_brings_back_a_version_or_says_it_cannot,
 }
 
 
