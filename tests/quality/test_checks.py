@@ -277,7 +277,7 @@ def test_relationship_target_must_exist(engine: Engine) -> None:
 
 
 def test_freshness_needs_a_timestamp(engine: Engine) -> None:
-    with pytest.raises(QualityError, match="column 'country' is string, not a date or timestamp"):
+    with pytest.raises(QualityError, match=r"check freshness\(country within 1d\): column 'country' holds string, not a date or timestamp"):
         run(engine, [{"freshness": {"column": "country", "max_age": "1d"}}])
 
 

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from datamill.cli.app import app, console, open_project, state
+from datamill.exceptions import DatamillError
 
 _STATUS = {"ok": "[green]ok[/]", "up_to_date": "[dim]up to date[/]", "unchanged": "[dim]unchanged[/]", "failed": "[red]failed[/]",
            "blocked": "[yellow]blocked[/]", "interrupted": "[yellow]interrupted[/]", "pending": "pending"}
@@ -43,7 +44,24 @@ def validate() -> None:
         deps = dag.deps[name]
         tree.add(f"{kind} [cyan]{name}[/]" + (f" ← {', '.join(deps)}" if deps else ""))
     console.print(tree)
+    problems = _type_problems(project)
+    for problem in problems:
+        console.print("[red]error[/] ", end="")
+        console.print(problem, markup=False, highlight=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
     console.print("[green]valid[/]")
+
+
+def _type_problems(project) -> list[str]:  # noqa: ANN001
+    """Steps and checks given a column of the wrong type, where the input table is stored already."""
+    from datamill.quality import dataset_type_problems
+
+    try:
+        return dataset_type_problems(project.config.datasets, project.storage)
+    except DatamillError as exc:  # storage unreachable: the file itself is still valid
+        console.print(f"[dim]column types not checked ({exc})[/]", highlight=False)
+        return []
 
 
 def _summary(record) -> Table:

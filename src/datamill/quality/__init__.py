@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from datamill.quality._types import dataset_type_problems
 from datamill.quality.checks import CHECKS, Check, CheckResult, parse_check
 from datamill.quality.config import CheckSpec, CleanSpec
 from datamill.quality.record import QualityRecord, StepRecord, load_records, save_record
@@ -37,6 +38,7 @@ __all__ = [
     "QualityResult",
     "StepRecord",
     "clean",
+    "dataset_type_problems",
     "load_records",
     "parse_check",
     "run_quality",

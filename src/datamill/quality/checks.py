@@ -33,6 +33,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from datamill.quality._check_args import parse_age, validate_arg
+from datamill.quality._types import BOOLEAN, NUMBER, TEMPORAL, TEXT_OR_TEMPORAL, ColumnType, Need
 
 __all__ = ["CHECKS", "OUTCOMES", "SEVERITIES", "Check", "CheckResult", "parse_age", "parse_check"]
 
@@ -84,6 +85,14 @@ class Check(ABC):
     def default_name(self) -> str: ...
 
     def columns(self) -> list[str]:
+        return []
+
+    def needs(self) -> list[Need]:
+        """The types this check accepts, per column it reads: checked before anything runs."""
+        return []
+
+    def related_problems(self, types: dict[str, ColumnType], others: dict[str, Any]) -> list[str]:
+        """Type mismatches with the other tables it reads (``others``: name -> Arrow schema)."""
         return []
 
     def fail_condition(self, frame: Any) -> str:
@@ -147,8 +156,27 @@ class _PerColumn(Check):
     def one(self, frame: Any, column: str, arg: Any) -> str: ...
 
 
+def _values_family(values: Any) -> frozenset[str] | None:
+    """What a column compared with ``values`` must hold: numbers for numbers, dates for dates..."""
+    import datetime
+
+    given = [v for v in values if v is not None]
+    if given and all(isinstance(v, bool) for v in given):
+        return BOOLEAN
+    if given and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in given):
+        return NUMBER
+    if given and all(isinstance(v, datetime.date) for v in given):
+        return TEMPORAL
+    if given and all(isinstance(v, str) for v in given):
+        return TEXT_OR_TEMPORAL
+    return None
+
+
 class Between(_PerColumn):
     kind = "between"
+
+    def needs(self) -> list[Need]:
+        return [Need(c, _values_family(bounds), f"check {self.name}") for c, bounds in self.spec.items()]
 
     def one(self, frame: Any, column: str, arg: Any) -> str:
         lo, hi = arg
@@ -162,6 +190,9 @@ class Between(_PerColumn):
 
 class InSet(_PerColumn):
     kind = "in_set"
+
+    def needs(self) -> list[Need]:
+        return [Need(c, _values_family(values), f"check {self.name}") for c, values in self.spec.items()]
 
     def one(self, frame: Any, column: str, arg: Any) -> str:
         # NULL passes (not_null is its own check); a NULL in the list would make
@@ -222,6 +253,20 @@ class Relationship(Check):
     def target(self) -> tuple[str, str]:
         table, _, column = str(self.spec["to"]).partition(".")
         return table, column or self.spec["column"]
+
+    def related_problems(self, types: dict[str, ColumnType], others: dict[str, Any]) -> list[str]:
+        from datamill.quality._types import family
+
+        table, key = self.target
+        column = self.spec["column"]
+        if column not in types or table not in others or key not in others[table].names:
+            return []  # unknown names get their own errors
+        mine, theirs = types[column], others[table].field(key).type
+        if mine.family == family(theirs):
+            return []
+        return [f"check {self.name}: column '{column}' holds {mine.name} but {table}.{key} holds {theirs}, "
+                f"so no value can match (fix: cast one side, e.g. clean: {{cast: {{{column}: ...}}}} with "
+                f"the type of {table}.{key})"]
 
     def _check_target(self, frame: Any) -> None:
         from datamill._registry import did_you_mean
@@ -334,6 +379,9 @@ class Freshness(Check):
 
     def columns(self) -> list[str]:
         return [self.spec["column"]]
+
+    def needs(self) -> list[Need]:
+        return [Need(self.spec["column"], TEMPORAL, f"check {self.name}")]
 
     def evaluate(self, frame: Any, rows: int) -> CheckResult:
         import pyarrow.types as pt

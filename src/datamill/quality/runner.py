@@ -94,6 +94,19 @@ def _check_columns(frame: Frame, steps: Sequence[Step], checks: Sequence[Check],
                 )
 
 
+def _check_types(base: TableScan, steps: Sequence[Step], checks: Sequence[Check],
+                 others: Mapping[str, TableScan], dataset: str) -> None:
+    """Refuse a step or check given a column of a type it cannot use, before any SQL runs."""
+    from datamill.quality._types import type_problems
+
+    problems = type_problems(steps, checks, base.schema, {name: scan.schema for name, scan in others.items()})
+    if len(problems) == 1:
+        raise QualityError(f"dataset '{dataset}': {problems[0]}")
+    if problems:
+        raise QualityError(f"dataset '{dataset}': {len(problems)} columns do not fit their steps or checks:\n"
+                           + "\n".join(f"  - {p}" for p in problems))
+
+
 def run_quality(
     engine: Engine,
     base: TableScan,
@@ -114,6 +127,7 @@ def run_quality(
     frame = Frame(engine, base, others=others)
     initial = frame
     _check_columns(frame, steps, checks, dataset)
+    _check_types(base, steps, checks, others or {}, dataset)
     rows = base.count_rows()
     record = QualityRecord(dataset, run_id, engine.name, rows_in=rows,
                            created=datetime.now(timezone.utc).isoformat(timespec="seconds"))

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from datamill.engine import Frame
+from datamill.quality._types import ColumnType, Need
 
 __all__ = ["Removed", "Step", "StepOptions", "StepOutcome"]
 
@@ -87,3 +88,11 @@ class Step(ABC):
     def columns(self) -> list[str]:
         """Columns this step reads, checked to exist before anything runs."""
         return []
+
+    def needs(self) -> list[Need]:
+        """The types this step accepts, per column it reads: checked before anything runs."""
+        return []
+
+    def output_types(self, types: dict[str, ColumnType]) -> dict[str, ColumnType]:
+        """The column types after this step, for the type checks of the steps after it."""
+        return types

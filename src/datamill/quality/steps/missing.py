@@ -8,12 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from datamill.engine.dialect import literal
 from datamill.exceptions import QualityError
+from datamill.quality._types import NUMBER, ColumnType, Need
 from datamill.quality.steps.base import Removed, Step, StepOptions, StepOutcome
 
 __all__ = ["DropMissing", "Impute", "ImputeMethod"]
 
 SQL_METHODS = ("mean", "median", "mode", "constant", "ffill", "bfill")
 PY_METHODS = ("knn", "iterative")
+NUMERIC_METHODS = ("mean", "median", "knn", "iterative")  # they fill numbers, as DOUBLE
 
 
 class DropMissingOptions(StepOptions):
@@ -114,6 +116,19 @@ class Impute(Step):
         for m in self.options.methods.values():
             out += m.by + m.order_by + m.using
         return out
+
+    def needs(self) -> list[Need]:
+        out = []
+        for column, m in self.options.methods.items():
+            if m.method in NUMERIC_METHODS:
+                out.append(Need(column, NUMBER, f"impute {column} ({m.method})", "or impute it with mode or a constant"))
+            out += [Need(u, NUMBER, f"impute {column} ({m.method} using {u})") for u in m.using]
+        return out
+
+    def output_types(self, types: dict[str, ColumnType]) -> dict[str, ColumnType]:
+        filled = {c: ColumnType("number", "double") for c, m in self.options.methods.items()
+                  if m.method in NUMERIC_METHODS and c in types}
+        return {**types, **filled}
 
     def apply(self, frame):  # noqa: ANN001, ANN201
         methods = self.options.methods

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from datamill.engine.dialect import literal
+from datamill.quality._types import NUMBER, ColumnType, Need
 from datamill.quality.steps.base import Removed, Step, StepOptions, StepOutcome
 
 __all__ = ["Outliers", "OutlierMethod"]
@@ -68,6 +69,22 @@ class Outliers(Step):
         out = []
         for name, m in self.options.methods.items():
             out += m.columns if m.method == "isolation_forest" else [name]
+        return out
+
+    def needs(self) -> list[Need]:
+        out = []
+        for name, m in self.options.methods.items():
+            for column in m.columns if m.method == "isolation_forest" else [name]:
+                out.append(Need(column, NUMBER, f"outliers {name} ({m.method})"))
+        return out
+
+    def output_types(self, types: dict[str, ColumnType]) -> dict[str, ColumnType]:
+        out = dict(types)
+        for name, m in self.options.methods.items():
+            if m.action == "clip" and name in out:  # a clipped column is DOUBLE
+                out[name] = ColumnType("number", "double")
+            elif m.action == "flag":
+                out[f"{name}_outlier"] = ColumnType("boolean", "bool")
         return out
 
     def apply(self, frame):  # noqa: ANN001, ANN201

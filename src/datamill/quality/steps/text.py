@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from datamill.quality._types import TEXT, Need
 from datamill.quality.steps.base import Step, StepOptions, StepOutcome
 from datamill.quality.steps.types import check_text
 
@@ -58,6 +59,9 @@ class Text(Step):
 
     def columns(self) -> list[str]:
         return list(self.options.ops)
+
+    def needs(self) -> list[Need]:
+        return [Need(c, TEXT, f"text {c}") for c in self.options.ops]
 
     def apply(self, frame):  # noqa: ANN001, ANN201
         check_text(frame, self.columns(), self.key)
@@ -137,6 +141,9 @@ class Categories(Step):
 
     def columns(self) -> list[str]:
         return list(self.options.specs)
+
+    def needs(self) -> list[Need]:
+        return [Need(c, TEXT, f"categories {c}") for c in self.options.specs]
 
     def apply(self, frame):  # noqa: ANN001, ANN201
         check_text(frame, self.columns(), self.key)

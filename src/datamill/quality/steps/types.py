@@ -32,6 +32,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from datamill.exceptions import QualityError
+from datamill.quality._types import ColumnType
 from datamill.quality.steps.base import Removed, Step, StepOptions, StepOutcome
 
 __all__ = ["Booleans", "Cast", "CastSpec"]
@@ -137,6 +138,14 @@ class Cast(Step):
 
     def columns(self) -> list[str]:
         return list(self.options.specs)
+
+    def output_types(self, types: dict[str, ColumnType]) -> dict[str, ColumnType]:
+        """Cast columns take their target type (any source type is accepted: values that do not convert are set aside)."""
+        families = {"bigint": "number", "double": "number", "date": "temporal", "timestamp": "temporal",
+                    "string": "text", "boolean": "boolean"}
+        cast = {c: ColumnType(families.get(spec.type, "number"), spec.type)  # the rest: decimal(p,s)
+                for c, spec in self.options.specs.items() if c in types}
+        return {**types, **cast}
 
     def apply(self, frame):  # noqa: ANN001, ANN201
         return convert(frame, self.options.specs, self.key)
