@@ -63,7 +63,8 @@ def check_balance(storage: Any, node: str, record: Any, result: Any, before: int
     raise PipelineError(
         f"{node}: rows do not add up: rows in {record.rows_in:,} ≠ rows written {record.rows_out:,} "
         f"(commit version {result.version} of table '{result.table}') + quarantined {record.rows_quarantined:,} "
-        f"+ duplicates {record.rows_duplicates:,}; {_rows(abs(missing))} {'unaccounted for' if missing > 0 else 'too many'} "
+        f"+ duplicates {record.rows_duplicates:,}; {_rows(abs(missing))} "
+        f"{'unaccounted for' if missing > 0 else 'too many'} "
         "(a cleaning step or the storage lost or made up rows); " + keep_previous(storage, result.table, before)
     )
 

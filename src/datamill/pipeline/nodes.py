@@ -146,7 +146,8 @@ class SourceNode(Node):
         record.output_version = result.version
         check_written(ctx.storage, f"source '{self.name}'", sent, result, before)
         if read.quarantined:
-            write_checked(ctx.storage, f"source '{self.name}'", quarantine_table_name(self.name), read.quarantine_table())
+            write_checked(ctx.storage, f"source '{self.name}'", quarantine_table_name(self.name),
+                          read.quarantine_table())
             record.warnings.append(
                 f"{read.quarantined} malformed rows kept in table {quarantine_table_name(self.name)}"
             )

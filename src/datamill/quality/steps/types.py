@@ -140,7 +140,7 @@ class Cast(Step):
         return list(self.options.specs)
 
     def output_types(self, types: dict[str, ColumnType]) -> dict[str, ColumnType]:
-        """Cast columns take their target type (any source type is accepted: values that do not convert are set aside)."""
+        """Cast columns take their target type (any type goes in: values that do not convert are set aside)."""
         families = {"bigint": "number", "double": "number", "date": "temporal", "timestamp": "temporal",
                     "string": "text", "boolean": "boolean"}
         cast = {c: ColumnType(families.get(spec.type, "number"), spec.type)  # the rest: decimal(p,s)
