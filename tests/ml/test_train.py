@@ -102,3 +102,16 @@ def test_a_candidate_that_would_overrun_the_budget_is_stopped(binary_frame: pd.D
     assert result.best_name == "baseline"
     assert any("random_forest stopped after" in w for w in result.warnings)
     assert time.monotonic() - start < 30  # not five full random-forest fits on 2 cores past a 1 s budget
+
+
+def test_the_same_rows_in_another_order_give_the_same_model(binary_frame: pd.DataFrame) -> None:
+    # SQL does not fix row order: the split, folds, model and scores must not depend on it
+    frame = pd.concat([binary_frame, binary_frame.head(25)], ignore_index=True)  # with duplicate rows
+    kw = {**FAST, "candidates": ["baseline", "logistic", "lightgbm", "random_forest"], "trials": 2, "seed": 5}
+    runs = [fit(frame.sample(frac=1.0, random_state=s).reset_index(drop=True), "churned", **kw) for s in (1, 2)]
+    runs.append(fit(pa.Table.from_pandas(frame), "churned", **kw))
+    cols = ["candidate", "cv_mean", "cv_std", "test_score", "params"]
+    for other in runs[1:]:
+        pd.testing.assert_frame_equal(runs[0].leaderboard[cols], other.leaderboard[cols])
+        assert other.test_score == runs[0].test_score and other.test_digest == runs[0].test_digest
+        assert np.array_equal(other.predict_proba(binary_frame), runs[0].predict_proba(binary_frame))

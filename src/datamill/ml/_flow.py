@@ -35,7 +35,7 @@ def run(plan: Any, names: list[str], *, tracker: Any, started: float, budget: fl
                     lambda: make_features(plan.columns, task=plan.task, seed=seed, select=select), seed, deadline)
     tracker.start(f"train {target}", {"task": plan.task, "metric": plan.metric.name, "candidates": ",".join(names),
                                       "folds": len(plan.folds), "time_budget": budget, "trials": trials, "seed": seed,
-                                      "train_rows": len(plan.X), "test_rows": len(plan.X_test),
+                                      "train_rows": len(plan.X), "test_rows": len(plan.X_test), "test_digest": plan.test_digest,
                                       **{f"data.{k}": v for k, v in data_version.items()}},
                   {"datamill.target": target})
     from threadpoolctl import threadpool_limits
@@ -184,7 +184,7 @@ def _finish(plan: Any, search: Search, results: list[CandidateResult], *, tracke
     board = leaderboard(results, plan.metric)
     out = TrainResult(board, best.name, pipeline, float(best.test_score), plan.metric.name, plan.task,
                       list(plan.X.columns), plan.warnings, tracker.run_id, tracker.uri, cv_mean=best.cv_mean,
-                      cv_std=best.cv_std)
+                      cv_std=best.cv_std, test_digest=plan.test_digest)
     if evaluate:
         progress("evaluate", 0, 1, best.name)
         out.evaluation, out.report_path = _evaluate(out, plan, board, report_path, target, seed)

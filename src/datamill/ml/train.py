@@ -25,7 +25,7 @@ from datamill.ml._search import CandidateResult, Search
 from datamill.ml.candidates import get_candidate
 from datamill.ml.features import make_features, plan_columns
 from datamill.ml.spec import default_candidates
-from datamill.ml.split import cv_folds, holdout_split
+from datamill.ml.split import canonical_order, cv_folds, holdout_split, rows_digest
 
 __all__ = ["TrainResult", "fit"]
 
@@ -52,6 +52,7 @@ class TrainResult:
     evaluation: Any = None
     report_path: Path | None = None
     seconds: float = 0.0
+    test_digest: str = ""  # the test rows' content: equal digests, equal test rows (in any order)
 
     def predict(self, X: Any) -> np.ndarray:  # noqa: N803
         """Predict from raw columns (Arrow or pandas); extra columns are ignored."""
@@ -86,6 +87,7 @@ class _Plan:
     folds: list[tuple[np.ndarray, np.ndarray]]
     columns: Any
     warnings: list[str]
+    test_digest: str = ""
 
 
 def _check_budgets(time_budget: float | None, trials: int | None) -> tuple[float, int]:
@@ -96,10 +98,21 @@ def _check_budgets(time_budget: float | None, trials: int | None) -> tuple[float
     return float(time_budget or 300.0), int(trials if trials is not None else 30)
 
 
+def _canonical(X: pd.DataFrame, y: pd.Series) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:  # noqa: N803
+    """``X``, ``y`` in the canonical order of their rows, and each row's position in the input.
+
+    SQL leaves row order open; in canonical order the same rows train the same
+    model, with the same split and folds, however they arrived.
+    """
+    order = canonical_order(X, y)
+    return X.iloc[order].reset_index(drop=True), y.iloc[order].reset_index(drop=True), order
+
+
 def _plan(data: Any, target: str, *, task: str | None, metric: str | None, cv: Any, test_size: float, seed: int,
           test_data: Any, time_column: str | None, group_column: str | None, drop: list[str]) -> _Plan:
     frame = _checks.to_frame(data)
     X_all, y_all, task, warnings = _checks.prepare(frame, target, task, drop)  # noqa: N806
+    X_all, y_all, origin = _canonical(X_all, y_all)  # noqa: N806
     for col in (time_column, group_column):
         if col and col not in X_all.columns:
             raise ModelError(f"column {col!r} (time_column/group_column) is not in the data")
@@ -113,11 +126,13 @@ def _plan(data: Any, target: str, *, task: str | None, metric: str | None, cv: A
         X_test, y_test = test[X.columns.intersection(test.columns)], test[target]  # noqa: N806
         if task != "regression" and not pd.api.types.is_numeric_dtype(y_test) and pd.api.types.is_numeric_dtype(y):
             raise ModelError("test_data's target holds text where data's holds numbers")
+        X_test, y_test, _ = _canonical(X_test, y_test)  # noqa: N806
     else:
         split = holdout_split(X_all, y_all, task=task, test_size=test_size, seed=seed,
                               time_column=time_column, group_column=group_column)
         X, y = X_all.iloc[split.train].reset_index(drop=True), y_all.iloc[split.train].reset_index(drop=True)  # noqa: N806
         X_test, y_test = X_all.iloc[split.test].reset_index(drop=True), y_all.iloc[split.test].reset_index(drop=True)  # noqa: N806
+        origin = origin[split.train]
     columns = plan_columns(X, drop=[group_column] if group_column else [])
     warnings += [f"column {c!r} left out: {why}" for c, why in columns.dropped.items() if c != group_column]
     if not columns.used:
@@ -127,9 +142,21 @@ def _plan(data: Any, target: str, *, task: str | None, metric: str | None, cv: A
         warnings += more
         folds = cv_folds(X, y, task=task, folds=n_folds, seed=seed, time_column=time_column, group_column=group_column)
     else:
-        folds = [(np.asarray(a), np.asarray(b)) for a, b in (cv.split(X, y) if hasattr(cv, "split") else cv)]
+        folds = _given_folds(cv, X, y, origin)
     warnings += _checks.leakage_warnings(X, y, task, columns.used, seed)
-    return _Plan(X, y, X_test, y_test, task, scorer, folds, columns, warnings)
+    return _Plan(X, y, X_test, y_test, task, scorer, folds, columns, warnings, rows_digest(X_test, y_test))
+
+
+def _given_folds(cv: Any, X: pd.DataFrame, y: pd.Series, origin: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:  # noqa: N803
+    """Folds the caller gave (positions, or a splitter) over the training rows in their input order.
+
+    ``origin`` holds each canonical row's position in the input: the given
+    positions are mapped onto the canonical rows they name.
+    """
+    back = np.argsort(origin, kind="stable")  # input order -> canonical position
+    X_in, y_in = X.iloc[back].reset_index(drop=True), y.iloc[back].reset_index(drop=True)  # noqa: N806
+    given = cv.split(X_in, y_in) if hasattr(cv, "split") else cv
+    return [(np.sort(back[np.asarray(a)]), np.sort(back[np.asarray(b)])) for a, b in given]
 
 
 def fit(
@@ -179,7 +206,9 @@ def fit(
         Optuna trials in all, shared by the tuned candidates (default 30).
     cv
         Folds of cross-validation on the training part, or explicit ``(train, valid)``
-        row positions (or a scikit-learn splitter) over the training part.
+        row positions (or a scikit-learn splitter) over the training part, in its input order.
+    seed
+        The same data (in any row order) and seed give the same split, folds, model and scores.
     test_data
         Rows to test on instead of holding out ``test_size`` of ``data``.
     time_column, group_column
