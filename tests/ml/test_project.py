@@ -45,6 +45,25 @@ def test_run_then_train_end_to_end(project_dir: Path) -> None:
     assert bad.returncode == 1 and "did you mean 'churn_model'" in bad.stderr
 
 
+def test_train_builds_missing_inputs_first(project_dir: Path) -> None:
+    out = _cli(project_dir, "train", "churn_model")  # a fresh project: customers was never ingested
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "not in storage yet" not in out.stdout + out.stderr
+    assert "leaderboard (roc_auc, binary)" in out.stdout
+    runs = _cli(project_dir, "runs")
+    assert runs.returncode == 0 and "ok" in runs.stdout  # the build left a run record
+    tables = _cli(project_dir, "tables")
+    assert "customers" in tables.stdout
+
+
+def test_train_stops_with_the_failed_input_named(project_dir: Path) -> None:
+    (project_dir / "data" / "customers.csv").unlink()
+    out = _cli(project_dir, "train", "churn_model")
+    assert out.returncode == 1 and "Traceback" not in out.stdout + out.stderr
+    assert "customers" in out.stdout and "failed" in out.stdout and "customers.csv" in out.stdout
+    assert "leaderboard" not in out.stdout
+
+
 def _board(stdout: str) -> list[list[str]]:
     """The leaderboard's rows without the fit seconds (which vary run to run)."""
     lines = [line.replace("┃", "│") for line in stdout.splitlines() if line.replace("┃", "│").count("│") >= 7]

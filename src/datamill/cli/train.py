@@ -67,9 +67,20 @@ def train(
     timeout: Annotated[Optional[float], typer.Option(help="Seconds for the whole training (overrides tune.timeout).",
                                                      min=0.001)] = None,
 ) -> None:
-    """Train, tune and evaluate a model; every candidate and trial is logged to MLflow."""
+    """Train, tune and evaluate a model; every candidate and trial is logged to MLflow.
+
+    The tables the model reads are built first where missing or stale (as
+    `datamill run --select +TABLE` would).
+    """
+    from datamill.cli.commands import _report, run_with_progress
+
     project = open_project()
+    inputs = project.model_inputs(model)
+    if inputs:
+        record = run_with_progress(project, inputs, False)
+        if record.status != "ok":
+            _report(record)  # what failed and why; exits 1
     bars = _Bars()
     with bars.bar:
-        result = project.train(model, trials=trials, timeout=timeout, progress=bars)
+        result = project.train(model, trials=trials, timeout=timeout, progress=bars, build=False)
     show_result(result)
