@@ -17,6 +17,7 @@ from datamill.exceptions import ModelError
 from datamill.ml._eval_curves import thin
 from datamill.ml._eval_story import number
 from datamill.ml.evaluate import Evaluation, evaluate
+from tests.ml.conftest import FakeClock
 
 
 def _binary(n: int = 1_200, seed: int = 0, weights: list[float] | None = None):
@@ -42,7 +43,9 @@ NUMERIC = [f"x{i}" for i in range(6)]
 def binary():
     Xtr, Xte, ytr, yte = _binary()
     model = _numeric(NUMERIC, LogisticRegression(max_iter=500)).fit(Xtr, ytr)
-    return model, Xte, yte, evaluate(model, Xte, yte, task="binary", X_train=Xtr, y_train=ytr, cv_score=0.9)
+    # a frozen clock: the learning curve's time cap never cuts it short, however busy the machine
+    return model, Xte, yte, evaluate(model, Xte, yte, task="binary", X_train=Xtr, y_train=ytr, cv_score=0.9,
+                                     clock=FakeClock())
 
 
 def test_binary_metrics_equal_sklearn(binary) -> None:
@@ -110,6 +113,16 @@ def test_importance_uses_raw_columns_and_learning_curve_grows(binary) -> None:
     assert next(r for r in e.importance if r["feature"] == "plan")["mean"] == 0  # the model ignores it
     sizes = sorted({r["train_rows"] for r in e.learning_curve})
     assert 2 <= len(sizes) <= 4 and {r["set"] for r in e.learning_curve} == {"training", "validation"}
+
+
+def test_a_time_limit_leaves_out_importance_and_the_learning_curve_not_the_metrics() -> None:
+    Xtr, Xte, ytr, yte = _binary(400)
+    model = _numeric(NUMERIC, LogisticRegression(max_iter=500)).fit(Xtr, ytr)
+    e = evaluate(model, Xte, yte, task="binary", X_train=Xtr, y_train=ytr, time_limit=0.0, clock=FakeClock())
+    assert e.metrics["roc_auc"] > 0.6 and e.roc
+    assert e.importance == [] and e.learning_curve == []
+    assert e.notes["importance"] == "not computed: the time budget was spent"
+    assert e.notes["learning_curve"] == "not drawn: the time budget was spent"
 
 
 def test_to_dict_is_json_and_round_trips(binary) -> None:
