@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn import metrics as skm
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -123,6 +124,39 @@ def test_a_time_limit_leaves_out_importance_and_the_learning_curve_not_the_metri
     assert e.importance == [] and e.learning_curve == []
     assert e.notes["importance"] == "not computed: the time budget was spent"
     assert e.notes["learning_curve"] == "not drawn: the time budget was spent"
+
+
+class _Priced(ClassifierMixin, BaseEstimator):
+    """A fitted model whose predictions cost fake time: a fixed part per call and a part per row."""
+
+    def __init__(self, model=None, clock: FakeClock | None = None) -> None:
+        self.model, self.clock = model, clock
+        self.classes_ = model.classes_ if model is not None else None
+
+    def fit(self, X, y):  # noqa: N803 - a learning curve refits it
+        self.model.fit(X, y)
+        return self
+
+    def predict(self, X):  # noqa: N803
+        self.clock.advance(0.05 + 1e-3 * len(X))
+        return self.model.predict(X)
+
+    def predict_proba(self, X):  # noqa: N803
+        self.clock.advance(0.05 + 1e-3 * len(X))
+        return self.model.predict_proba(X)
+
+
+@pytest.mark.parametrize("limit", [2.0, 8.0, 60.0])
+def test_the_evaluation_ends_within_its_time_limit(limit: float) -> None:
+    Xtr, Xte, ytr, yte = _binary(800)
+    clock = FakeClock()
+    model = _Priced(_numeric(NUMERIC, LogisticRegression(max_iter=500)).fit(Xtr, ytr), clock)
+    e = evaluate(model, Xte, yte, task="binary", time_limit=limit, clock=clock)
+    assert e.seconds <= limit
+    if limit == 60.0:
+        assert e.notes["importance"].startswith(f"Permutation importance on {len(Xte):,} test rows")
+    elif limit == 8.0:  # the fixed cost of its 22 passes fits, not every row: fewer rows
+        assert e.importance and f"on {len(Xte):,} test rows" not in e.notes["importance"]
 
 
 def test_to_dict_is_json_and_round_trips(binary) -> None:

@@ -44,6 +44,7 @@ __all__ = ["TASKS", "Evaluation", "evaluate"]
 
 TASKS = ("binary", "multiclass", "regression")
 LEAK_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2"}
+_PRICE_ROWS = 20  # a scoring pass on this many rows prices the pipeline's fixed cost
 
 
 @dataclass
@@ -258,18 +259,31 @@ def _regression(e: Evaluation, model: Any, X: pd.DataFrame, y: np.ndarray, seed:
 
 def _importance_rows(model: Any, X: pd.DataFrame, scorers: dict[str, Any], y: np.ndarray, deadline: float,
                      clock: Callable[[], float]) -> int:
-    """How many test rows the importance can use and still end by ``deadline`` (0: none)."""
+    """How many test rows the importance can use and still end by ``deadline`` (0: none).
+
+    One scoring pass costs a fixed part (the pipeline's overhead) and a part per
+    row: both are priced, on a few rows and on all of them.
+    """
     rows = min(len(X), IMPORTANCE_ROWS)
     if deadline == math.inf:
         return rows
-    start = clock()
-    try:
-        next(iter(scorers.values()))(model, X.iloc[:rows], y[:rows])  # one pass prices them all
-    except (ValueError, TypeError):
-        pass  # permutation_importance will say why
+    score = next(iter(scorers.values()))
+    few = min(rows, _PRICE_ROWS)
+    seconds = []
+    for n in (few, rows):
+        start = clock()
+        try:
+            score(model, X.iloc[:n], y[:n])
+        except (ValueError, TypeError):
+            pass  # permutation_importance will say why
+        seconds.append(clock() - start)
     passes = len(X.columns) * IMPORTANCE_REPEATS + 1
-    per_row = max(clock() - start, 1e-9) / rows
-    fits = int((deadline - clock()) / (passes * per_row))
+    fixed = seconds[0]
+    per_row = max(seconds[1] - fixed, 0.0) / max(rows - few, 1)
+    left = (deadline - clock()) / passes - fixed
+    if left <= 0:
+        return 0
+    fits = rows if per_row == 0 else int(left / per_row)
     return min(rows, fits) if fits >= IMPORTANCE_MIN_ROWS else 0
 
 
