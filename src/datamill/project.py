@@ -127,13 +127,14 @@ class Project:
         except Exception:  # storage unreachable: references are checked against the project only
             return []
 
-    def run(self, select: Iterable[str] = (), *, full_refresh: bool = False, progress: Any = None) -> Any:
-        """Run the pipeline; return its :class:`~datamill.pipeline.RunRecord`."""
+    def run(self, select: Iterable[str] = (), *, full_refresh: bool = False, progress: Any = None,
+            run_id: str | None = None) -> Any:
+        """Run the pipeline; return its :class:`~datamill.pipeline.RunRecord` (recorded as ``run_id`` if given)."""
         from datamill.pipeline import run_pipeline
 
         return run_pipeline(
             self.config, self.root, self.storage, self.engine,
-            selection=list(select), full_refresh=full_refresh, progress=progress,
+            selection=list(select), full_refresh=full_refresh, progress=progress, run_id=run_id,
         )
 
     def model_inputs(self, name: str) -> list[str]:

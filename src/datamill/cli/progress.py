@@ -22,6 +22,7 @@ class RichProgress(PipelineProgress):
             TextColumn("{task.fields[detail]}"),
             console=console,
             transient=False,
+            redirect_stderr=False,  # library warnings go to the run's log (standard error), not above the bars
         )
         self._tasks: dict[str, int] = {}
         self._rows: dict[str, int] = {}

@@ -9,6 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from datamill.cli.app import app, console, open_project
+from datamill.cli.output import whole
 
 _STAGES = {"defaults": "candidates, defaults", "tune": "tuning (Optuna)", "ensemble": "ensemble",
            "refit": "refit + test", "evaluate": "evaluation", "track": "MLflow"}
@@ -20,7 +21,7 @@ class _Bars:
     def __init__(self) -> None:
         self.bar = Progress(SpinnerColumn(), TextColumn("{task.description:<22}"), BarColumn(bar_width=28),
                             MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("[dim]{task.fields[detail]}"),
-                            console=console)
+                            console=console, redirect_stderr=False)  # library warnings go to the run's log
         self.tasks: dict[str, Any] = {}
 
     def __call__(self, stage: str, done: int, total: int | None, detail: str) -> None:
@@ -48,9 +49,10 @@ def _f(value: float) -> str:
 
 def show_result(result: Any) -> None:
     """Leaderboard, warnings, and where the report and the MLflow run are."""
-    console.print(leaderboard_table(result))
+    console.print(whole(leaderboard_table(result)))
     for warning in result.warnings:
-        console.print(f"[yellow]warning[/] {warning}", highlight=False)
+        console.print("[yellow]warning[/] ", end="")
+        console.print(warning, markup=False, highlight=False, soft_wrap=True)
     console.print(f"best [bold]{result.best_name}[/]: test {result.metric} [bold]{result.test_score:.4f}[/] "
                   f"(cv {result.cv_mean:.4f} ± {result.cv_std:.4f})", highlight=False)
     if result.report_path:
@@ -79,7 +81,7 @@ def train(
     if inputs:
         record = run_with_progress(project, inputs, False)
         if record.status != "ok":
-            _report(record)  # what failed and why; exits 1
+            _report(record, project.root)  # what failed and why; exits 1
     bars = _Bars()
     with bars.bar:
         result = project.train(model, trials=trials, timeout=timeout, progress=bars, build=False)
