@@ -53,10 +53,12 @@ def show_record(record: Any) -> None:
     console.print(f"\n[bold]cleaning record of {record.dataset}[/] (run {record.run_id or '-'}, "
                   f"{record.engine}, {record.created.replace('T', ' ')})", highlight=False)
     if record.steps:
-        console.print(whole(_rich_table("steps", STEP_COLUMNS, step_rows(record), {"#", "rows in", "rows out", "removed"})))
+        steps = _rich_table("steps", STEP_COLUMNS, step_rows(record), {"#", "rows in", "rows out", "removed"})
+        console.print(whole(steps))
         values = [[f"{i}. {s.step}", key, value] for i, s in enumerate(record.steps, 1) for key, value in s.values.items()]
         if values:
-            console.print(whole(_rich_table("values used and thresholds", ["step", "column / what", "value"], values, set())))
+            used = _rich_table("values used and thresholds", ["step", "column / what", "value"], values, set())
+            console.print(whole(used))
     if record.checks:
         rows = [[name, severity, "[green]pass[/]" if passed else ("[red]fail[/]" if severity == "fail" else "[yellow]warn[/]"),
                  failed, message] for name, severity, passed, failed, message in check_rows(record)]

@@ -20,8 +20,8 @@ import pandas as pd
 
 from datamill.ml._budget import OutOfTime, fit_within
 
-__all__ = ["CURVE_ROWS", "CURVE_SECONDS", "IMPORTANCE_MIN_ROWS", "IMPORTANCE_REPEATS", "IMPORTANCE_ROWS", "learning_curve",
-           "permutation_importance"]
+__all__ = ["CURVE_ROWS", "CURVE_SECONDS", "IMPORTANCE_MIN_ROWS", "IMPORTANCE_REPEATS", "IMPORTANCE_ROWS",
+           "learning_curve", "permutation_importance"]
 
 IMPORTANCE_ROWS = 5_000
 IMPORTANCE_MIN_ROWS = 200  # fewer say little: no importance rather than a noisy one

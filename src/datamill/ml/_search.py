@@ -206,7 +206,8 @@ class Search:
 
         if self.budget.now() < min(until, self.deadline):
             # no optuna timeout: it would read the machine's clock, not the budget's
-            study.optimize(objective, n_trials=trials, callbacks=[after], catch=(ValueError, ArithmeticError, RuntimeError))
+            study.optimize(objective, n_trials=trials, callbacks=[after],
+                           catch=(ValueError, ArithmeticError, RuntimeError))
         best = base
         done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if done:

@@ -151,7 +151,8 @@ def _plan(data: Any, target: str, *, task: str | None, metric: str | None, cv: A
     return _Plan(X, y, X_test, y_test, task, scorer, folds, columns, warnings, rows_digest(X_test, y_test))
 
 
-def _given_folds(cv: Any, X: pd.DataFrame, y: pd.Series, origin: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:  # noqa: N803
+def _given_folds(cv: Any, X: pd.DataFrame, y: pd.Series,  # noqa: N803
+                 origin: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Folds the caller gave (positions, or a splitter) over the training rows in their input order.
 
     ``origin`` holds each canonical row's position in the input: the given
