@@ -213,8 +213,12 @@ def test_spark_and_jvm_log_lines_stay_off_the_terminal(tmp_path: Path) -> None:
 def test_tables_keep_headers_and_numbers_whole_when_narrow_or_piped(tmp_path: Path) -> None:
     cli("init", "shop", cwd=tmp_path)
     project = tmp_path / "shop"
-    cli("run", cwd=project)
+    rows = [f"{i},2026-01-0{1 + i % 3},c{i % 7},{i % 50}.5" for i in range(120_000)]
+    (project / "data" / "orders.csv").write_text("order_id,order_date,customer,amount\n" + "\n".join(rows) + "\n")
     narrow = {"COLUMNS": "40"}  # and stdout is a pipe
+    run = cli("run", cwd=project, env=narrow)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "…" not in run.stdout and "120,000" in run.stdout and "ingest orders" in run.stdout
     query = "select 1200000 as rows_written, 'orders' as table_name, 12 as version, 3.14159 as ratio"
     sql = cli("sql", query, cwd=project, env=narrow)
     runs = cli("runs", cwd=project, env=narrow)

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from datamill.cli.app import app, console, open_project
 from datamill.cli.output import whole
@@ -19,9 +19,15 @@ class _Bars:
     """One Rich bar per training stage."""
 
     def __init__(self) -> None:
-        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description:<22}"), BarColumn(bar_width=28),
-                            MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("[dim]{task.fields[detail]}"),
-                            console=console, redirect_stderr=False)  # library warnings go to the run's log
+        wide = console.width >= 100  # else the bar and the clock give way: stage names and counts stay whole
+        columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}", table_column=Column(no_wrap=True,
+                                                                                                  min_width=22))]
+        columns += [BarColumn(bar_width=28)] if wide else []
+        columns += [MofNCompleteColumn(table_column=Column(no_wrap=True))]
+        columns += [TimeElapsedColumn()] if wide else []
+        columns += [TextColumn("[dim]{task.fields[detail]}", table_column=Column(overflow="fold"))]
+        # library warnings go to standard error (the run's log), not above the bars
+        self.bar = Progress(*columns, console=console, redirect_stderr=False)
         self.tasks: dict[str, Any] = {}
 
     def __call__(self, stage: str, done: int, total: int | None, detail: str) -> None:
