@@ -109,7 +109,7 @@ def clean(
     _known_dataset(project, dataset)
     run = run_with_progress(project, [dataset], full_refresh)
     try:
-        _report(run)  # exits 1 when the node failed; the record is still worth showing
+        _report(run, project.root)  # exits 1 when the node failed; the record is still worth showing
     finally:
         node = run.nodes.get(dataset)
         if node is not None and node.status in ("ok", "failed", "up_to_date"):
