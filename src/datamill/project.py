@@ -127,25 +127,42 @@ class Project:
         except Exception:  # storage unreachable: references are checked against the project only
             return []
 
-    def run(self, select: Iterable[str] = (), *, full_refresh: bool = False, progress: Any = None) -> Any:
-        """Run the pipeline; return its :class:`~datamill.pipeline.RunRecord`."""
+    def run(self, select: Iterable[str] = (), *, full_refresh: bool = False, progress: Any = None,
+            run_id: str | None = None) -> Any:
+        """Run the pipeline; return its :class:`~datamill.pipeline.RunRecord` (recorded as ``run_id`` if given)."""
         from datamill.pipeline import run_pipeline
 
         return run_pipeline(
             self.config, self.root, self.storage, self.engine,
-            selection=list(select), full_refresh=full_refresh, progress=progress,
+            selection=list(select), full_refresh=full_refresh, progress=progress, run_id=run_id,
         )
 
-    def train(self, name: str, *, trials: int | None = None, timeout: float | None = None, progress: Any = None) -> Any:
-        """Train the ``models:`` entry ``name`` now; return its :class:`~datamill.ml.TrainResult`."""
-        from datamill.ml.project import train_model
+    def model_inputs(self, name: str) -> list[str]:
+        """What ``train(name)`` builds first: ``["+TABLE"]`` for a model reading a pipeline node, else ``[]``.
 
+        Raises a ConfigError for a name that is not under ``models:``.
+        """
         if name not in self.config.models:
             from datamill._registry import did_you_mean
 
             raise ConfigError(f"no model '{name}' under models:{did_you_mean(name, self.config.models)}; "
                               f"models: {', '.join(self.config.models) or 'none (add a models: block)'}")
+        table = self.config.models[name].from_
+        return [f"+{table}"] if table in self.config.sources or table in self.config.datasets else []
+
+    def train(self, name: str, *, trials: int | None = None, timeout: float | None = None, progress: Any = None,
+              build: bool = True) -> Any:
+        """Train the ``models:`` entry ``name`` now; return its :class:`~datamill.ml.TrainResult`.
+
+        With ``build``, the tables it reads are built first where missing or stale,
+        as ``datamill run --select +TABLE`` would (a run record of its own).
+        """
+        from datamill.ml.project import train_model
+
+        inputs = self.model_inputs(name)
         spec = self.config.models[name]
+        if build and inputs:
+            _inputs_built(name, self.run(inputs))
         if spec.from_ not in self.tables():
             raise ConfigError(f"model '{name}' reads table '{spec.from_}', which is not in storage yet "
                               f"(fix: datamill run --select +{spec.from_})")
@@ -169,3 +186,15 @@ class Project:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _inputs_built(model: str, record: Any) -> None:
+    """Raise a PipelineError if ``record``, the run that built ``model``'s inputs, did not end ok."""
+    from datamill.exceptions import PipelineError
+
+    if record.status == "ok":
+        return
+    failed = "; ".join(f"{n.name} {n.status}" + (f" ({n.error.splitlines()[0]})" if n.error else "")
+                       for n in record.failed)
+    raise PipelineError(f"model '{model}' was not trained: building its inputs failed: {failed} "
+                        f"(details: datamill runs {record.run_id})")

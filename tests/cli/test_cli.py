@@ -195,3 +195,98 @@ def test_nested_ndjson_is_stored_and_queried_in_every_storage(tmp_path: Path, st
     assert nested.stdout.splitlines() == ['"id","sku","name"', '1,,"ann"', '2,,"bob"', '3,"C3",']
     tables = cli("tables", "events", cwd=project, env=env)
     assert "struct<name: string, address: struct<city: string>>" in tables.stdout
+
+
+def _model_project(folder: Path) -> Path:
+    """A project with a model: integer columns make MLflow warn ("Hint: Inferred schema contains integer ...")."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    (folder / "data").mkdir()
+    lines = ["age,visits,plan,churned"]
+    for _ in range(200):
+        age, visits = int(rng.integers(18, 80)), int(rng.integers(0, 30))
+        lines.append(f"{age},{visits},{rng.choice(['a', 'b'])},{int(visits + rng.normal(0, 5) > 15)}")
+    (folder / "data" / "customers.csv").write_text("\n".join(lines) + "\n")
+    (folder / "datamill.yaml").write_text(
+        "name: quiet\nsources:\n  customers: {type: csv, path: data/customers.csv}\n"
+        "models:\n  churn_model:\n    from: customers\n    target: churned\n"
+        "    candidates: [baseline, logistic]\n    cv: 2\n    tune: {top: 0, timeout: 60s}\n"
+    )
+    return folder
+
+
+def test_library_warnings_go_to_the_run_log_and_the_result_is_no_warning(tmp_path: Path) -> None:
+    project = _model_project(tmp_path / "quiet")
+    out = cli("run", cwd=project)
+    assert out.returncode == 0, out.stdout + out.stderr
+    terminal = out.stdout + out.stderr
+    assert "Warning" not in terminal and "Hint:" not in terminal and "integer column" not in terminal
+    assert "churn_model: best logistic: test roc_auc" in out.stdout  # the result, said as a result
+    assert "warning churn_model: best" not in out.stdout
+    logs = list((project / ".datamill" / "runs").glob("*.log"))
+    assert len(logs) == 1 and "Inferred schema contains integer column" in logs[0].read_text()
+    assert logs[0].with_suffix(".json").is_file()  # beside the run's record, under the same id
+
+
+def test_a_failed_run_names_its_log(tmp_path: Path) -> None:
+    cli("init", "shop", cwd=tmp_path)
+    project = tmp_path / "shop"
+    (project / "transforms.py").write_text(
+        "import warnings\n"
+        "def broken(orders):\n"
+        "    warnings.warn('a library complains here')\n"
+        "    raise ValueError('no good')\n"
+    )
+    text = (project / "datamill.yaml").read_text()
+    (project / "datamill.yaml").write_text(text + "  broken:\n    python: transforms:broken\n    inputs: [orders]\n")
+    out = cli("run", cwd=project)
+    assert out.returncode == 1
+    assert "a library complains here" not in out.stdout + out.stderr
+    log = next((project / ".datamill" / "runs").glob("*.log"))
+    assert "a library complains here" in log.read_text()
+    assert f"log: {log}" in out.stdout.replace("\n", "")
+
+
+@pytest.mark.spark
+def test_spark_and_jvm_log_lines_stay_off_the_terminal(tmp_path: Path) -> None:
+    cli("init", "shop", cwd=tmp_path)
+    project = tmp_path / "shop"
+    text = (project / "datamill.yaml").read_text()
+    (project / "datamill.yaml").write_text(text.replace("engine: duckdb", "engine: {type: spark, master: 'local[1]'}  #"))
+    out = cli("run", cwd=project)
+    assert out.returncode == 0, out.stdout + out.stderr
+    terminal = out.stdout + out.stderr
+    for noise in ("WARN", "log4j", "Setting default log level", "NativeCodeLoader", "incubator"):
+        assert noise not in terminal, noise
+    log = next((project / ".datamill" / "runs").glob("*.log")).read_text()
+    assert "WARN" in log or "incubator" in log  # the JVM's lines are kept, in the run's log
+
+
+def test_tables_keep_headers_and_numbers_whole_when_narrow_or_piped(tmp_path: Path) -> None:
+    cli("init", "shop", cwd=tmp_path)
+    project = tmp_path / "shop"
+    rows = [f"{i},2026-01-0{1 + i % 3},c{i % 7},{i % 50}.5" for i in range(120_000)]
+    (project / "data" / "orders.csv").write_text("order_id,order_date,customer,amount\n" + "\n".join(rows) + "\n")
+    narrow = {"COLUMNS": "40"}  # and stdout is a pipe
+    run = cli("run", cwd=project, env=narrow)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "…" not in run.stdout and "120,000" in run.stdout and "ingest orders" in run.stdout
+    query = "select 1200000 as rows_written, 'orders' as table_name, 12 as version, 3.14159 as ratio"
+    sql = cli("sql", query, cwd=project, env=narrow)
+    runs = cli("runs", cwd=project, env=narrow)
+    tables = cli("tables", "orders", cwd=project, env=narrow)
+    listing = cli("tables", cwd=project, env=narrow)
+    for out in (sql, runs, tables, listing):
+        assert out.returncode == 0, out.stderr
+        assert "…" not in out.stdout
+        assert max(len(line) for line in out.stdout.splitlines()) <= 40
+    for word in ("rows_written", "1200000", "table_name", "version", "3.14159"):
+        assert word in sql.stdout, word
+    assert "run id" in runs.stdout and "started" in runs.stdout and "rows out" in runs.stdout.replace("\n", " ")
+    run_id = next(p.stem for p in (project / ".datamill" / "runs").glob("*.json"))
+    assert run_id in runs.stdout
+    for word in ("order_id", "amount", "version", "operation", "overwrite"):
+        assert word in tables.stdout, word
+    assert "daily_revenue" in listing.stdout and "columns" in listing.stdout

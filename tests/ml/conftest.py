@@ -1,4 +1,8 @@
-"""Tiny synthetic data and one shared MLflow store (creating a store costs seconds)."""
+"""Tiny synthetic data, one shared MLflow store (creating a store costs seconds), and a fake clock.
+
+No test here depends on the machine's speed: time budgets read a :class:`FakeClock`
+that moves only when a test moves it.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +43,28 @@ def regression_frame() -> pd.DataFrame:
     return df
 
 
-FAST = dict(cv=3, time_budget=20, trials=3, tune_top=1, evaluate=False, tracking_uri=False)
+class FakeClock:
+    """A clock for time budgets: it moves by ``tick`` seconds at every reading, and by ``advance``.
+
+    ``tick=0`` is frozen time: a budget never runs out, however slow the machine.
+    It is shared, never copied (scikit-learn's ``clone`` deep-copies parameters).
+    """
+
+    def __init__(self, tick: float = 0.0) -> None:
+        self.now, self.tick = 1000.0, tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def __deepcopy__(self, memo: dict) -> FakeClock:
+        return self
+
+
+FAST = dict(cv=3, time_budget=20, trials=3, tune_top=1, evaluate=False, tracking_uri=False, clock=FakeClock())
 
 
 @pytest.fixture

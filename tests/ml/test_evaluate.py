@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn import metrics as skm
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -17,6 +18,7 @@ from datamill.exceptions import ModelError
 from datamill.ml._eval_curves import thin
 from datamill.ml._eval_story import number
 from datamill.ml.evaluate import Evaluation, evaluate
+from tests.ml.conftest import FakeClock
 
 
 def _binary(n: int = 1_200, seed: int = 0, weights: list[float] | None = None):
@@ -42,7 +44,9 @@ NUMERIC = [f"x{i}" for i in range(6)]
 def binary():
     Xtr, Xte, ytr, yte = _binary()
     model = _numeric(NUMERIC, LogisticRegression(max_iter=500)).fit(Xtr, ytr)
-    return model, Xte, yte, evaluate(model, Xte, yte, task="binary", X_train=Xtr, y_train=ytr, cv_score=0.9)
+    # a frozen clock: the learning curve's time cap never cuts it short, however busy the machine
+    return model, Xte, yte, evaluate(model, Xte, yte, task="binary", X_train=Xtr, y_train=ytr, cv_score=0.9,
+                                     clock=FakeClock())
 
 
 def test_binary_metrics_equal_sklearn(binary) -> None:
@@ -110,6 +114,49 @@ def test_importance_uses_raw_columns_and_learning_curve_grows(binary) -> None:
     assert next(r for r in e.importance if r["feature"] == "plan")["mean"] == 0  # the model ignores it
     sizes = sorted({r["train_rows"] for r in e.learning_curve})
     assert 2 <= len(sizes) <= 4 and {r["set"] for r in e.learning_curve} == {"training", "validation"}
+
+
+def test_a_time_limit_leaves_out_importance_and_the_learning_curve_not_the_metrics() -> None:
+    Xtr, Xte, ytr, yte = _binary(400)
+    model = _numeric(NUMERIC, LogisticRegression(max_iter=500)).fit(Xtr, ytr)
+    e = evaluate(model, Xte, yte, task="binary", X_train=Xtr, y_train=ytr, time_limit=0.0, clock=FakeClock())
+    assert e.metrics["roc_auc"] > 0.6 and e.roc
+    assert e.importance == [] and e.learning_curve == []
+    assert e.notes["importance"] == "not computed: the time budget was spent"
+    assert e.notes["learning_curve"] == "not drawn: the time budget was spent"
+
+
+class _Priced(ClassifierMixin, BaseEstimator):
+    """A fitted model whose predictions cost fake time: a fixed part per call and a part per row."""
+
+    def __init__(self, model=None, clock: FakeClock | None = None) -> None:
+        self.model, self.clock = model, clock
+        self.classes_ = model.classes_ if model is not None else None
+
+    def fit(self, X, y):  # noqa: N803 - a learning curve refits it
+        self.model.fit(X, y)
+        return self
+
+    def predict(self, X):  # noqa: N803
+        self.clock.advance(0.05 + 1e-3 * len(X))
+        return self.model.predict(X)
+
+    def predict_proba(self, X):  # noqa: N803
+        self.clock.advance(0.05 + 1e-3 * len(X))
+        return self.model.predict_proba(X)
+
+
+@pytest.mark.parametrize("limit", [2.0, 8.0, 60.0])
+def test_the_evaluation_ends_within_its_time_limit(limit: float) -> None:
+    Xtr, Xte, ytr, yte = _binary(800)
+    clock = FakeClock()
+    model = _Priced(_numeric(NUMERIC, LogisticRegression(max_iter=500)).fit(Xtr, ytr), clock)
+    e = evaluate(model, Xte, yte, task="binary", time_limit=limit, clock=clock)
+    assert e.seconds <= limit
+    if limit == 60.0:
+        assert e.notes["importance"].startswith(f"Permutation importance on {len(Xte):,} test rows")
+    elif limit == 8.0:  # the fixed cost of its 22 passes fits, not every row: fewer rows
+        assert e.importance and f"on {len(Xte):,} test rows" not in e.notes["importance"]
 
 
 def test_to_dict_is_json_and_round_trips(binary) -> None:

@@ -62,3 +62,34 @@ def test_pipeline_on_mixed_columns_handles_unseen_values(binary_frame: pd.DataFr
     new = X.head(3).assign(plan=["brand_new", None, "pro"], city=["nowhere", "c1", None], x0=[np.nan] * 3)
     assert pipe.predict_proba(new).shape == (3, 2)
     assert pipe.named_steps["select"].get_support().sum() == 5
+
+
+def _shuffled(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("how", [{}, {"time_column": "signup"}, {"group_column": "city"}])
+def test_split_and_folds_depend_on_the_rows_not_their_order(binary_frame: pd.DataFrame, how: dict) -> None:
+    # duplicate rows and ties in the time column: any order of them must give the same rows
+    frame = pd.concat([binary_frame, binary_frame.head(30)], ignore_index=True)
+    frame.loc[:40, "signup"] = pd.Timestamp("2024-06-01")
+
+    def parts(df: pd.DataFrame) -> tuple:
+        y = df["churned"]
+        s = holdout_split(df, y, task="binary", test_size=0.2, seed=1, **how)
+        train = df.iloc[s.train].reset_index(drop=True)
+        folds = cv_folds(train, y.iloc[s.train], task="binary", folds=3, seed=1, **how)
+        rows = lambda part: sorted(map(tuple, part.map(repr).to_numpy()))  # noqa: E731
+        return rows(df.iloc[s.test]), [rows(train.iloc[b]) for _, b in folds]
+
+    assert parts(frame) == parts(_shuffled(frame, 7)) == parts(_shuffled(frame, 8))
+
+
+def test_canonical_order_handles_nested_values_and_duplicates() -> None:
+    from datamill.ml.split import canonical_order, rows_digest
+
+    df = pd.DataFrame({"tags": [["a"], ["b", "c"], ["a"], []], "n": [1, 2, 1, 3]})
+    a = df.iloc[canonical_order(df)].map(repr).to_numpy().tolist()
+    b = _shuffled(df, 3)
+    assert b.iloc[canonical_order(b)].map(repr).to_numpy().tolist() == a
+    assert rows_digest(df) == rows_digest(b) != rows_digest(df.head(3))

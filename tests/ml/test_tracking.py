@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from datamill.ml import fit
+from tests.ml.conftest import FakeClock
 
 
 def test_trials_are_nested_runs_and_the_model_reloads(binary_frame: pd.DataFrame, tracking_uri: str) -> None:
@@ -13,7 +14,7 @@ def test_trials_are_nested_runs_and_the_model_reloads(binary_frame: pd.DataFrame
 
     result = fit(binary_frame, "churned", candidates=["baseline", "lightgbm"], cv=2, trials=3, tune_top=1,
                  time_budget=60, tracking_uri=tracking_uri, experiment="test-tracking", evaluate=False,
-                 data_version={"table": "customers", "version": 4, "rows": len(binary_frame)})
+                 data_version={"table": "customers", "version": 4, "rows": len(binary_frame)}, clock=FakeClock())
     client = MlflowClient(tracking_uri)
     parent = client.get_run(result.run_id)
     assert parent.info.status == "FINISHED"

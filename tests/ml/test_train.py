@@ -7,8 +7,12 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from typing import Any
+
+from sklearn.base import BaseEstimator, ClassifierMixin
+
 from datamill.ml import fit
-from tests.ml.conftest import FAST
+from tests.ml.conftest import FAST, FakeClock
 
 
 @pytest.mark.parametrize("name", ["baseline", "logistic", "random_forest", "hist_gbm", "lightgbm"])
@@ -92,13 +96,99 @@ def test_candidates_run_cheapest_first_so_a_tight_budget_drops_the_slow_ones(bin
     assert seen == ["baseline", "logistic", "lightgbm", "random_forest"]
 
 
-def test_a_candidate_that_would_overrun_the_budget_is_stopped(binary_frame: pd.DataFrame) -> None:
-    import time
+class _Slow(ClassifierMixin, BaseEstimator):
+    """A model whose fit takes ``epochs(rows)`` seconds of the fake clock, one per epoch; it learns a logistic."""
 
-    big = pd.concat([binary_frame] * 20, ignore_index=True)
-    start = time.monotonic()
-    result = fit(big, "churned", candidates=["baseline", "random_forest"], cv=5, time_budget=1.0, trials=1,
-                 tune_top=0, evaluate=False, tracking_uri=False)
-    assert result.best_name == "baseline"
-    assert any("random_forest stopped after" in w for w in result.warnings)
-    assert time.monotonic() - start < 30  # not five full random-forest fits on 2 cores past a 1 s budget
+    def __init__(self, clock: FakeClock | None = None, per_row: float = 0.0, power: float = 1.0) -> None:
+        self.clock, self.per_row, self.power = clock, per_row, power
+
+    def fit(self, X: Any, y: Any, *, on_epoch: Any = None) -> _Slow:  # noqa: N803
+        from sklearn.linear_model import LogisticRegression
+
+        for epoch in range(int(round((self.per_row * len(X)) ** self.power))):
+            self.clock.advance(1.0)
+            if on_epoch is not None:
+                on_epoch(epoch + 1)
+        self.model_ = LogisticRegression().fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:  # noqa: N803
+        return self.model_.predict_proba(X)
+
+    def predict(self, X: Any) -> np.ndarray:  # noqa: N803
+        return self.model_.predict(X)
+
+
+@pytest.fixture
+def slow(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Register a candidate ``slow`` whose fits cost fake seconds; returns a setter for its cost and the clock."""
+    from datamill.ml.candidates import CANDIDATES, Candidate
+
+    clock, cost = FakeClock(), {}
+    monkeypatch.setitem(CANDIDATES, "slow", Candidate("slow", lambda task, seed, **p: _Slow(clock, **cost)))
+    return lambda **kw: (cost.update(kw), clock)[1]
+
+
+def _fit(frame: pd.DataFrame, clock: FakeClock, budget: float, **kw: Any) -> Any:
+    return fit(frame, "churned", **{**FAST, "clock": clock, "time_budget": budget, "tune_top": 0, **kw})
+
+
+def test_a_candidate_that_would_overrun_the_budget_is_stopped(binary_frame: pd.DataFrame, slow: Any) -> None:
+    clock = slow(per_row=0.25)  # 40 s a fold (160 rows), 60 s to refit (240 rows)
+    result = _fit(binary_frame, clock, 30, candidates=["baseline", "logistic", "slow"])
+    assert result.best_name == "logistic"
+    assert any("candidate slow stopped during fold 1 of 3: the time budget ran out" in w for w in result.warnings)
+    assert result.seconds <= 31  # stopped at its first epoch past the deadline, not 40 s into its fold
+
+
+def test_folds_that_cannot_all_end_in_time_are_not_started(binary_frame: pd.DataFrame, slow: Any) -> None:
+    clock = slow(per_row=0.05)  # 8 s a fold: 24 s of CV, and 12 s to refit, past a 25 s budget
+    result = _fit(binary_frame, clock, 25, candidates=["baseline", "slow"])
+    assert any("slow stopped after 1 of 3 folds: the rest (and its refit) would end past" in w for w in result.warnings)
+    assert result.best_name == "baseline" and result.seconds <= 10
+
+
+def test_the_search_keeps_time_for_the_leader_to_be_refit(binary_frame: pd.DataFrame, slow: Any) -> None:
+    clock = slow(per_row=0.05)  # 8 s a fold, 12 s to refit: it leads, and the budget holds all of it
+    result = _fit(binary_frame, clock, 40, candidates=["baseline", "slow"])
+    assert result.best_name == "slow" and result.seconds <= 40 and not result.warnings
+
+
+def test_a_refit_slower_than_expected_gives_way_to_the_next_best(binary_frame: pd.DataFrame, slow: Any) -> None:
+    clock = slow(per_row=1 / 40, power=2.0)  # 16 s a fold (160 rows), but 36 s to refit (240 rows), not 24
+    result = _fit(binary_frame, clock, 80, candidates=["baseline", "slow"])
+    assert any("the refit of slow was stopped at the time budget" in w for w in result.warnings)
+    assert result.best_name == "baseline" and result.seconds <= 81
+
+
+def test_tuning_stops_at_the_deadline_and_the_budget_holds(binary_frame: pd.DataFrame) -> None:
+    clock = FakeClock(tick=0.002)  # every look at the clock costs time: a slow machine, deterministically
+    result = fit(binary_frame, "churned", **{**FAST, "clock": clock, "time_budget": 6, "trials": 500,
+                                             "candidates": ["baseline", "logistic", "lightgbm"]})
+    assert 0 < result.leaderboard["trials"].max() < 500
+    assert result.seconds <= 6
+
+
+def test_the_leakage_check_keeps_to_its_share_of_the_budget() -> None:
+    from datamill.ml._checks import leakage_warnings
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(60, 4)), columns=list("abcd"))
+    y = pd.Series(rng.integers(0, 2, 60))
+    calls = iter([False, False, True, True])
+    found = leakage_warnings(X, y, "binary", list(X.columns), 0, stop=lambda: next(calls))
+    assert found == ["the leakage check covered 2 of 4 columns within its share of the time budget"]
+
+
+def test_the_same_rows_in_another_order_give_the_same_model(binary_frame: pd.DataFrame) -> None:
+    # SQL does not fix row order: the split, folds, model and scores must not depend on it
+    frame = pd.concat([binary_frame, binary_frame.head(25)], ignore_index=True)  # with duplicate rows
+    kw = {**FAST, "candidates": ["baseline", "logistic", "lightgbm", "random_forest"], "trials": 2, "seed": 5}
+    runs = [fit(frame.sample(frac=1.0, random_state=s).reset_index(drop=True), "churned", **kw) for s in (1, 2)]
+    runs.append(fit(pa.Table.from_pandas(frame), "churned", **kw))
+    cols = ["candidate", "cv_mean", "cv_std", "test_score", "params"]
+    for other in runs[1:]:
+        pd.testing.assert_frame_equal(runs[0].leaderboard[cols], other.leaderboard[cols])
+        assert other.test_score == runs[0].test_score and other.test_digest == runs[0].test_digest
+        assert np.array_equal(other.predict_proba(binary_frame), runs[0].predict_proba(binary_frame))

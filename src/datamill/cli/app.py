@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ app = typer.Typer(
 class State:
     project: Path | None = None
     debug: bool = False
+    run_id: str | None = None  # this command's: its run record and its log are named after it
+    logging: bool = False  # send standard error to the run's log (the datamill command does)
 
 
 state = State()
@@ -51,10 +54,43 @@ def _global(
     state.debug = debug
 
 
-def open_project():  # -> datamill.Project
+def open_project(path: Path | None = None):  # -> datamill.Project
+    """The project (``--project``, or ``path``), with this command's log started in it."""
     from datamill.project import Project
 
-    return Project(state.project)
+    project = Project(path or state.project)
+    start_log(project.root)
+    return project
+
+
+def start_log(root: Path) -> str:
+    """Send standard error to a run log in project ``root`` until the command ends; returns the run id.
+
+    Libraries' warnings and log lines, PySpark's and the JVM's, go to
+    ``.datamill/runs/<run id>.log``; the terminal keeps datamill's own output.
+    Only under :func:`main` (the ``datamill`` command), which closes the log.
+    """
+    from datamill.cli.runlog import RunLog, current
+    from datamill.pipeline.records import RunStore, new_run_id
+
+    if not state.logging or current() is not None:
+        return state.run_id or new_run_id()
+    state.run_id = new_run_id()
+    try:
+        _LOGS.enter_context(RunLog(RunStore(root).log_path(state.run_id), [err_console]))
+    except OSError:  # a project folder we cannot write to: the terminal keeps everything
+        pass
+    return state.run_id
+
+
+_LOGS = contextlib.ExitStack()
+
+
+def _log_hint() -> str:
+    from datamill.cli.runlog import current
+
+    log = current()
+    return f" (log: {log.path})" if log is not None and log.written() else ""
 
 
 def main() -> None:
@@ -62,18 +98,22 @@ def main() -> None:
     from datamill.cli import commands, demo, profile, quality, query, stats, train  # noqa: F401  (register the commands)
 
     debug = "--debug" in sys.argv
+    state.logging = True
     try:
         app()  # standalone: click reports usage errors itself and exits
     except DatamillError as exc:
         if debug:
             raise
         err_console.print("[bold red]error:[/] ", end="")
-        err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        err_console.print(str(exc) + _log_hint(), markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
     except Exception as exc:  # anything untranslated is a bug: say so, briefly
         if debug:
             raise
         err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: ", end="")
         err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
-        err_console.print("this is a bug in datamill; rerun with --debug for the traceback and report it")
+        err_console.print("this is a bug in datamill; rerun with --debug for the traceback and report it"
+                          + _log_hint(), markup=False, highlight=False)
         sys.exit(2)
+    finally:
+        _LOGS.close()

@@ -11,6 +11,7 @@ from rich.tree import Tree
 
 from datamill.cli.app import app, console, open_project, state
 from datamill.exceptions import DatamillError
+from datamill.cli.output import whole
 
 _STATUS = {"ok": "[green]ok[/]", "up_to_date": "[dim]up to date[/]", "unchanged": "[dim]unchanged[/]", "failed": "[red]failed[/]",
            "blocked": "[yellow]blocked[/]", "interrupted": "[yellow]interrupted[/]", "pending": "pending"}
@@ -78,25 +79,41 @@ def _summary(record) -> Table:
     return table
 
 
-def _report(record) -> None:
-    console.print(_summary(record))
+def _report(record, root: Path | None = None) -> None:
+    console.print(whole(_summary(record)))
     for node in record.nodes.values():
+        if node.summary and node.status == "ok":
+            console.print(f"[bold]{node.name}[/]: ", end="", highlight=False)
+            console.print(node.summary, markup=False, highlight=False, soft_wrap=True)
         for warning in node.warnings:
-            console.print(f"[yellow]warning[/] {node.name}: {warning}", highlight=False, soft_wrap=True)
+            console.print(f"[yellow]warning[/] {node.name}: ", end="", highlight=False)
+            console.print(warning, markup=False, highlight=False, soft_wrap=True)
         if node.error and node.status == "failed":
             console.print(f"[red]error[/] {node.name}: ", end="")
             console.print(node.error, markup=False, highlight=False, soft_wrap=True)
             if node.traceback and state.debug:
                 console.print(node.traceback, markup=False, highlight=False)
     if record.status != "ok":
+        _name_log(record.run_id, root)
         raise typer.Exit(1)
+
+
+def _name_log(run_id: str, root: Path | None) -> None:
+    """Say where the run's log is, when it holds anything (what libraries printed)."""
+    from datamill.pipeline import RunStore
+
+    if root is None:
+        return
+    log = RunStore(root).log_path(run_id)
+    if log.is_file() and log.stat().st_size:
+        console.print(f"log: {log}", markup=False, highlight=False, soft_wrap=True)
 
 
 def run_with_progress(project, selection: list[str], full_refresh: bool):
     from datamill.cli.progress import RichProgress
 
     with RichProgress(console) as progress:
-        return project.run(selection, full_refresh=full_refresh, progress=progress)
+        return project.run(selection, full_refresh=full_refresh, progress=progress, run_id=state.run_id)
 
 
 @app.command()
@@ -112,7 +129,7 @@ def run(
     Nodes whose inputs and configuration are unchanged since their last run are skipped.
     """
     project = open_project()
-    _report(run_with_progress(project, select or [], full_refresh))
+    _report(run_with_progress(project, select or [], full_refresh), project.root)
 
 
 @app.command()
@@ -123,7 +140,7 @@ def ingest(
     """Ingest sources into storage, without building datasets."""
     project = open_project()
     chosen = sources or list(project.config.sources)
-    _report(run_with_progress(project, chosen, full_refresh))
+    _report(run_with_progress(project, chosen, full_refresh), project.root)
 
 
 @app.command()
@@ -144,7 +161,7 @@ def runs(
         if not matches:
             raise ConfigError(f"no run matches '{run_id}' (see `datamill runs` for the ids)")
         record = matches[0]
-        _report(record)
+        _report(record, project.root)
         return
     table = Table(title=f"runs of {project.config.name}", title_justify="left")
     table.add_column("run id", no_wrap=True)
@@ -156,4 +173,4 @@ def runs(
             record.run_id, record.started[:19].replace("T", " "), _STATUS.get(record.status, record.status),
             str(len(record.nodes)), ", ".join(n.name for n in record.failed), _n(out),
         )
-    console.print(table)
+    console.print(whole(table))

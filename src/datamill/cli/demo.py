@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from datamill.cli.app import app, console, state
+from datamill.cli.app import app, console, start_log, state
 from datamill.cli.commands import _report, run_with_progress
+from datamill.cli.output import whole
 from datamill.cli.query import arrow_to_rich
 
 
@@ -32,14 +33,15 @@ def demo(
         console.print(f"plans API serving at {url}")
         state.project = folder
         with Project(folder) as project:
+            start_log(project.root)
             record = run_with_progress(project, [], full_refresh)
             try:
-                _report(record)
+                _report(record, project.root)
             finally:
                 if record.status == "ok":
                     _show_cleaning(project)
                     _show_profiles(project)
-                    console.print(arrow_to_rich(project.sql("select * from churn_by_plan"), 20, "churn by plan"))
+                    console.print(whole(arrow_to_rich(project.sql("select * from churn_by_plan"), 20, "churn by plan")))
                     _show_model(project)
     console.print(
         f"\nnext: [cyan]datamill -p {folder} sql \"select * from features limit 5\"[/], "

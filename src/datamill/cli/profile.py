@@ -9,7 +9,8 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from datamill.cli.app import app, console, state
+from datamill.cli.app import app, console, open_project, state
+from datamill.cli.output import whole
 from datamill.exceptions import ConfigError
 
 SEVERITY_STYLE = {"bad": "red", "warn": "yellow", "info": "dim"}
@@ -17,10 +18,8 @@ SEVERITY_STYLE = {"bad": "red", "warn": "yellow", "info": "dim"}
 
 def _open_project() -> Any:
     """The project, or ``None`` when there is none (files can still be profiled)."""
-    from datamill.project import Project
-
     try:
-        return Project(state.project)
+        return open_project()
     except ConfigError:
         if state.project is not None:
             raise
@@ -78,7 +77,7 @@ def show_profile(p: Any) -> None:
     for a in p.alerts[:25]:
         style = SEVERITY_STYLE.get(a["severity"], "")
         table.add_row(f"[{style}]{a['severity']}[/]", a["kind"].replace("_", " "), a["message"])
-    console.print(table)
+    console.print(whole(table))
     if len(p.alerts) > 25:
         console.print(f"  … and {len(p.alerts) - 25} more in the report", highlight=False)
 

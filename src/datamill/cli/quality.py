@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from datamill.cli.app import app, console, open_project
+from datamill.cli.output import whole
 from datamill.exceptions import ConfigError
 
 
@@ -52,14 +53,16 @@ def show_record(record: Any) -> None:
     console.print(f"\n[bold]cleaning record of {record.dataset}[/] (run {record.run_id or '-'}, "
                   f"{record.engine}, {record.created.replace('T', ' ')})", highlight=False)
     if record.steps:
-        console.print(_rich_table("steps", STEP_COLUMNS, step_rows(record), {"#", "rows in", "rows out", "removed"}))
+        steps = _rich_table("steps", STEP_COLUMNS, step_rows(record), {"#", "rows in", "rows out", "removed"})
+        console.print(whole(steps))
         values = [[f"{i}. {s.step}", key, value] for i, s in enumerate(record.steps, 1) for key, value in s.values.items()]
         if values:
-            console.print(_rich_table("values used and thresholds", ["step", "column / what", "value"], values, set()))
+            used = _rich_table("values used and thresholds", ["step", "column / what", "value"], values, set())
+            console.print(whole(used))
     if record.checks:
         rows = [[name, severity, "[green]pass[/]" if passed else ("[red]fail[/]" if severity == "fail" else "[yellow]warn[/]"),
                  failed, outcome, message] for name, severity, passed, failed, outcome, message in check_rows(record)]
-        console.print(_rich_table("checks", CHECK_COLUMNS, rows, {"failed rows"}))
+        console.print(whole(_rich_table("checks", CHECK_COLUMNS, rows, {"failed rows"})))
         _show_samples(record)
     style = "green" if record.balanced else "bold red"
     console.print(f"[{style}]{invariant_line(record)}[/]", highlight=False)
@@ -119,7 +122,7 @@ def clean(
     _known_dataset(project, dataset)
     run = run_with_progress(project, [dataset], full_refresh)
     try:
-        _report(run)  # exits 1 when the node failed; the record is still worth showing
+        _report(run, project.root)  # exits 1 when the node failed; the record is still worth showing
     finally:
         node = run.nodes.get(dataset)
         if node is not None and node.status in ("ok", "failed", "up_to_date"):

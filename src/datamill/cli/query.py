@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from datamill.cli.app import app, console, err_console, open_project
+from datamill.cli.output import whole
 from datamill.exceptions import DatamillError
 
 
@@ -24,7 +25,7 @@ def arrow_to_rich(table: pa.Table, limit: int, title: str = "") -> Table:
 
 
 def _show(table: pa.Table, limit: int) -> None:
-    console.print(arrow_to_rich(table, limit))
+    console.print(whole(arrow_to_rich(table, limit)))
     more = f" (showing {limit}; use --limit or --format csv for all)" if table.num_rows > limit else ""
     console.print(f"[dim]{table.num_rows:,} row{'' if table.num_rows == 1 else 's'}{more}[/]")
 
@@ -98,7 +99,7 @@ def tables(
         for table_name in storage.list():
             scan = storage.scan(table_name)
             out.add_row(table_name, f"{scan.count_rows():,}", str(len(scan.schema)), str(scan.version))
-        console.print(out)
+        console.print(whole(out))
         return
     scan = storage.scan(name)
     schema = Table(title=f"{name} (version {scan.version}, {scan.count_rows():,} rows)", title_justify="left")
@@ -106,11 +107,11 @@ def tables(
     schema.add_column("type")
     for field in scan.schema:
         schema.add_row(field.name, str(field.type))
-    console.print(schema)
+    console.print(whole(schema))
     history = Table(title="history", title_justify="left")
     for col in ("version", "time", "operation", "rows"):
         history.add_column(col)
     for commit in storage.history(name):
         history.add_row(str(commit.version), commit.timestamp.isoformat(timespec="seconds"), commit.operation,
                         "" if commit.rows is None else f"{commit.rows:,}")
-    console.print(history)
+    console.print(whole(history))

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from datamill.cli.app import app, console, state
+from datamill.cli.app import app, console, open_project
+from datamill.cli.output import whole
 from datamill.exceptions import ConfigError
 
 _PAIRS_SHOWN = 20
@@ -66,7 +67,7 @@ def _pairs_table(r: Any) -> Table:
 
 def show(r: Any) -> None:
     """Print a :class:`~datamill.profile.stats.GroupComparison`: groups, the test, pairs, the conclusion."""
-    console.print(_groups_table(r))
+    console.print(whole(_groups_table(r)))
     df = r.df if not isinstance(r.df, (tuple, list)) else ", ".join(f"{d:.4g}" for d in r.df)
     console.print(f"[bold]{r.test}[/]: statistic {_fmt(r.statistic)}"
                   + (f", df {_fmt(df) if not isinstance(df, str) else df}" if r.df is not None else "")
@@ -78,7 +79,7 @@ def show(r: Any) -> None:
         console.print(f"{r.ci.what}: {_fmt(r.ci.estimate)}, 95% CI {_fmt(r.ci.low)} to {_fmt(r.ci.high)} "
                       f"[dim]({r.ci.method})[/]", highlight=False)
     if r.pairs:
-        console.print(_pairs_table(r))
+        console.print(whole(_pairs_table(r)))
     for note in r.notes:
         console.print(f"[dim]note: {note}[/]", highlight=False)
     style = "bold green" if r.significant else "bold"
@@ -107,9 +108,7 @@ def stats(
         raise ConfigError(f"--format {fmt}: choose table or json")
     project = None
     if not (Path(name).suffix.lower() in (".parquet", ".csv") and Path(name).is_file()):
-        from datamill.project import Project
-
-        project = Project(state.project)
+        project = open_project()
     try:
         result = compare_in_project(project, name, by=by, metric=metric, kind=kind, test=test, alpha=alpha,
                                     correction=correction, sample_size=sample_size)

@@ -6,9 +6,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from datamill.cli.app import app, console, open_project
+from datamill.cli.output import whole
 
 _STAGES = {"defaults": "candidates, defaults", "tune": "tuning (Optuna)", "ensemble": "ensemble",
            "refit": "refit + test", "evaluate": "evaluation", "track": "MLflow"}
@@ -18,9 +19,15 @@ class _Bars:
     """One Rich bar per training stage."""
 
     def __init__(self) -> None:
-        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description:<22}"), BarColumn(bar_width=28),
-                            MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("[dim]{task.fields[detail]}"),
-                            console=console)
+        wide = console.width >= 100  # else the bar and the clock give way: stage names and counts stay whole
+        columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}", table_column=Column(no_wrap=True,
+                                                                                                  min_width=22))]
+        columns += [BarColumn(bar_width=28)] if wide else []
+        columns += [MofNCompleteColumn(table_column=Column(no_wrap=True))]
+        columns += [TimeElapsedColumn()] if wide else []
+        columns += [TextColumn("[dim]{task.fields[detail]}", table_column=Column(overflow="fold"))]
+        # library warnings go to standard error (the run's log), not above the bars
+        self.bar = Progress(*columns, console=console, redirect_stderr=False)
         self.tasks: dict[str, Any] = {}
 
     def __call__(self, stage: str, done: int, total: int | None, detail: str) -> None:
@@ -48,9 +55,10 @@ def _f(value: float) -> str:
 
 def show_result(result: Any) -> None:
     """Leaderboard, warnings, and where the report and the MLflow run are."""
-    console.print(leaderboard_table(result))
+    console.print(whole(leaderboard_table(result)))
     for warning in result.warnings:
-        console.print(f"[yellow]warning[/] {warning}", highlight=False)
+        console.print("[yellow]warning[/] ", end="")
+        console.print(warning, markup=False, highlight=False, soft_wrap=True)
     console.print(f"best [bold]{result.best_name}[/]: test {result.metric} [bold]{result.test_score:.4f}[/] "
                   f"(cv {result.cv_mean:.4f} ± {result.cv_std:.4f})", highlight=False)
     if result.report_path:
@@ -67,9 +75,20 @@ def train(
     timeout: Annotated[Optional[float], typer.Option(help="Seconds for the whole training (overrides tune.timeout).",
                                                      min=0.001)] = None,
 ) -> None:
-    """Train, tune and evaluate a model; every candidate and trial is logged to MLflow."""
+    """Train, tune and evaluate a model; every candidate and trial is logged to MLflow.
+
+    The tables the model reads are built first where missing or stale (as
+    `datamill run --select +TABLE` would).
+    """
+    from datamill.cli.commands import _report, run_with_progress
+
     project = open_project()
+    inputs = project.model_inputs(model)
+    if inputs:
+        record = run_with_progress(project, inputs, False)
+        if record.status != "ok":
+            _report(record, project.root)  # what failed and why; exits 1
     bars = _Bars()
     with bars.bar:
-        result = project.train(model, trials=trials, timeout=timeout, progress=bars)
+        result = project.train(model, trials=trials, timeout=timeout, progress=bars, build=False)
     show_result(result)

@@ -74,7 +74,43 @@ def _default_conf(master: str) -> dict[str, str]:
     if master.startswith("local"):
         # The default of 200 shuffle partitions makes small local jobs crawl.
         conf["spark.sql.shuffle.partitions"] = "4"
+    log4j = _log4j2_file()
+    if log4j is not None:
+        conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={log4j}"
     return conf
+
+
+# The JVM's own log settings: warnings and errors only, on standard error (which datamill's CLI
+# sends to the run's log), without Spark's start-up banner or the native-hadoop notice.
+_LOG4J2 = """\
+rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = stderr
+appender.console.type = Console
+appender.console.name = stderr
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+logger.nativecode.name = org.apache.hadoop.util.NativeCodeLoader
+logger.nativecode.level = error
+"""
+
+
+def _log4j2_file() -> str | None:
+    """A log4j2 properties file with :data:`_LOG4J2` (``None`` where its path would need quoting)."""
+    import hashlib
+    import tempfile
+
+    path = Path(tempfile.gettempdir()) / f"datamill-log4j2-{hashlib.sha1(_LOG4J2.encode()).hexdigest()[:8]}.properties"
+    if " " in str(path):
+        return None
+    if not path.exists():
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            tmp.write_text(_LOG4J2, encoding="utf-8")
+            tmp.replace(path)
+        except OSError:  # no writable temporary folder: Spark keeps its own log settings
+            return None
+    return str(path)
 
 
 def _check_java() -> None:

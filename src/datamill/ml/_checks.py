@@ -7,6 +7,7 @@ a test score far from CV). internal: may change.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -138,8 +139,12 @@ def _one_column(series: pd.Series) -> np.ndarray:
     return pd.factorize(series)[0].astype("float64").reshape(-1, 1)
 
 
-def leakage_warnings(X: pd.DataFrame, y: pd.Series, task: str, columns: list[str], seed: int) -> list[str]:  # noqa: N803
-    """Columns that alone predict the target almost perfectly (a small tree, 3-fold CV)."""
+def leakage_warnings(X: pd.DataFrame, y: pd.Series, task: str, columns: list[str], seed: int,  # noqa: N803
+                     stop: Callable[[], bool] | None = None) -> list[str]:
+    """Columns that alone predict the target almost perfectly (a small tree, 3-fold CV).
+
+    ``stop()`` true ends the check early (its share of a time budget is spent).
+    """
     from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
@@ -151,7 +156,11 @@ def leakage_warnings(X: pd.DataFrame, y: pd.Series, task: str, columns: list[str
     model = (DecisionTreeClassifier if classify else DecisionTreeRegressor)(max_depth=4, random_state=seed)
     scoring, limit = ("balanced_accuracy", 0.99) if classify else ("r2", 0.99)
     out = []
-    for col in columns[:_LEAK_MAX_COLUMNS]:
+    checked = columns[:_LEAK_MAX_COLUMNS]
+    for i, col in enumerate(checked):
+        if stop is not None and stop():
+            out.append(f"the leakage check covered {i} of {len(checked)} columns within its share of the time budget")
+            break
         x = np.nan_to_num(_one_column(X[col]), nan=-1e12)
         try:
             score = float(np.mean(cross_val_score(model, x, y, cv=splitter, scoring=scoring)))

@@ -1,5 +1,11 @@
 """The training flow behind :func:`datamill.ml.fit`, once the data is planned.
 
+The time budget covers all of it. The search (defaults, tuning, ensemble) ends
+early enough to leave a reserve for what follows: the refit of the current
+leader (its fold time, scaled to every training row), the evaluation's share
+and MLflow's logging. A fit running at the search's deadline is stopped; a
+refit that would overrun gives way to the next best model.
+
 internal: may change.
 """
 
@@ -7,8 +13,9 @@ from __future__ import annotations
 
 import math
 import tempfile
-import time
 import warnings as _warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,47 +24,87 @@ import pandas as pd
 
 from datamill.exceptions import ModelError
 from datamill.ml import _checks
-from datamill.ml._search import CandidateResult, OutOfTime, Search, limit_threads
+from datamill.ml._budget import Budget, OutOfTime, fit_within, never
+from datamill.ml._search import CandidateResult, Search, limit_threads
 from datamill.ml.candidates import Candidate, get_candidate
 from datamill.ml.features import make_features
 
 __all__ = ["run"]
 
 _ENSEMBLE = "ensemble"
+_REFIT = 1.5  # a refit on every training row, in folds' time (k/(k-1) more rows, and a margin)
+_EVALUATE_SHARE, _EVALUATE_MAX = 0.1, 30.0  # of the budget kept for the evaluation, in seconds at most
+_SERVE_THREADS = 2
+_CHEAP_SHARE = 0.01  # refits this close (a share of the budget) to the cheapest one count as cheap
 
 
-def run(plan: Any, names: list[str], *, tracker: Any, started: float, budget: float, trials: int, tune_top: int,
+@dataclass
+class _Reserve:
+    """Seconds the search leaves for what follows it; the search's deadline is the budget's end less these."""
+
+    evaluate: float = 0.0
+    log: float = 0.0
+    refit: float = 0.0  # the leader's expected refit
+    leader: float = -math.inf  # the leader's CV score, larger is better
+
+    def __call__(self, fold_seconds: float = 0.0) -> float:
+        """The seconds to keep; ``fold_seconds``: a candidate's, whose own refit must fit too if it is to lead."""
+        return max(self.refit, _REFIT * fold_seconds) + self.evaluate + self.log
+
+    def note(self, signed_score: float, fold_seconds: float) -> None:
+        """A new CV result: if it leads, its refit is the one to keep time for."""
+        if signed_score == signed_score and signed_score > self.leader:
+            self.leader, self.refit = signed_score, _REFIT * fold_seconds
+
+
+@dataclass
+class _Run:
+    """One training's shared state."""
+
+    plan: Any
+    search: Search
+    tracker: Any
+    progress: Any
+    reserve: _Reserve
+    warnings: list[str]
+    extra: dict[int, Candidate] = field(default_factory=dict)  # id(result) -> a candidate not in the registry
+
+    @property
+    def budget(self) -> Budget:
+        return self.search.budget
+
+    def candidate_of(self, result: CandidateResult) -> Candidate:
+        return self.extra[id(result)] if result.key == _ENSEMBLE else get_candidate(result.key)
+
+
+def run(plan: Any, names: list[str], *, tracker: Any, budget: Budget, trials: int, tune_top: int,
         ensemble: bool, select: int | None, seed: int, progress: Any, evaluate: bool, report_path: Any,
         data_version: dict[str, Any], target: str) -> Any:
     """Defaults, tuning, ensemble, refit, test, evaluation, tracking; returns a TrainResult."""
-    deadline = started + budget
+    reserve = _Reserve(evaluate=min(_EVALUATE_SHARE * budget.seconds, _EVALUATE_MAX) if evaluate else 0.0,
+                       log=float(getattr(tracker, "finish_seconds", 0.0)))
     search = Search(plan.X, plan.y, plan.folds, plan.task, plan.metric,
-                    lambda: make_features(plan.columns, task=plan.task, seed=seed, select=select), seed, deadline)
+                    lambda: make_features(plan.columns, task=plan.task, seed=seed, select=select), seed, budget,
+                    reserve=reserve)
     tracker.start(f"train {target}", {"task": plan.task, "metric": plan.metric.name, "candidates": ",".join(names),
-                                      "folds": len(plan.folds), "time_budget": budget, "trials": trials, "seed": seed,
-                                      "train_rows": len(plan.X), "test_rows": len(plan.X_test),
+                                      "folds": len(plan.folds), "time_budget": budget.seconds, "trials": trials,
+                                      "seed": seed, "train_rows": len(plan.X), "test_rows": len(plan.X_test),
+                                      "test_digest": plan.test_digest,
                                       **{f"data.{k}": v for k, v in data_version.items()}},
                   {"datamill.target": target})
+    state = _Run(plan, search, tracker, progress, reserve, plan.warnings)
     from threadpoolctl import threadpool_limits
 
     try:
         with threadpool_limits(search.threads):
-            return _steps(plan, search, names, tracker=tracker, started=started, trials=trials, tune_top=tune_top,
-                          ensemble=ensemble, progress=progress, evaluate=evaluate, report_path=report_path,
-                          target=target, seed=seed)
+            results = _defaults(state, names)
+            results = _tune(state, results, trials, tune_top)
+            if ensemble:
+                results += _ensemble(state, results)
+            return _finish(state, results, evaluate=evaluate, report_path=report_path, target=target, seed=seed)
     except BaseException as exc:
         tracker.fail(f"{type(exc).__name__}: {exc}")
         raise
-
-
-def _steps(plan: Any, search: Search, names: list[str], *, tracker: Any, started: float, trials: int, tune_top: int,
-           ensemble: bool, progress: Any, evaluate: bool, report_path: Any, target: str, seed: int) -> Any:
-    results = _defaults(search, names, tracker, progress, plan.warnings)
-    results = _tune(search, results, tracker, progress, trials, tune_top, plan.warnings)
-    if ensemble:
-        results.append(_ensemble(search, results, tracker, progress))
-    return _finish(plan, search, results, tracker=tracker, started=started, progress=progress, evaluate=evaluate,
-                   report_path=report_path, target=target, seed=seed)
 
 
 def _ranked(search: Search, results: list[CandidateResult]) -> list[CandidateResult]:
@@ -69,57 +116,58 @@ _COST = {name: i for i, name in enumerate(
     ["baseline", "logistic", "ridge", "lightgbm", "hist_gbm", "random_forest", "torch_mlp"])}
 
 
-def _defaults(search: Search, names: list[str], tracker: Any, progress: Any, warnings: list[str]) -> list[CandidateResult]:
-    results = []
+def _defaults(state: _Run, names: list[str]) -> list[CandidateResult]:
+    search, results = state.search, []
     # the baseline first (the bar to beat), then cheap to costly, so a tight budget
     # drops the slow candidates rather than the quick strong ones
     order = sorted(names, key=lambda n: _COST.get(n, len(_COST)))
     for done, name in enumerate(order):
-        progress("defaults", done, len(order), name)
-        if time.monotonic() > search.deadline and results:
-            warnings.append(f"time budget spent before candidate {name} ran with defaults; it was skipped")
+        state.progress("defaults", done, len(order), name)
+        first = not _ranked(search, results)  # until one candidate has scores, it must finish: a model is due
+        if not first and state.budget.now() > search.deadline:
+            state.warnings.append(f"time budget spent before candidate {name} ran with defaults; it was skipped")
             continue
         try:
-            # the first candidate always finishes: there must be a model at the end
-            result = search.defaults(get_candidate(name), may_stop=bool(results))
+            result = search.defaults(get_candidate(name), may_stop=not first)
         except OutOfTime as exc:
-            warnings.append(f"candidate {name} {exc}; it was skipped (give a bigger time budget to include it)")
+            state.warnings.append(f"candidate {name} {exc}; it was skipped (give a bigger time budget to include it)")
             continue
         if result.error:
-            warnings.append(f"candidate {name} failed: {result.error}")
-        tracker.candidate(result, "defaults")
+            state.warnings.append(f"candidate {name} failed: {result.error}")
+        else:
+            state.reserve.note(search.metric.sign(result.cv_mean), result.fit_seconds)
+        state.tracker.candidate(result, "defaults")
         results.append(result)
-    progress("defaults", len(order), len(order), "")
+    state.progress("defaults", len(order), len(order), "")
     if not _ranked(search, results):
         raise ModelError("every candidate failed: " + "; ".join(f"{r.name}: {r.error}" for r in results))
     return results
 
 
-def _tune(search: Search, results: list[CandidateResult], tracker: Any, progress: Any, trials: int, top: int,
-          warnings: list[str]) -> list[CandidateResult]:
+def _tune(state: _Run, results: list[CandidateResult], trials: int, top: int) -> list[CandidateResult]:
+    search = state.search
     chosen = [r for r in _ranked(search, results) if get_candidate(r.key).space is not None][:top]
-    if not chosen:
-        return results
-    reserve = 2.5 * max(r.fit_seconds for r in chosen)  # the refit on all training rows
     done = 0
     for i, base in enumerate(chosen):
-        left = search.deadline - time.monotonic() - reserve
+        left = search.deadline - state.budget.now()
         if left <= 0:
-            warnings.append(f"time budget spent before tuning {base.name}; it keeps its defaults")
+            state.warnings.append(f"time budget spent before tuning {base.name}; it keeps its defaults")
             continue
         share = math.ceil((trials - done) / (len(chosen) - i))
 
         def on_trial(result: CandidateResult, trial: Any, name: str = base.name) -> None:
             nonlocal done
             done += 1
-            tracker.trial(result, trial)
-            progress("tune", done, trials, f"{name} trial {trial.number}")
+            if trial.value is not None and "fit_seconds" in trial.user_attrs:
+                state.reserve.note(trial.value, trial.user_attrs["fit_seconds"])
+            state.tracker.trial(result, trial)
+            state.progress("tune", done, trials, f"{name} trial {trial.number}")
 
         search.on_trial = on_trial
-        tuned = search.tune(get_candidate(base.key), base, share, left / (len(chosen) - i))
-        tracker.candidate(tuned, "tuned")
+        tuned = search.tune(get_candidate(base.key), base, share, state.budget.now() + left / (len(chosen) - i))
+        state.tracker.candidate(tuned, "tuned")
         results[results.index(base)] = tuned
-    progress("tune", trials, trials, "")
+    state.progress("tune", trials, trials, "")
     return results
 
 
@@ -127,10 +175,15 @@ class _Ensemble(Candidate):
     pass
 
 
-def _ensemble(search: Search, results: list[CandidateResult], tracker: Any, progress: Any) -> CandidateResult:
-    """A soft-voting (averaging) ensemble of the three best non-baseline candidates."""
+def _ensemble(state: _Run, results: list[CandidateResult]) -> list[CandidateResult]:
+    """A soft-voting (averaging) ensemble of the three best non-baseline candidates, if time allows."""
+    search = state.search
     members = [r for r in _ranked(search, results) if r.key != "baseline"][:3]
-    progress("ensemble", 0, 1, ", ".join(m.name for m in members))
+    expected = sum(m.fit_seconds for m in members)  # per fold
+    if state.budget.now() + expected * len(search.folds) > search.deadline:
+        state.warnings.append("the ensemble was skipped: it would end past the time budget")
+        return []
+    state.progress("ensemble", 0, 1, ", ".join(m.name for m in members))
 
     def make(task: str, seed: int, **params: Any) -> Any:
         from sklearn.ensemble import VotingClassifier, VotingRegressor
@@ -141,63 +194,98 @@ def _ensemble(search: Search, results: list[CandidateResult], tracker: Any, prog
         return VotingClassifier(estimators, voting="soft", n_jobs=1)
 
     candidate = _Ensemble(_ENSEMBLE, make)
-    result = search.defaults(candidate)
+    try:
+        result = search.defaults(candidate)
+    except OutOfTime as exc:
+        state.warnings.append(f"the ensemble {exc}; it was skipped")
+        return []
     result.params = {m.name: m.params for m in members}
-    tracker.candidate(result, "ensemble")
-    progress("ensemble", 1, 1, "")
-    _ENSEMBLES[id(result)] = candidate
-    return result
+    if not result.error:
+        state.reserve.note(search.metric.sign(result.cv_mean), result.fit_seconds)
+    state.tracker.candidate(result, "ensemble")
+    state.progress("ensemble", 1, 1, "")
+    state.extra[id(result)] = candidate
+    return [result]
 
 
-_ENSEMBLES: dict[int, Candidate] = {}
-
-
-def _candidate_of(result: CandidateResult) -> Candidate:
-    return _ENSEMBLES.pop(id(result)) if result.key == _ENSEMBLE else get_candidate(result.key)
-
-
-def _refit(search: Search, result: CandidateResult, candidate: Candidate, X_test: Any, y_test: Any) -> Any:  # noqa: N803
+def _refit(search: Search, result: CandidateResult, candidate: Candidate, X_test: Any, y_test: Any,  # noqa: N803
+           check: Callable[[], None]) -> Any:
+    """Fit ``result``'s pipeline on every training row (as many threads as the search) and score it on the test rows."""
     pipeline = search.pipeline(candidate, {} if result.key == _ENSEMBLE else result.params)
-    limit_threads(pipeline, 2)  # the saved model serves with the machine's threads, not the CV's one
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")
-        pipeline.fit(search.X, search.y)
+        fit_within(pipeline, search.X, search.y, check)
         result.test_score = search.metric.score(pipeline, X_test, y_test)
     return pipeline
 
 
-def _finish(plan: Any, search: Search, results: list[CandidateResult], *, tracker: Any, started: float, progress: Any,
-            evaluate: bool, report_path: Any, target: str, seed: int) -> Any:
+def _refit_best(state: _Run, ranked: list[CandidateResult], until: float) -> tuple[CandidateResult, Any]:
+    """The best model whose refit ends by ``until``.
+
+    A model is due whatever the time: the best of the cheapest to refit (within
+    1% of the budget of the cheapest) is refit even when late, and never stopped.
+    """
+    budget, plan = state.budget, state.plan
+    cheap = min(r.fit_seconds for r in ranked) + _CHEAP_SHARE * budget.seconds / _REFIT
+    last = next(i for i, r in enumerate(ranked) if r.fit_seconds <= cheap)
+    for i, result in enumerate(ranked[:last + 1]):
+        last_resort = i == last
+        if not last_resort and budget.now() + _REFIT * result.fit_seconds > until:
+            state.warnings.append(f"{result.name} leads in CV, but its refit would end past the time budget; "
+                                  "the next best model is used (give a bigger time budget to keep it)")
+            continue
+        check = never if last_resort else budget.checker(lambda: until)
+        try:
+            return result, _refit(state.search, result, state.candidate_of(result), plan.X_test, plan.y_test, check)
+        except OutOfTime:
+            state.warnings.append(f"the refit of {result.name} was stopped at the time budget; "
+                                  "the next best model is used (give a bigger time budget to keep it)")
+    raise AssertionError("unreachable: the last resort always finishes")  # pragma: no cover
+
+
+def _test_the_others(state: _Run, ranked: list[CandidateResult], best: CandidateResult, until: float) -> None:
+    """Test scores for the other candidates, while time allows (a fit past ``until`` is stopped)."""
+    for done, other in enumerate(ranked, start=1):
+        if other is best or other.key == _ENSEMBLE or state.budget.now() + _REFIT * other.fit_seconds > until:
+            continue
+        state.progress("refit", done, len(ranked), other.name)
+        try:
+            _refit(state.search, other, state.candidate_of(other), state.plan.X_test, state.plan.y_test,
+                   state.budget.checker(lambda: until))
+        except OutOfTime:
+            other.test_score = None
+
+
+def _finish(state: _Run, results: list[CandidateResult], *, evaluate: bool, report_path: Any, target: str,
+            seed: int) -> Any:
     from datamill.ml.train import TrainResult
 
+    plan, search, budget, tracker = state.plan, state.search, state.budget, state.tracker
     ranked = _ranked(search, results)
-    best = ranked[0]
-    progress("refit", 0, len(ranked), best.name)
-    pipeline = _refit(search, best, _candidate_of(best), plan.X_test, plan.y_test)
-    for done, other in enumerate(ranked[1:], start=1):  # test scores for the others while time allows
-        if other.key == _ENSEMBLE or time.monotonic() + other.fit_seconds * 1.5 > search.deadline:
-            continue
-        progress("refit", done, len(ranked), other.name)
-        _refit(search, other, _candidate_of(other), plan.X_test, plan.y_test)
-    progress("refit", len(ranked), len(ranked), "")
+    log_at = budget.end - state.reserve.log
+    state.progress("refit", 0, len(ranked), ranked[0].name)
+    best, pipeline = _refit_best(state, ranked, log_at)
+    _test_the_others(state, ranked, best, log_at - state.reserve.evaluate)
+    state.progress("refit", len(ranked), len(ranked), "")
     plan.warnings += _checks.gap_warning(plan.metric, best.cv_mean, best.cv_std, best.test_score)
     board = leaderboard(results, plan.metric)
     out = TrainResult(board, best.name, pipeline, float(best.test_score), plan.metric.name, plan.task,
                       list(plan.X.columns), plan.warnings, tracker.run_id, tracker.uri, cv_mean=best.cv_mean,
-                      cv_std=best.cv_std)
+                      cv_std=best.cv_std, test_digest=plan.test_digest)
     if evaluate:
-        progress("evaluate", 0, 1, best.name)
-        out.evaluation, out.report_path = _evaluate(out, plan, board, report_path, target, seed)
-        progress("evaluate", 1, 1, "")
-    out.seconds = round(time.monotonic() - started, 2)
+        state.progress("evaluate", 0, 1, best.name)
+        out.evaluation, out.report_path = _evaluate(out, plan, board, report_path, target, seed, budget, log_at)
+        state.progress("evaluate", 1, 1, "")
+    limit_threads(pipeline, _SERVE_THREADS)  # the saved model serves with the machine's threads, not the CV's
     metrics = {f"test_{plan.metric.name}": out.test_score, f"cv_{plan.metric.name}_mean": best.cv_mean,
-               f"cv_{plan.metric.name}_std": best.cv_std, "seconds": out.seconds}
+               f"cv_{plan.metric.name}_std": best.cv_std, "seconds": round(budget.elapsed(), 2)}  # before logging
     metrics.update({f"test_{k}": v for k, v in _numbers(getattr(out.evaluation, "metrics", {})).items()})
-    progress("track", 0, 1, "")
+    state.progress("track", 0, 1, "")
     tracker.finish(metrics=metrics, tags={"datamill.best": best.name, "datamill.warnings": str(len(out.warnings))},
                    pipeline=pipeline, example=plan.X.head(5), report=out.report_path, evaluation=out.evaluation)
     out.model_uri = getattr(tracker, "model_uri", None)
-    progress("track", 1, 1, "")
+    out.seconds = round(budget.elapsed(), 2)
+    state.progress("track", 1, 1, "")
     return out
 
 
@@ -221,8 +309,9 @@ def leaderboard(results: list[CandidateResult], metric: Any) -> pd.DataFrame:
     return frame
 
 
-def _evaluate(out: Any, plan: Any, board: pd.DataFrame, report_path: Any, target: str, seed: int) -> tuple[Any, Any]:
-    """C's evaluation and HTML report, where that module is installed; a warning if it fails."""
+def _evaluate(out: Any, plan: Any, board: pd.DataFrame, report_path: Any, target: str, seed: int, budget: Budget,
+              until: float) -> tuple[Any, Any]:
+    """The evaluation (ending by ``until``) and its HTML report; a warning if it fails."""
     try:
         from datamill.ml.evaluate import evaluate
     except ImportError:
@@ -230,7 +319,8 @@ def _evaluate(out: Any, plan: Any, board: pd.DataFrame, report_path: Any, target
     labels = sorted(pd.unique(plan.y).tolist(), key=str) if plan.task != "regression" else None
     try:
         evaluation = evaluate(out.best_pipeline, plan.X_test, plan.y_test, task=plan.task, X_train=plan.X,
-                              y_train=plan.y, labels=labels, metric=plan.metric.name, seed=seed, cv_score=out.cv_mean)
+                              y_train=plan.y, labels=labels, metric=plan.metric.name, seed=seed, cv_score=out.cv_mean,
+                              time_limit=max(until - budget.now(), 0.0), clock=budget.clock)
     except Exception as exc:  # the model is trained; a failed chart must not lose it
         out.warnings.append(f"evaluation failed: {type(exc).__name__}: {exc}")
         return None, None

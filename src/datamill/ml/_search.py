@@ -7,7 +7,6 @@ features. internal: may change.
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,10 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from datamill.ml._budget import Budget, OutOfTime, fit_within, never
 from datamill.ml._scoring import Metric
 from datamill.ml.candidates import Candidate
 
-__all__ = ["CandidateResult", "Search"]
+__all__ = ["CandidateResult", "OutOfTime", "Search"]
 
 
 @dataclass
@@ -30,7 +30,7 @@ class CandidateResult:
     key: str  # registry name
     params: dict[str, Any]
     scores: list[float] = field(default_factory=list)
-    fit_seconds: float = 0.0  # one fit, averaged over the folds
+    fit_seconds: float = 0.0  # one fold's fit and score, averaged over the folds
     tuned: bool = False
     trials: int = 0
     error: str | None = None
@@ -48,24 +48,34 @@ class CandidateResult:
 _SMALL_ROWS = 50_000
 
 
+# their n_jobs spreads work over joblib's worker processes: starting those costs seconds, far more
+# than a transform or a vote gives back (a 5-row prediction took 3 s); they stay at one
+_PROCESS_POOLS = ("ColumnTransformer", "FeatureUnion", "Pipeline", "VotingClassifier", "VotingRegressor",
+                  "StackingClassifier", "StackingRegressor")
+
+
 def limit_threads(model: Any, threads: int) -> Any:
-    """Set ``n_jobs``/``n_threads`` on ``model`` and the estimators inside it."""
-    names = model.get_params(deep=True)
-    model.set_params(**{k: threads for k in names if k.split("__")[-1] in ("n_jobs", "n_threads")})
+    """Set ``n_jobs``/``n_threads`` on ``model`` and the estimators inside it that use threads."""
+    params = model.get_params(deep=True)
+    chosen = {}
+    for key in params:
+        owner_key, _, name = key.rpartition("__")
+        owner = params[owner_key] if owner_key else model
+        if name in ("n_jobs", "n_threads") and type(owner).__name__ not in _PROCESS_POOLS:
+            chosen[key] = threads
+    model.set_params(**chosen)
     return model
-
-
-class OutOfTime(Exception):
-    """A candidate's cross-validation would end past the time budget."""
-
-
-class _OutOfTime(Exception):
-    pass
 
 
 @dataclass
 class Search:
-    """Score pipelines on fixed folds of ``X``/``y`` within a deadline."""
+    """Score pipelines on fixed folds of ``X``/``y`` within a time budget.
+
+    The search ends at :attr:`deadline`: the budget's end less ``reserve()``,
+    the seconds kept for what follows it (the refit, the evaluation, logging).
+    ``reserve(fold_seconds)`` is what a candidate taking ``fold_seconds`` a fold
+    must leave: its folds are not started unless its own refit would fit too.
+    """
 
     X: pd.DataFrame
     y: pd.Series
@@ -74,13 +84,24 @@ class Search:
     metric: Metric
     make_steps: Callable[[], list[tuple[str, Any]]]  # fresh feature steps
     seed: int
-    deadline: float  # time.monotonic() value
+    budget: Budget
+    reserve: Callable[..., float] = lambda fold_seconds=0.0: 0.0
     on_trial: Callable[[CandidateResult, Any], None] | None = None
 
     @property
     def threads(self) -> int:
         """Threads per fit: one for small data, where OpenMP start-up and contention cost more than they give."""
         return 1 if len(self.X) < _SMALL_ROWS else 2
+
+    @property
+    def deadline(self) -> float:
+        """When the search must end, on the budget's clock."""
+        return self.budget.end - self.reserve()
+
+    def check(self) -> None:
+        """Raise :class:`OutOfTime` once the clock is past :attr:`deadline`."""
+        if self.budget.now() > self.deadline:
+            raise OutOfTime("the time budget ran out")
 
     def pipeline(self, candidate: Candidate, params: dict[str, Any]) -> Any:
         """An unfitted pipeline: feature steps, then the candidate's estimator."""
@@ -89,34 +110,44 @@ class Search:
         model = candidate.make(self.task, self.seed, **params)
         return Pipeline([*self.make_steps(), ("model", limit_threads(model, self.threads))])
 
-    def cross_validate(self, make: Callable[[], Any], trial: Any = None, *, may_stop: bool = False) -> tuple[list[float], float]:
-        """Scores per fold and the mean seconds of one fit; reports to ``trial`` for pruning.
+    def cross_validate(self, make: Callable[[], Any], trial: Any = None, *, may_stop: bool = True,
+                       expected: float | None = None) -> tuple[list[float], float]:
+        """Scores per fold and the mean seconds of one fold (fit and score); reports to ``trial`` for pruning.
 
         With ``may_stop``, a run whose remaining folds would end past the deadline
-        stops early (raising ``OutOfTime``) instead of overrunning the budget.
+        stops before them, and a fold still running at the deadline is stopped
+        (both raise :class:`OutOfTime`). ``expected``: the seconds one fold is
+        expected to take, to decide before the first one.
         """
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(self.threads):
-            return self._folds(make, trial, may_stop)
+            return self._folds(make, trial, may_stop, expected)
 
-    def _folds(self, make: Callable[[], Any], trial: Any, may_stop: bool = False) -> tuple[list[float], float]:
+    def _folds(self, make: Callable[[], Any], trial: Any, may_stop: bool,
+               expected: float | None) -> tuple[list[float], float]:
         import optuna
 
-        scores, seconds = [], []
+        clock, n = self.budget.now, len(self.folds)
+        scores: list[float] = []
+        seconds: list[float] = []
         for step, (train, valid) in enumerate(self.folds):
-            if trial is not None and time.monotonic() > self.deadline:
-                raise _OutOfTime
+            guess = float(np.mean(seconds)) if seconds else expected
+            if may_stop and guess is not None and clock() + (n - step) * guess > self.budget.end - self.reserve(guess):
+                done = f"after {step} of {n} folds" if step else "before its first fold"
+                raise OutOfTime(f"stopped {done}: the rest (and its refit) would end past the time budget")
             model = make()
-            start = time.perf_counter()
+            start = clock()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # convergence chatter; the score tells the story
+                    fit_within(model, self.X.iloc[train], self.y.iloc[train], self.check if may_stop else never)
+            except OutOfTime:
+                raise OutOfTime(f"stopped during fold {step + 1} of {n}: the time budget ran out") from None
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # convergence chatter; the score tells the story
-                model.fit(self.X.iloc[train], self.y.iloc[train])
-                seconds.append(time.perf_counter() - start)
+                warnings.simplefilter("ignore")
                 scores.append(self.metric.score(model, self.X.iloc[valid], self.y.iloc[valid]))
-            left = len(self.folds) - step - 1
-            if may_stop and left and time.monotonic() + left * float(np.mean(seconds)) > self.deadline:
-                raise OutOfTime(f"stopped after {step + 1} of {len(self.folds)} folds: the rest would end past the time budget")
+            seconds.append(clock() - start)
             if trial is not None:
                 trial.report(self.metric.sign(float(np.mean(scores))), step)
                 if trial.should_prune():
@@ -124,7 +155,7 @@ class Search:
                     raise optuna.TrialPruned
         return scores, float(np.mean(seconds))
 
-    def defaults(self, candidate: Candidate, *, may_stop: bool = False) -> CandidateResult:
+    def defaults(self, candidate: Candidate, *, may_stop: bool = True) -> CandidateResult:
         """Cross-validate ``candidate`` with its default parameters (``may_stop``: within the deadline)."""
         result = CandidateResult(candidate.label(self.task), candidate.name, {})
         try:
@@ -140,8 +171,12 @@ class Search:
             result.error = f"{exc}{hint}"
         return result
 
-    def tune(self, candidate: Candidate, base: CandidateResult, trials: int, timeout: float) -> CandidateResult:
-        """Optuna TPE with median pruning; keeps the defaults unless a trial beats them in CV."""
+    def tune(self, candidate: Candidate, base: CandidateResult, trials: int, until: float) -> CandidateResult:
+        """Optuna TPE with median pruning; keeps the defaults unless a trial beats them in CV.
+
+        No trial starts after ``until`` (on the budget's clock) or the deadline; a
+        trial running at the deadline is stopped.
+        """
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -155,8 +190,9 @@ class Search:
             params = candidate.space(trial, self.task)  # type: ignore[misc]
             trial.set_user_attr("params", _jsonable(params))
             try:
-                scores, seconds = self.cross_validate(lambda: self.pipeline(candidate, params), trial)
-            except _OutOfTime:
+                scores, seconds = self.cross_validate(lambda: self.pipeline(candidate, params), trial,
+                                                      expected=base.fit_seconds)
+            except OutOfTime:
                 raise optuna.TrialPruned("time budget spent") from None
             trial.set_user_attr("scores", scores)
             trial.set_user_attr("fit_seconds", seconds)
@@ -165,9 +201,13 @@ class Search:
         def after(study: Any, trial: Any) -> None:
             if self.on_trial is not None:
                 self.on_trial(base, trial)
+            if self.budget.now() >= min(until, self.deadline):
+                study.stop()
 
-        study.optimize(objective, n_trials=trials, timeout=max(timeout, 0.01), callbacks=[after],
-                       catch=(ValueError, ArithmeticError, RuntimeError))
+        if self.budget.now() < min(until, self.deadline):
+            # no optuna timeout: it would read the machine's clock, not the budget's
+            study.optimize(objective, n_trials=trials, callbacks=[after],
+                           catch=(ValueError, ArithmeticError, RuntimeError))
         best = base
         done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if done:

@@ -21,7 +21,9 @@ True
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,12 +36,15 @@ from datamill.ml import _eval_story as story
 from datamill.ml._eval_metrics import (
     chance_score, classification_metrics, metric_info, regression_metrics, scorer,
 )
-from datamill.ml._eval_model import IMPORTANCE_ROWS, learning_curve, permutation_importance
+from datamill.ml._eval_model import (
+    IMPORTANCE_MIN_ROWS, IMPORTANCE_REPEATS, IMPORTANCE_ROWS, learning_curve, permutation_importance,
+)
 
 __all__ = ["TASKS", "Evaluation", "evaluate"]
 
 TASKS = ("binary", "multiclass", "regression")
 LEAK_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2"}
+_PRICE_ROWS = 20  # a scoring pass on this many rows prices the pipeline's fixed cost
 
 
 @dataclass
@@ -98,7 +103,8 @@ class Evaluation:
 
 def evaluate(model: Any, X_test: pd.DataFrame, y_test: Any, *, task: str, X_train: pd.DataFrame | None = None,
              y_train: Any = None, labels: list[Any] | None = None, metric: str | None = None, seed: int = 0,
-             cv_score: float | None = None) -> Evaluation:
+             cv_score: float | None = None, time_limit: float | None = None,
+             clock: Callable[[], float] | None = None) -> Evaluation:
     """Evaluate fitted ``model`` on the test rows; see :class:`Evaluation` for what comes back.
 
     Parameters
@@ -117,6 +123,10 @@ def evaluate(model: Any, X_test: pd.DataFrame, y_test: Any, *, task: str, X_trai
     cv_score
         The cross-validated score for ``metric``; a test score far from it raises a warning.
         Losses may be given negated, as scikit-learn reports them.
+    time_limit, clock
+        Seconds the evaluation may take, read on ``clock`` (default ``time.monotonic``): the
+        importance is computed on fewer rows, or left out, and the learning curve stops
+        early, to end in time (the metrics and curves are always computed).
     """
     from threadpoolctl import threadpool_limits
 
@@ -124,13 +134,15 @@ def evaluate(model: Any, X_test: pd.DataFrame, y_test: Any, *, task: str, X_trai
     # LightGBM) spin at barriers, and on a busy machine that made an evaluation 10-20 times slower.
     with threadpool_limits(limits=1):
         return _evaluate(model, X_test, y_test, task=task, X_train=X_train, y_train=y_train, labels=labels,
-                         metric=metric, seed=seed, cv_score=cv_score)
+                         metric=metric, seed=seed, cv_score=cv_score, time_limit=time_limit,
+                         clock=clock or time.monotonic)
 
 
 def _evaluate(model: Any, X_test: pd.DataFrame, y_test: Any, *, task: str, X_train: pd.DataFrame | None,
               y_train: Any, labels: list[Any] | None, metric: str | None, seed: int,
-              cv_score: float | None) -> Evaluation:
-    start = time.perf_counter()
+              cv_score: float | None, time_limit: float | None, clock: Callable[[], float]) -> Evaluation:
+    start = clock()
+    deadline = math.inf if time_limit is None else start + time_limit
     if task not in TASKS:
         raise ModelError(f"unknown task '{task}'; known: {', '.join(TASKS)}")
     from datamill.ml.spec import default_metric
@@ -147,14 +159,17 @@ def _evaluate(model: Any, X_test: pd.DataFrame, y_test: Any, *, task: str, X_tra
     else:
         shares, missing = _classification(e, model, X, y, labels, y_train, seed)
     e.score = e.metrics.get(info.name)
-    leak = _importance(e, model, X, y, seed)
+    leak = _importance(e, model, X, y, seed, deadline, clock)
     if X_train is not None and y_train is not None:
         Xt, yt = _check_rows(X_train, y_train, "training")
         e.learning_curve = learning_curve(model, Xt, yt, scorer(info.name, task, e.positive), task=task,
-                                          sign=1.0 if info.greater_is_better else -1.0, seed=seed)
+                                          sign=1.0 if info.greater_is_better else -1.0, seed=seed,
+                                          deadline=deadline, clock=clock)
+        if not e.learning_curve and clock() >= deadline:
+            e.notes["learning_curve"] = "not drawn: the time budget was spent"
     e.summary += story.learning_sentence(e)
     e.warnings = story.warnings_for(e, shares, leak, missing)
-    e.seconds = round(time.perf_counter() - start, 3)
+    e.seconds = round(clock() - start, 3)
     return e
 
 
@@ -242,19 +257,54 @@ def _regression(e: Evaluation, model: Any, X: pd.DataFrame, y: np.ndarray, seed:
     return {}
 
 
-def _importance(e: Evaluation, model: Any, X: pd.DataFrame, y: np.ndarray, seed: int) -> dict[str, Any] | None:
+def _importance_rows(model: Any, X: pd.DataFrame, scorers: dict[str, Any], y: np.ndarray, deadline: float,
+                     clock: Callable[[], float]) -> int:
+    """How many test rows the importance can use and still end by ``deadline`` (0: none).
+
+    One scoring pass costs a fixed part (the pipeline's overhead) and a part per
+    row: both are priced, on a few rows and on all of them.
+    """
+    rows = min(len(X), IMPORTANCE_ROWS)
+    if deadline == math.inf:
+        return rows
+    score = next(iter(scorers.values()))
+    few = min(rows, _PRICE_ROWS)
+    seconds = []
+    for n in (few, rows):
+        start = clock()
+        try:
+            score(model, X.iloc[:n], y[:n])
+        except (ValueError, TypeError):
+            pass  # permutation_importance will say why
+        seconds.append(clock() - start)
+    passes = len(X.columns) * IMPORTANCE_REPEATS + 1
+    fixed = seconds[0]
+    per_row = max(seconds[1] - fixed, 0.0) / max(rows - few, 1)
+    left = (deadline - clock()) / passes - fixed
+    if left <= 0:
+        return 0
+    fits = rows if per_row == 0 else int(left / per_row)
+    return min(rows, fits) if fits >= IMPORTANCE_MIN_ROWS else 0
+
+
+def _importance(e: Evaluation, model: Any, X: pd.DataFrame, y: np.ndarray, seed: int, deadline: float,
+                clock: Callable[[], float]) -> dict[str, Any] | None:
     """Fill ``e.importance`` (in the metric's units) and return leak evidence, if any."""
     leak_name = LEAK_METRIC[e.task]
     names = list(dict.fromkeys([e.metric, leak_name]))
     scorers = {n: scorer(n, e.task, e.positive) for n in names}
     target = y.astype(float) if e.task == "regression" else y
+    rows = _importance_rows(model, X, scorers, target, deadline, clock)
+    if not rows:
+        e.notes["importance"] = "not computed: the time budget was spent"
+        return None
     try:
-        found = permutation_importance(model, X, target, scorers, seed=seed)
+        found = permutation_importance(model, X, target, scorers, seed=seed, rows=rows)
     except (ValueError, TypeError) as exc:  # e.g. a metric undefined on the sample (one class)
         e.notes["importance"] = f"not computed: {exc}"
         return None
     e.importance = found[e.metric]
-    e.notes["importance"] = (f"Permutation importance on {min(len(X), IMPORTANCE_ROWS):,} test rows: how much "
+    e.notes["importance"] = (f"Permutation importance on {rows:,} test rows: how much "
                              f"{metric_info(e.metric).label} worsens when one column is shuffled.")
     ranked = found[leak_name]
     score, chance = e.metrics.get(leak_name), chance_score(leak_name, y, e.task)

@@ -53,7 +53,8 @@ def train_model(root: Path, project_name: str, name: str, spec: ModelSpec, stora
     record = {
         "model": name, "run_id": result.run_id, "tracking_uri": result.tracking_uri, "model_uri": result.model_uri,
         "best": result.best_name, "metric": result.metric, "test_score": result.test_score,
-        "cv_mean": result.cv_mean, "cv_std": result.cv_std, "data": version, "fingerprint": fingerprint,
+        "cv_mean": result.cv_mean, "cv_std": result.cv_std, "test_digest": result.test_digest, "data": version,
+        "fingerprint": fingerprint,
         "report": str(result.report_path) if result.report_path else None, "warnings": result.warnings,
     }
     path = model_record_path(root, name)

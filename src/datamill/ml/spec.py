@@ -112,7 +112,7 @@ class TuneSpec(_Strict):
     """How the best candidates are tuned: Optuna trials, a time budget, how many to tune."""
 
     trials: int = Field(default=30, ge=1)
-    timeout: float = 120.0  # seconds for the whole training, defaults and tuning together
+    timeout: float = 120.0  # seconds for the whole training: search, refit, evaluation and logging
     top: int = Field(default=2, ge=0)  # 0: no tuning
 
     @field_validator("timeout", mode="before")

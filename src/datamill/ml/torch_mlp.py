@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from numbers import Integral, Real
 from typing import Any
 
@@ -196,7 +196,8 @@ class _TorchMLPBase(BaseEstimator):
     def _stratify(self, y: np.ndarray, n_val: int) -> np.ndarray | None:
         return None
 
-    def _fit_model(self, y: np.ndarray, X_arr: np.ndarray, auto: list[int], n_out: int) -> None:
+    def _fit_model(self, y: np.ndarray, X_arr: np.ndarray, auto: list[int], n_out: int,
+                   on_epoch: Callable[[int], None] | None = None) -> None:
         torch = _torch()
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         self._fit_preprocessing(X_arr, auto)
@@ -257,6 +258,8 @@ class _TorchMLPBase(BaseEstimator):
                     print(f"epoch {epoch + 1}: losses {self.loss_curve_[-1:] + self.validation_loss_curve_[-1:]}")
                 if len(va) and bad_epochs >= self.patience:
                     break
+                if on_epoch is not None:  # e.g. a time budget's check, which raises to stop
+                    on_epoch(epoch + 1)
             if best_state is not None:  # keep the weights of the best validation epoch
                 model.load_state_dict(best_state)
             model.eval()
@@ -317,14 +320,15 @@ class TorchMLPClassifier(ClassifierMixin, _TorchMLPBase):
     validation_loss_curve_, best_validation_loss_
     """
 
-    def fit(self, X: Any, y: Any) -> TorchMLPClassifier:  # noqa: N803
+    def fit(self, X: Any, y: Any, *, on_epoch: Callable[[int], None] | None = None) -> TorchMLPClassifier:  # noqa: N803
+        """Train; ``on_epoch(n)`` is called after each epoch (raise in it to stop the fit)."""
         X_arr, y_arr, auto = self._fit_validate(X, y)
         check_classification_targets(y_arr)
         self.classes_, y_codes = np.unique(y_arr, return_inverse=True)
         if len(self.classes_) < 2:
             only = self.classes_.tolist()[0]
             raise ValueError(f"TorchMLPClassifier: y has one class only ({only!r}); it needs at least 2 classes")
-        self._fit_model(y_codes, X_arr, auto, len(self.classes_))
+        self._fit_model(y_codes, X_arr, auto, len(self.classes_), on_epoch)
         return self
 
     def _stratify(self, y: np.ndarray, n_val: int) -> np.ndarray | None:
@@ -359,12 +363,13 @@ class TorchMLPRegressor(RegressorMixin, _TorchMLPBase):
     loss_curve_, validation_loss_curve_, best_validation_loss_
     """
 
-    def fit(self, X: Any, y: Any) -> TorchMLPRegressor:  # noqa: N803
+    def fit(self, X: Any, y: Any, *, on_epoch: Callable[[int], None] | None = None) -> TorchMLPRegressor:  # noqa: N803
+        """Train; ``on_epoch(n)`` is called after each epoch (raise in it to stop the fit)."""
         X_arr, y_arr, auto = self._fit_validate(X, y, y_numeric=True)
         self.y_mean_ = float(y_arr.mean())
         scale = float(y_arr.std())
         self.y_scale_ = scale if scale > 0 else 1.0
-        self._fit_model((y_arr - self.y_mean_) / self.y_scale_, X_arr, auto, 1)
+        self._fit_model((y_arr - self.y_mean_) / self.y_scale_, X_arr, auto, 1, on_epoch)
         return self
 
     def _loss_and_target(self, torch: Any, y: np.ndarray) -> tuple[Any, Any]:

@@ -57,6 +57,7 @@ class NullTracker:
 
     run_id: str | None = None
     uri: str | None = None
+    finish_seconds = 0.0  # what :meth:`finish` is expected to take: the time budget keeps it
 
     def start(self, name: str, params: dict[str, Any], tags: dict[str, str]) -> None: ...
     def candidate(self, result: Any, phase: str) -> None: ...
@@ -68,9 +69,17 @@ class NullTracker:
 class Tracker(NullTracker):
     """Writes one training to MLflow as it goes, so even a killed training leaves its trials."""
 
+    # logging the model (signature, pickle, requirements) and closing the run; measured
+    # 0.3-0.7 s here, kept with a margin for a busy machine
+    finish_seconds = 2.0
+
     def __init__(self, uri: str, experiment: str, artifact_location: str | None = None) -> None:
         _quiet()
         from mlflow import MlflowClient
+
+        # imported now, while the time is counted before the search, so logging at the end stays short
+        import mlflow.models  # noqa: F401
+        import mlflow.sklearn  # noqa: F401
 
         _quiet()  # again: importing mlflow configures its loggers
 

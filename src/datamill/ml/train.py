@@ -9,7 +9,6 @@ training part; score it once on the test part; evaluate; track it all in MLflow.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,16 +19,20 @@ import pandas as pd
 
 from datamill.exceptions import ConfigError, ModelError
 from datamill.ml import _checks
+from datamill.ml._budget import Budget
 from datamill.ml._scoring import Metric, get_metric
 from datamill.ml._search import CandidateResult, Search
 from datamill.ml.candidates import get_candidate
 from datamill.ml.features import make_features, plan_columns
 from datamill.ml.spec import default_candidates
-from datamill.ml.split import cv_folds, holdout_split
+from datamill.ml.split import canonical_order, cv_folds, holdout_split, rows_digest
 
 __all__ = ["TrainResult", "fit"]
 
 Progress = Callable[[str, int, "int | None", str], None]  # (stage, done, total, detail)
+
+_LEAK_SHARE = 0.1  # of the time budget the leakage check may use
+_LOG_PER_SETUP = 0.5  # MLflow's logging at the end, against the time its store took to open (measured 0.2-0.5)
 
 
 @dataclass
@@ -52,6 +55,7 @@ class TrainResult:
     evaluation: Any = None
     report_path: Path | None = None
     seconds: float = 0.0
+    test_digest: str = ""  # the test rows' content: equal digests, equal test rows (in any order)
 
     def predict(self, X: Any) -> np.ndarray:  # noqa: N803
         """Predict from raw columns (Arrow or pandas); extra columns are ignored."""
@@ -86,6 +90,7 @@ class _Plan:
     folds: list[tuple[np.ndarray, np.ndarray]]
     columns: Any
     warnings: list[str]
+    test_digest: str = ""
 
 
 def _check_budgets(time_budget: float | None, trials: int | None) -> tuple[float, int]:
@@ -96,10 +101,21 @@ def _check_budgets(time_budget: float | None, trials: int | None) -> tuple[float
     return float(time_budget or 300.0), int(trials if trials is not None else 30)
 
 
+def _canonical(X: pd.DataFrame, y: pd.Series) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:  # noqa: N803
+    """``X``, ``y`` in the canonical order of their rows, and each row's position in the input.
+
+    SQL leaves row order open; in canonical order the same rows train the same
+    model, with the same split and folds, however they arrived.
+    """
+    order = canonical_order(X, y)
+    return X.iloc[order].reset_index(drop=True), y.iloc[order].reset_index(drop=True), order
+
+
 def _plan(data: Any, target: str, *, task: str | None, metric: str | None, cv: Any, test_size: float, seed: int,
-          test_data: Any, time_column: str | None, group_column: str | None, drop: list[str]) -> _Plan:
+          test_data: Any, time_column: str | None, group_column: str | None, drop: list[str], budget: Budget) -> _Plan:
     frame = _checks.to_frame(data)
     X_all, y_all, task, warnings = _checks.prepare(frame, target, task, drop)  # noqa: N806
+    X_all, y_all, origin = _canonical(X_all, y_all)  # noqa: N806
     for col in (time_column, group_column):
         if col and col not in X_all.columns:
             raise ModelError(f"column {col!r} (time_column/group_column) is not in the data")
@@ -113,11 +129,13 @@ def _plan(data: Any, target: str, *, task: str | None, metric: str | None, cv: A
         X_test, y_test = test[X.columns.intersection(test.columns)], test[target]  # noqa: N806
         if task != "regression" and not pd.api.types.is_numeric_dtype(y_test) and pd.api.types.is_numeric_dtype(y):
             raise ModelError("test_data's target holds text where data's holds numbers")
+        X_test, y_test, _ = _canonical(X_test, y_test)  # noqa: N806
     else:
         split = holdout_split(X_all, y_all, task=task, test_size=test_size, seed=seed,
                               time_column=time_column, group_column=group_column)
         X, y = X_all.iloc[split.train].reset_index(drop=True), y_all.iloc[split.train].reset_index(drop=True)  # noqa: N806
         X_test, y_test = X_all.iloc[split.test].reset_index(drop=True), y_all.iloc[split.test].reset_index(drop=True)  # noqa: N806
+        origin = origin[split.train]
     columns = plan_columns(X, drop=[group_column] if group_column else [])
     warnings += [f"column {c!r} left out: {why}" for c, why in columns.dropped.items() if c != group_column]
     if not columns.used:
@@ -127,9 +145,23 @@ def _plan(data: Any, target: str, *, task: str | None, metric: str | None, cv: A
         warnings += more
         folds = cv_folds(X, y, task=task, folds=n_folds, seed=seed, time_column=time_column, group_column=group_column)
     else:
-        folds = [(np.asarray(a), np.asarray(b)) for a, b in (cv.split(X, y) if hasattr(cv, "split") else cv)]
-    warnings += _checks.leakage_warnings(X, y, task, columns.used, seed)
-    return _Plan(X, y, X_test, y_test, task, scorer, folds, columns, warnings)
+        folds = _given_folds(cv, X, y, origin)
+    warnings += _checks.leakage_warnings(X, y, task, columns.used, seed,
+                                         stop=lambda: budget.elapsed() > _LEAK_SHARE * budget.seconds)
+    return _Plan(X, y, X_test, y_test, task, scorer, folds, columns, warnings, rows_digest(X_test, y_test))
+
+
+def _given_folds(cv: Any, X: pd.DataFrame, y: pd.Series,  # noqa: N803
+                 origin: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Folds the caller gave (positions, or a splitter) over the training rows in their input order.
+
+    ``origin`` holds each canonical row's position in the input: the given
+    positions are mapped onto the canonical rows they name.
+    """
+    back = np.argsort(origin, kind="stable")  # input order -> canonical position
+    X_in, y_in = X.iloc[back].reset_index(drop=True), y.iloc[back].reset_index(drop=True)  # noqa: N806
+    given = cv.split(X_in, y_in) if hasattr(cv, "split") else cv
+    return [(np.sort(back[np.asarray(a)]), np.sort(back[np.asarray(b)])) for a, b in given]
 
 
 def fit(
@@ -157,6 +189,7 @@ def fit(
     evaluate: bool = True,
     report_path: str | Path | None = None,
     data_version: dict[str, Any] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> TrainResult:
     """Train, tune and evaluate models for ``target``; return a :class:`TrainResult`.
 
@@ -174,12 +207,16 @@ def fit(
     candidates
         Names from :data:`datamill.ml.candidates.CANDIDATES`; by default all of them.
     time_budget
-        Seconds for the whole training (default 300); tuning stops when it is spent.
+        Seconds for the whole training (default 300): the search, the refit, the evaluation
+        and MLflow's logging. The search keeps time for what follows it, and a fit that
+        would end past the budget is stopped while it runs.
     trials
         Optuna trials in all, shared by the tuned candidates (default 30).
     cv
         Folds of cross-validation on the training part, or explicit ``(train, valid)``
-        row positions (or a scikit-learn splitter) over the training part.
+        row positions (or a scikit-learn splitter) over the training part, in its input order.
+    seed
+        The same data (in any row order) and seed give the same split, folds, model and scores.
     test_data
         Rows to test on instead of holding out ``test_size`` of ``data``.
     time_column, group_column
@@ -196,20 +233,25 @@ def fit(
         Also try a soft-voting (averaging) ensemble of the best three.
     evaluate, report_path
         Build the evaluation (curves, importance, summary) and write its HTML report.
+    clock
+        Where the time budget reads the time (default ``time.monotonic``); tests pass a fake clock.
     """
-    started = time.monotonic()
-    budget, n_trials = _check_budgets(time_budget, trials)
+    seconds, n_trials = _check_budgets(time_budget, trials)
+    budget = Budget(seconds, clock)
     names = list(candidates) if candidates is not None else None
     for name in names or []:
         get_candidate(name)
     if names is not None and not names:
         raise ConfigError("candidates is empty: name at least one (e.g. ['baseline', 'lightgbm'])")
     plan = _plan(data, target, task=task, metric=metric, cv=cv, test_size=test_size, seed=seed, test_data=test_data,
-                 time_column=time_column, group_column=group_column, drop=list(drop))
+                 time_column=time_column, group_column=group_column, drop=list(drop), budget=budget)
+    opened = budget.now()
     tracker = _tracker(tracking_uri, experiment or f"datamill.{target}")
+    if tracker.finish_seconds:  # logging at the end is the same kind of work as opening the store: as slow
+        tracker.finish_seconds = max(tracker.finish_seconds, _LOG_PER_SETUP * (budget.now() - opened))
     from datamill.ml import _flow
 
-    return _flow.run(plan, names or default_candidates(plan.task), tracker=tracker, started=started, budget=budget,
+    return _flow.run(plan, names or default_candidates(plan.task), tracker=tracker, budget=budget,
                      trials=n_trials, tune_top=tune_top, ensemble=ensemble, select=select, seed=seed,
                      progress=progress or _no_progress, evaluate=evaluate, report_path=report_path,
                      data_version=data_version or {}, target=target)

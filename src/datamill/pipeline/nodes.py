@@ -433,8 +433,8 @@ class ModelNode(Node):
                              fingerprint=record.fingerprint)
         record.rows_in = ctx.storage.scan(self.spec.from_).count_rows()
         record.warnings += result.warnings
-        record.warnings.append(f"best {result.best_name}: test {result.metric} {result.test_score:.4f} "
-                               f"(MLflow run {result.run_id})")
+        record.summary = (f"best {result.best_name}: test {result.metric} {result.test_score:.4f} "
+                          f"(cv {result.cv_mean:.4f} ± {result.cv_std:.4f}; MLflow run {result.run_id})")
 
 
 def _module_file(module_name: str, root: Path) -> Path | None:

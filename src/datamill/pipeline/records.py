@@ -2,7 +2,8 @@
 
 Each run writes ``.datamill/runs/<run_id>.json`` in the project folder (one file
 per run, replaced atomically, so readers never see half a record and nothing
-locks). ``state.json`` keeps each node's last fingerprint for up-to-date checks.
+locks), and the CLI keeps what libraries printed in ``<run_id>.log`` beside it.
+``state.json`` keeps each node's last fingerprint for up-to-date checks.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class NodeRun:
     fingerprint: str | None = None
     content: str | None = None  # digest of the records a source read, when its fingerprint cannot tell
     warnings: list[str] = field(default_factory=list)
+    summary: str | None = None  # what the node produced, in words (a model: its best candidate and score)
     error: str | None = None
     traceback: str | None = None  # only for unexpected errors (bugs), shown with --debug
 
@@ -106,6 +108,10 @@ class RunStore:
         self.root = root / ".datamill"
         self.runs_dir = self.root / "runs"
         self.state_file = self.root / "state.json"
+
+    def log_path(self, run_id: str) -> Path:
+        """Where the CLI writes what libraries print during run ``run_id``."""
+        return self.runs_dir / f"{run_id}.log"
 
     def save(self, record: RunRecord) -> None:
         _write_json(self.runs_dir / f"{record.run_id}.json", record.to_dict())

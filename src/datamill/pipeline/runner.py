@@ -80,15 +80,19 @@ def run_pipeline(
     selection: Iterable[str] = (),
     full_refresh: bool = False,
     progress: Progress | None = None,
+    run_id: str | None = None,
 ) -> RunRecord:
-    """Run the selected nodes (all when ``selection`` is empty) and return the run record."""
+    """Run the selected nodes (all when ``selection`` is empty) and return the run record.
+
+    ``run_id``: the id to record the run under (default: a new one), e.g. to match a log's name.
+    """
     nodes = build_nodes(config)
     dag = build_dag(nodes, storage.list())
     chosen = select(dag, selection) if selection else dag.order()
     store = RunStore(root)
     state = store.state()
     record = RunRecord(
-        run_id=new_run_id(), project=config.name, selection=list(selection), full_refresh=full_refresh
+        run_id=run_id or new_run_id(), project=config.name, selection=list(selection), full_refresh=full_refresh
     )
     ctx = RunContext(
         root=root, storage=storage, engine=engine, run_id=record.run_id,
@@ -146,5 +150,6 @@ def _step(node: Node, dag: Dag, ctx: RunContext, record: RunRecord, state: dict[
     finally:
         node_run.ended = _now()
         node_run.seconds = round(time.perf_counter() - start, 3)
-    detail = node_run.error or (f"{node_run.rows_out:,} rows" if node_run.rows_out is not None else "")
+    rows = f"{node_run.rows_out:,} rows" if node_run.rows_out is not None else ""
+    detail = node_run.error or node_run.summary or rows
     ctx.progress.finish(node.name, node_run.status, detail)
