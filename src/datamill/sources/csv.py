@@ -24,7 +24,7 @@ from pydantic import field_validator
 
 from datamill._registry import did_you_mean
 from datamill.exceptions import SourceError
-from datamill.sources._csv_scan import Scan, long_lines, not_valid, physical_lines, raw_line
+from datamill.sources._csv_scan import Scan, long_lines, may_hold_long_lines, not_valid, physical_lines, raw_line
 from datamill.sources._csv_sniff import DUCKDB_ENCODINGS, Sniffed, sniff
 from datamill.sources._files import files_fingerprint, resolve_files, short
 from datamill.sources.base import BadRow, ReadContext, RetryRead, Source, SourceOptions
@@ -32,7 +32,13 @@ from datamill.sources.base import BadRow, ReadContext, RetryRead, Source, Source
 __all__ = ["CsvSource", "CsvOptions"]
 
 BATCH_ROWS = 122_880  # a multiple of DuckDB's 2,048-row vector
-MAX_LINE_BYTES = 64 << 20  # a field of several MB (a JSON blob, a base64 image) is data, not a bad row
+MAX_LINE_BYTES = 16 << 20  # a field of several MB (a JSON blob, a base64 image) is data, not a bad row
+# DuckDB reads a file in buffers of 16 x max_line_size unless told: 1 GiB for 64 MiB lines, so a file of a few
+# hundred MB was one buffer, parsed by one thread and held in memory whole. It keeps about four buffers at a
+# time; one longest line each (the least it accepts), but not under 16 MiB, keeps every core busy in bounded
+# memory. A line longer than a buffer is not always reported by DuckDB: files that may hold one are checked
+# line by line after the read (see `may_hold_long_lines`).
+_MIN_BUFFER = 16 << 20
 _MAX_LINE_LIMIT = 1 << 30
 _UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
 _TYPES = {
@@ -315,6 +321,9 @@ class CsvSource(Source):
         cols = ", ".join(_strict_int(c) if c in ints else _ident(c) for c in rel.columns)
         return f"select {cols} from ({text})"
 
+    def _buffer_bytes(self) -> int:
+        return max(self.options.max_line_bytes, _MIN_BUFFER)
+
     def _widen(self, exc: Exception) -> bool:
         """Remember the wider type a strict integer column needs; True if ``exc`` was that."""
         m = re.search(_WIDEN + r"(.*?)\x1f(.*)", str(exc))
@@ -337,7 +346,8 @@ class CsvSource(Source):
             "[" + ", ".join(_lit(str(f)) for f in files) + "]",
             f"delim={_lit(s.delimiter)}", f"quote={_lit(o.quote)}", f"escape={_lit(o.quote)}",
             f"header={str(s.header).lower()}", f"encoding={_lit(enc)}",
-            f"max_line_size={o.max_line_bytes}", "nullstr=[" + ", ".join(map(_lit, o.null_values)) + "]",
+            f"max_line_size={o.max_line_bytes}", f"buffer_size={self._buffer_bytes()}",
+            "nullstr=[" + ", ".join(map(_lit, o.null_values)) + "]",
             "store_rejects=true",
         ]
         if s.newline == "\r":
@@ -372,7 +382,11 @@ class CsvSource(Source):
                 ctx: ReadContext) -> None:
         """After a full read: collect what DuckDB rejected and hand it to ``ctx`` (or ask for a re-read)."""
         rejects = self._rejects(con, sniffed, scan)
-        if fallback:
+        # DuckDB drops over-long lines silently when it does not sniff, and lines longer than its buffer
+        # even when it does: find them ourselves wherever one may be (a quick look proves most files hold none)
+        if fallback or sniffed.encoding.startswith("utf-16") or any(
+            may_hold_long_lines(f, self._buffer_bytes(), scan.newline) for f in scan.files
+        ):
             rejects += self._unreported_long_lines(scan, rejects)
         self._report(rejects, sniffed, ctx)
 
@@ -398,7 +412,7 @@ class CsvSource(Source):
         return out
 
     def _unreported_long_lines(self, scan: Scan, rejects: list[_Reject]) -> list[_Reject]:
-        """DuckDB drops over-long lines silently when it does not sniff: find them ourselves."""
+        """The lines over ``max_line_bytes`` DuckDB did not report (a full scan of the files)."""
         limit = self.options.max_line_bytes
         out = []
         for path in map(str, scan.files):
