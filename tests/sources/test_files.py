@@ -49,3 +49,17 @@ def test_a_file_written_just_now_is_not_kept(tmp_path: Path) -> None:
     digests.digest(data)
     digests.save()
     assert not kept.exists()
+
+
+def test_the_digest_names_its_hash_and_follows_the_bytes(tmp_path: Path) -> None:
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    one.write_bytes(b"id\n1\n" * 100_000)
+    two.write_bytes(b"id\n1\n" * 100_000)
+    digests = FileDigests()
+    digest = digests.digest(one)
+    assert digest.startswith("xxh3_128:") and len(digest) == len("xxh3_128:") + 32
+    assert digests.digest(two) == digest  # same bytes, same digest, whatever the name
+    with two.open("r+b") as fh:  # one byte in the middle, same size
+        fh.seek(300_001)
+        fh.write(b"2")
+    assert digests.digest(two) != digest
