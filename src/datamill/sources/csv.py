@@ -66,13 +66,20 @@ def _ident(name: str) -> str:
 
 
 def _strict_int(column: str) -> str:
+    """``column`` (text) as BIGINT, or an error carrying :data:`_WIDEN` for a value that is not an integer.
+
+    DuckDB's cast takes ``40000.5`` (as 40001), ``1e3``, ``0x1F``, ``0b101`` and
+    ``1_000``. A value is kept when it is the canonical text of the number it
+    casts to (one comparison, cheaper than looking for each of those forms),
+    or else plain digits with a sign, leading zeros or spaces.
+    """
     c = _ident(column)
     marker = _lit(_WIDEN + column + "\x1f")
-    # one parse per value: a decimal point or an exponent is refused first (DuckDB would round it)
+    cast = f"try_cast({c} AS BIGINT)"
     return (
-        f"CASE WHEN {c} IS NULL THEN NULL "
-        f"WHEN contains({c}, '.') OR contains({c}, 'e') OR contains({c}, 'E') THEN error({marker} || {c}) "
-        f"ELSE coalesce(try_cast({c} AS BIGINT), error({marker} || {c})) END AS {c}"
+        f"CASE WHEN {cast}::VARCHAR = {c} THEN {cast} WHEN {c} IS NULL THEN NULL "
+        f"WHEN regexp_full_match({c}, '\\s*[+-]?[0-9]+\\s*') THEN coalesce({cast}, error({marker} || {c})) "
+        f"ELSE error({marker} || {c}) END AS {c}"
     )
 
 
