@@ -376,3 +376,25 @@ def test_max_line_bytes_takes_sizes(given, expected) -> None:
 def test_max_line_bytes_is_validated(given, says) -> None:
     with pytest.raises(pydantic.ValidationError, match=says):
         CsvSource.Options(path="x.csv", max_line_bytes=given)
+
+
+def test_what_duckdb_detects_carries_into_the_read(tmp_path: Path) -> None:
+    # one DuckDB sniff: its day-first date format, CRLF line ends and comment lines are what the read uses
+    body = "".join(f"{i};{i % 28 + 1:02d}/{i % 12 + 1:02d}/2024;x{i}\r\n" for i in range(3000))
+    write(tmp_path, "id;day;name\r\n" + body + "3000;31/12/2024;last\r\n")
+    for read in ("read", "read_to_parquet"):
+        ctx = ReadContext("data", on_bad_rows="quarantine")
+        if read == "read":
+            t = drain(source(tmp_path), ctx)
+        else:
+            import pyarrow.parquet as pq
+
+            out = tmp_path / "out"
+            out.mkdir(exist_ok=True)
+            for old in out.iterdir():
+                old.unlink()
+            t = pq.read_table(source(tmp_path).read_to_parquet(ctx, out)).sort_by("id")
+        assert t.num_rows == 3001 and ctx.bad_rows == []
+        assert str(t.schema.field("day").type) == "date32[day]" and str(t.schema.field("id").type) == "int64"
+        assert str(t.column("day")[-1].as_py()) == "2024-12-31" and t.column("name")[-1].as_py() == "last"
+

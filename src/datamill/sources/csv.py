@@ -52,6 +52,11 @@ _DECIMAL = re.compile(r"^decimal\(\s*\d+\s*,\s*\d+\s*\)$", re.I)
 _REASONS = {"UNQUOTED VALUE": "unterminated or misplaced quote"}
 
 
+# what DuckDB's sniffer may detect besides the arguments given, all carried from its sniff to the read
+_CARRIED = frozenset({"auto_detect", "new_line", "skip", "comment", "columns", "dateformat", "timestampformat"})
+# One file per thread; a dictionary only for columns with at most 1,000 values in a row group: DuckDB's
+# writer otherwise tries one for every column, which costs a CSV of unique ids and numbers ~5% of its ingest
+_PARQUET = "FORMAT parquet, PER_THREAD_OUTPUT true, DICTIONARY_SIZE_LIMIT 1000"
 _INT_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT")
 _WIDEN = "datamill-widen:"
 _WIDER_WORDS = {
@@ -278,7 +283,7 @@ class CsvSource(Source):
             try:
                 query = self._strict_query(con, scan, sniffed, auto_detect=auto_detect)
                 with _watch(con, ctx.on_progress):
-                    con.execute(f"COPY ({query}) TO {target} (FORMAT parquet, PER_THREAD_OUTPUT true)")
+                    con.execute(f"COPY ({query}) TO {target} ({_PARQUET})")
                 return not auto_detect
             except duckdb.Error as exc:
                 for stale in folder.glob("*.parquet"):
@@ -318,15 +323,56 @@ class CsvSource(Source):
         not a 64-bit integer stops the read with a marker that :meth:`_widen`
         turns into a re-read with a wider type.
         """
-        base = self._query(files, s, auto_detect=auto_detect)
-        rel = con.sql(base)  # binding runs DuckDB's sniffer on a sample: cheap
         pinned = set(self.options.types) | set(self.options.columns or {}) | set(self._retyped)
-        ints = [n for n, t in zip(rel.columns, rel.types) if str(t) in _INT_TYPES and n not in pinned]
+        found = self._duckdb_sniff(con, files, s) if auto_detect else None
+        if found is not None:  # sniffed once: the read itself sniffs nothing
+            types, settings = found
+            ints = [n for n, t in types.items() if t in _INT_TYPES and n not in pinned]
+            columns = {n: "VARCHAR" if n in ints else t for n, t in types.items()}
+            args = [*self._args(files, s), *settings, f"columns={_struct(columns)}"]
+            text = f"select * from read_csv({', '.join(args)})"
+            names = list(types)
+        else:
+            base = self._query(files, s, auto_detect=auto_detect)
+            rel = con.sql(base)  # binding runs DuckDB's sniffer on a sample
+            ints = [n for n, t in zip(rel.columns, rel.types) if str(t) in _INT_TYPES and n not in pinned]
+            if not ints:
+                return base
+            text = self._query(files, s, auto_detect=auto_detect, as_text=ints)
+            names = rel.columns
         if not ints:
-            return base
-        text = self._query(files, s, auto_detect=auto_detect, as_text=ints)
-        cols = ", ".join(_strict_int(c) if c in ints else _ident(c) for c in rel.columns)
+            return text
+        cols = ", ".join(_strict_int(c) if c in ints else _ident(c) for c in names)
         return f"select {cols} from ({text})"
+
+    def _duckdb_sniff(self, con: duckdb.DuckDBPyConnection, files: list[Path],
+                      s: Sniffed) -> tuple[dict[str, str], list[str]] | None:
+        """DuckDB's sniff of the file: its column types, and what else it detected as ``read_csv`` arguments.
+
+        Reading with exactly these (``auto_detect=false``) spares the read a
+        sniff of its own, which runs on one core before the parallel read
+        starts. ``None`` (the read then sniffs itself) for several files, whose
+        types DuckDB merges from a few of them; for a schema given in full; and
+        when DuckDB detected a setting not carried over here.
+        """
+        if len(files) != 1 or self.options.columns:
+            return None
+        args = [*self._args(files, s), *self._detect_args(s)]
+        row = con.execute(
+            "select Columns, NewLineDelimiter, SkipRows, Comment, DateFormat, TimestampFormat, Prompt "
+            f"from sniff_csv({', '.join([_lit(str(files[0])), *args[1:]])})"
+        ).fetchall()[0]
+        columns, newline, skip, comment, date_format, timestamp_format, prompt = row
+        given = {a.split("=", 1)[0] for a in args[1:]}
+        if set(re.findall(r"[(,]\s*(\w+)=", prompt)) - given - _CARRIED:
+            return None
+        detected = {"new_line": newline, "skip": skip, "comment": None if comment == "(empty)" else comment,
+                    "dateformat": date_format, "timestampformat": timestamp_format}
+        settings = ["auto_detect=false"] + [
+            f"{k}={v if isinstance(v, int) else _lit(str(v))}"
+            for k, v in detected.items() if v is not None and k not in given
+        ]
+        return {c["name"]: c["type"] for c in columns}, settings
 
     def _buffer_bytes(self) -> int:
         return max(self.options.max_line_bytes, _MIN_BUFFER)
@@ -346,7 +392,8 @@ class CsvSource(Source):
         self._retyped[column] = (kind, 0)
         return True
 
-    def _query(self, files: list[Path], s: Sniffed, *, auto_detect: bool, as_text: list[str] = ()) -> str:  # type: ignore[assignment]
+    def _args(self, files: list[Path], s: Sniffed) -> list[str]:
+        """The ``read_csv`` arguments every read of this source passes: the files first."""
         o = self.options
         enc = DUCKDB_ENCODINGS.get(s.encoding, "utf-8")
         args = [
@@ -359,15 +406,23 @@ class CsvSource(Source):
         ]
         if s.newline == "\r":
             args.append("new_line='\\r'")
+        return args
+
+    def _detect_args(self, s: Sniffed, as_text: list[str] = ()) -> list[str]:  # type: ignore[assignment]
+        """Arguments of a read that lets DuckDB detect the types: our names, and the types already known."""
+        overrides = {n: t for n, (t, _) in self._retyped.items()} | {c: "VARCHAR" for c in as_text} | self.options.types
+        args = ["names=[" + ", ".join(_lit(n) for n in s.names) + "]"]
+        return args + [f"types={_struct(overrides)}"] if overrides else args
+
+    def _query(self, files: list[Path], s: Sniffed, *, auto_detect: bool, as_text: list[str] = ()) -> str:  # type: ignore[assignment]
+        o = self.options
+        args = self._args(files, s)
         if o.columns:
             args += ["auto_detect=false", f"columns={_struct(o.columns)}"]
-            return f"select * from read_csv({', '.join(args)})"
-        overrides = {n: t for n, (t, _) in self._retyped.items()} | {c: "VARCHAR" for c in as_text} | o.types
-        if auto_detect:
-            args.append("names=[" + ", ".join(_lit(n) for n in s.names) + "]")
-            if overrides:
-                args.append(f"types={_struct(overrides)}")
+        elif auto_detect:
+            args += self._detect_args(s, as_text)
         else:
+            overrides = {n: t for n, (t, _) in self._retyped.items()} | {c: "VARCHAR" for c in as_text} | o.types
             args += ["auto_detect=false", f"columns={_struct(dict(zip(s.names, s.types)) | overrides)}"]
         return f"select * from read_csv({', '.join(args)})"
 
