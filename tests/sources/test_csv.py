@@ -398,3 +398,12 @@ def test_what_duckdb_detects_carries_into_the_read(tmp_path: Path) -> None:
         assert str(t.schema.field("day").type) == "date32[day]" and str(t.schema.field("id").type) == "int64"
         assert str(t.column("day")[-1].as_py()) == "2024-12-31" and t.column("name")[-1].as_py() == "last"
 
+
+def test_sniffed_types_take_each_value_whole() -> None:
+    from datamill.sources._csv_sniff import value_type
+
+    assert value_type(["1", "2\n3"]) == "VARCHAR"  # a quoted newline is inside one value
+    assert value_type(["1", "2\x003"]) == "VARCHAR"
+    assert value_type(["1", "", " 3 "]) == "BIGINT" and value_type(["1", "2.5e3", "nan"]) == "DOUBLE"
+    assert value_type(["2024-01-02 09:00", "2024-01-03T10:00:01.5"]) == "TIMESTAMP"
+    assert value_type(["True", "FALSE"]) == "BOOLEAN"
