@@ -179,6 +179,17 @@ def _field_count_reason(raw: str, sniffed: Sniffed) -> str:
     return f"{len(fields)} field{'s' * (len(fields) != 1)}, expected {len(sniffed.names)}"
 
 
+def _small_buffers(files: list[Path], sniffed: Sniffed) -> bool:
+    """Whether the files are read in buffers of one longest line (see ``_MIN_BUFFER``).
+
+    Not UTF-16, whose line ends cannot be told from the bytes of other
+    characters, nor gzip, which cannot be looked into without reading it all:
+    no quick look can rule out an over-long line there, so DuckDB reads them
+    in its own 16 lines' worth, as before (gzip is read by one thread anyway).
+    """
+    return not sniffed.encoding.startswith("utf-16") and not any(f.name.lower().endswith(".gz") for f in files)
+
+
 _database: duckdb.DuckDBPyConnection | None = None
 _database_lock = threading.Lock()
 
@@ -421,10 +432,11 @@ class CsvSource(Source):
             "[" + ", ".join(_lit(str(f)) for f in files) + "]",
             f"delim={_lit(s.delimiter)}", f"quote={_lit(o.quote)}", f"escape={_lit(o.quote)}",
             f"header={str(s.header).lower()}", f"encoding={_lit(enc)}",
-            f"max_line_size={o.max_line_bytes}", f"buffer_size={self._buffer_bytes()}",
-            "nullstr=[" + ", ".join(map(_lit, o.null_values)) + "]",
+            f"max_line_size={o.max_line_bytes}", "nullstr=[" + ", ".join(map(_lit, o.null_values)) + "]",
             "store_rejects=true",
         ]
+        if _small_buffers(files, s):
+            args.append(f"buffer_size={self._buffer_bytes()}")
         if s.newline == "\r":
             args.append("new_line='\\r'")
         return args
@@ -467,9 +479,9 @@ class CsvSource(Source):
         rejects = self._rejects(con, sniffed, scan)
         # DuckDB drops over-long lines silently when it does not sniff, and lines longer than its buffer
         # even when it does: find them ourselves wherever one may be (a quick look proves most files hold none)
-        if fallback or sniffed.encoding.startswith("utf-16") or any(
+        if fallback or (_small_buffers(scan.files, sniffed) and any(
             may_hold_long_lines(f, self._buffer_bytes(), scan.newline) for f in scan.files
-        ):
+        )):
             rejects += self._unreported_long_lines(scan, rejects)
         self._report(rejects, sniffed, ctx)
 
