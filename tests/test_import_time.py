@@ -27,3 +27,18 @@ def test_config_loads_no_stage() -> None:
     code = "import sys, datamill.config; print(','.join(sorted(m for m in sys.modules if m.startswith(%r))))" % (stages,)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_ingesting_a_csv_loads_no_sql_parser_nor_dataframe_library(tmp_path) -> None:
+    # a run that only ingests files pays for no library it does not use (SQLGlot alone is 0.1 s)
+    (tmp_path / "data.csv").write_text("id,name\n1,ann\n2,bob\n")
+    (tmp_path / "datamill.yaml").write_text("name: p\nsources:\n  data: {type: csv, path: data.csv}\n")
+    unused = ["sqlglot", "pandas", "polars", "pyarrow.compute", "pyarrow.dataset"]
+    code = (
+        "import sys, datamill\n"
+        f"with datamill.Project({str(tmp_path)!r}) as p:\n"
+        "    assert p.run().status == 'ok'\n"
+        f"print(','.join(m for m in {unused!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

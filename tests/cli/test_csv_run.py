@@ -102,3 +102,24 @@ def test_max_line_bytes_is_an_option(tmp_path: Path) -> None:
     (tmp_path / "datamill.yaml").write_text("name: p\nsources:\n  wide: {type: csv, path: wide.csv, max_line_bytes: lots}\n")
     bad = cli("validate", cwd=tmp_path)
     assert bad.returncode == 1 and "max_line_bytes" in bad.stderr and "not a size" in bad.stderr
+
+
+def test_integer_columns_keep_text_duckdb_would_turn_into_other_numbers(tmp_path: Path) -> None:
+    # DuckDB casts 0x1F to 31, 0b101 to 5, 1_000 to 1000, 1e2 to 100 and 7.5 to 8: past the rows its
+    # sniffer sampled, each is kept as written (the column widens); +7 and 007 are integers
+    ints = "".join(f"{i},{i * 10}\n" for i in range(1, 30_001))
+    cases = {"hexa": ("0x1F", '"0x1F"'), "bits": ("0b101", '"0b101"'), "grouped": ("1_000", '"1_000"'),
+             "expo": ("1e2", "100"), "frac": ("7.5", "7.5"), "signs": ("+7", "7")}
+    for name, (value, _) in cases.items():
+        (tmp_path / f"{name}.csv").write_text(f"id,n\n{ints}30001,{value}\n30002,007\n")
+    (tmp_path / "datamill.yaml").write_text(
+        "name: p\nsources:\n" + "".join(f"  {name}: {{type: csv, path: {name}.csv}}\n" for name in cases)
+    )
+    run = cli("run", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    nodes = last_run(tmp_path)["nodes"]
+    for name, (_, kept) in cases.items():
+        assert sql_rows(tmp_path, f"select n from {name} where id = 30001") == [kept], name
+        assert nodes[name]["rows_out"] == 30_002
+    assert sql_rows(tmp_path, "select n from signs where id >= 30000 order by id") == ["300000", "7", "7"]
+    assert "column n holds text" in " ".join(nodes["hexa"]["warnings"])

@@ -186,6 +186,56 @@ def test_line_of_100_mb_is_a_bad_row_with_bounded_raw(tmp_path: Path) -> None:
         drain(source(tmp_path), ReadContext("data"))
 
 
+def _long_lines_file(folder: Path, long: int, lines: int = 2) -> Path:
+    """30,000 short rows (so DuckDB sniffs), ``lines`` lines of ``long`` bytes, a last short row."""
+    p = folder / "data.csv"
+    with open(p, "w") as f:
+        f.write("id,blob\n" + "".join(f"{i},a\n" for i in range(30_000)))
+        for i in range(lines):
+            f.write(f"{-1 - i},")
+            f.write("x" * long)
+            f.write("\n")
+        f.write("30000,z\n")
+    return p
+
+
+def test_lines_longer_than_the_read_buffer_are_each_a_bad_row(tmp_path: Path) -> None:
+    # DuckDB reports the first line longer than two of its read buffers and drops the next ones silently
+    _long_lines_file(tmp_path, 40 << 20)
+    for read in ("read", "read_to_parquet"):
+        ctx = ReadContext("data", on_bad_rows="quarantine")
+        if read == "read":
+            t = drain(source(tmp_path), ctx)
+        else:
+            import pyarrow.parquet as pq
+
+            out = tmp_path / "out"
+            out.mkdir()
+            t = pq.read_table(source(tmp_path).read_to_parquet(ctx, out))
+        assert t.num_rows == 30_001 and t.column("id")[-1].as_py() == 30_000
+        assert [b.line for b in ctx.bad_rows] == [30_002, 30_003]
+        assert [b.reason for b in ctx.bad_rows] == ["line is 41,943,043 bytes, over max_line_bytes (16,777,216)"] * 2
+        assert all(b.raw.startswith(("-1,xxx", "-2,xxx")) and len(b.raw) < 20_000 for b in ctx.bad_rows)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: DuckDB reads with one thread")
+def test_a_big_file_is_read_in_parallel_in_bounded_buffers(tmp_path: Path) -> None:
+    # a 64 MiB line limit once made DuckDB read 1 GiB at a time: a smaller file was one buffer, one thread
+    with open(tmp_path / "data.csv", "w") as f:
+        f.write("id,text\n")
+        row = "y" * 90
+        for start in range(0, 400_000, 50_000):
+            f.write("".join(f"{i},{row}\n" for i in range(start, start + 50_000)))
+    out = tmp_path / "out"
+    out.mkdir()
+    ctx = ReadContext("data")
+    files = source(tmp_path).read_to_parquet(ctx, out)
+    import pyarrow.parquet as pq
+
+    assert sum(pq.read_metadata(f).num_rows for f in files) == 400_000
+    assert len(files) >= 2  # DuckDB writes one file per thread that read part of the file
+
+
 def test_types_and_null_values_overrides(tmp_path: Path) -> None:
     write(tmp_path, "id,zip,flag\n1,01234,NA\n2,98765,red\n")
     t = drain(source(tmp_path, types={"zip": "string"}, null_values=["NA"]), ReadContext("data"))
@@ -326,3 +376,34 @@ def test_max_line_bytes_takes_sizes(given, expected) -> None:
 def test_max_line_bytes_is_validated(given, says) -> None:
     with pytest.raises(pydantic.ValidationError, match=says):
         CsvSource.Options(path="x.csv", max_line_bytes=given)
+
+
+def test_what_duckdb_detects_carries_into_the_read(tmp_path: Path) -> None:
+    # one DuckDB sniff: its day-first date format, CRLF line ends and comment lines are what the read uses
+    body = "".join(f"{i};{i % 28 + 1:02d}/{i % 12 + 1:02d}/2024;x{i}\r\n" for i in range(3000))
+    write(tmp_path, "id;day;name\r\n" + body + "3000;31/12/2024;last\r\n")
+    for read in ("read", "read_to_parquet"):
+        ctx = ReadContext("data", on_bad_rows="quarantine")
+        if read == "read":
+            t = drain(source(tmp_path), ctx)
+        else:
+            import pyarrow.parquet as pq
+
+            out = tmp_path / "out"
+            out.mkdir(exist_ok=True)
+            for old in out.iterdir():
+                old.unlink()
+            t = pq.read_table(source(tmp_path).read_to_parquet(ctx, out)).sort_by("id")
+        assert t.num_rows == 3001 and ctx.bad_rows == []
+        assert str(t.schema.field("day").type) == "date32[day]" and str(t.schema.field("id").type) == "int64"
+        assert str(t.column("day")[-1].as_py()) == "2024-12-31" and t.column("name")[-1].as_py() == "last"
+
+
+def test_sniffed_types_take_each_value_whole() -> None:
+    from datamill.sources._csv_sniff import value_type
+
+    assert value_type(["1", "2\n3"]) == "VARCHAR"  # a quoted newline is inside one value
+    assert value_type(["1", "2\x003"]) == "VARCHAR"
+    assert value_type(["1", "", " 3 "]) == "BIGINT" and value_type(["1", "2.5e3", "nan"]) == "DOUBLE"
+    assert value_type(["2024-01-02 09:00", "2024-01-03T10:00:01.5"]) == "TIMESTAMP"
+    assert value_type(["True", "FALSE"]) == "BOOLEAN"

@@ -49,3 +49,32 @@ def test_a_file_written_just_now_is_not_kept(tmp_path: Path) -> None:
     digests.digest(data)
     digests.save()
     assert not kept.exists()
+
+
+def test_the_digest_names_its_hash_and_follows_the_bytes(tmp_path: Path) -> None:
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    one.write_bytes(b"id\n1\n" * 100_000)
+    two.write_bytes(b"id\n1\n" * 100_000)
+    digests = FileDigests()
+    digest = digests.digest(one)
+    assert digest.startswith("xxh3_128/64MiB:") and len(digest) == len("xxh3_128/64MiB:") + 32
+    assert digests.digest(two) == digest  # same bytes, same digest, whatever the name
+    with two.open("r+b") as fh:  # one byte in the middle, same size
+        fh.seek(300_001)
+        fh.write(b"2")
+    assert digests.digest(two) != digest
+
+
+def test_a_big_file_hashes_the_same_whatever_its_segments_and_threads(tmp_path: Path, monkeypatch) -> None:
+    import datamill.sources._files as files
+
+    data = tmp_path / "big.csv"
+    data.write_bytes(bytes(range(256)) * 40_000)  # 10,240,000 bytes
+    monkeypatch.setattr(files, "_SEGMENT", 1 << 20)  # 10 segments, hashed on every core
+    many = files.content_hash(data, data.stat().st_size)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert files.content_hash(data, data.stat().st_size) == many
+    with data.open("r+b") as fh:  # one byte in the last segment
+        fh.seek(10_000_000)
+        fh.write(b"\xff")
+    assert files.content_hash(data, data.stat().st_size) != many

@@ -22,7 +22,7 @@ from datamill.exceptions import SourceError
 from datamill.sources._csv_sniff import DUCKDB_ENCODINGS, Sniffed, open_bytes
 from datamill.sources.base import BadRow, ReadContext
 
-__all__ = ["Scan", "physical_lines", "long_lines", "raw_line", "not_valid"]
+__all__ = ["Scan", "physical_lines", "long_lines", "may_hold_long_lines", "raw_line", "not_valid"]
 
 _CHUNK = 8 << 20
 
@@ -178,6 +178,39 @@ def physical_lines(file: Path, positions: list[int], newline: bytes = b"\n") -> 
             lines += chunk.count(newline)
             seen = end
     return out
+
+
+def may_hold_long_lines(file: Path, length: int, newline: bytes = b"\n") -> bool:
+    """Whether ``file`` may hold a line of ``length`` bytes or more; ``False`` proves that it does not.
+
+    Such a line covers a whole aligned block of ``length // 2`` bytes, so a line end in every
+    block is the proof: a few KiB read per block from its start, not the whole file. A compressed
+    file cannot be read that way, so it may always hold one.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = f.write_bytes(b"id,text\\n" + b"1,abc\\n" * 1000 + b"2," + b"x" * 5000 + b"\\n")
+    >>> may_hold_long_lines(f, 1000), may_hold_long_lines(f, 10_000)
+    (True, False)
+    """
+    if file.name.lower().endswith(".gz"):
+        return True
+    block = max(length // 2, 1)
+    size = file.stat().st_size
+    with open(file, "rb") as fh:
+        for start in range(0, size - block + 1, block):
+            fh.seek(start)
+            left = block
+            while left > 0:
+                chunk = fh.read(min(1 << 16, left))
+                if newline in chunk:
+                    break
+                left -= len(chunk)
+            else:
+                return True
+    return False
 
 
 def long_lines(file: Path, limit: int, newline: bytes = b"\n") -> list[tuple[int, int, int]]:

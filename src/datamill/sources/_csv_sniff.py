@@ -13,6 +13,7 @@ import codecs
 import csv
 import gzip
 import io
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,7 +31,6 @@ _ALIASES = {"utf8": "utf-8", "utf-8-sig": "utf-8", "latin1": "latin-1", "iso-885
             "iso8859-1": "latin-1", "utf16": "utf-16", "utf-16le": "utf-16", "utf-16be": "utf-16"}
 _INT = re.compile(r"^[+-]?\d{1,18}$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|nan)$", re.I)
-_BOOL = {"true", "false"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TS = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 
@@ -140,21 +140,34 @@ def _detect_encoding(sample: bytes, file: Path, warnings: list[str]) -> str:
     return guess
 
 
+_BOOLEAN = re.compile(r"^(?:[tT][rR][uU][eE]|[fF][aA][lL][sS][eE])$")
+_KINDS = [("BIGINT", _INT), ("DOUBLE", _FLOAT), ("BOOLEAN", _BOOLEAN), ("DATE", _DATE), ("TIMESTAMP", _TS)]
+
+
+def _every(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """``pattern`` (``^...$``) repeated over values joined by NUL: one regex pass for a whole column."""
+    body = pattern.pattern.removeprefix("^").removesuffix("$")
+    return re.compile(f"(?:{body})(?:\\x00(?:{body}))*", pattern.flags)
+
+
+_EVERY = [(name, _every(pattern)) for name, pattern in _KINDS]
+
+
 def value_type(values: list[str]) -> str:
-    """The narrowest DuckDB type that every non-empty value fits."""
-    seen = [v.strip() for v in values if v.strip() != ""]
+    """The narrowest DuckDB type that every non-empty value fits.
+
+    Examples
+    --------
+    >>> value_type(["1", " -2 ", ""]), value_type(["1", "2.5"]), value_type(["TRUE", "false"]), value_type(["a"])
+    ('BIGINT', 'DOUBLE', 'BOOLEAN', 'VARCHAR')
+    """
+    seen = [v for v in map(str.strip, values) if v]
     if not seen:
         return "VARCHAR"
-    for name, fits in (
-        ("BIGINT", lambda v: bool(_INT.match(v))),
-        ("DOUBLE", lambda v: bool(_FLOAT.match(v))),
-        ("BOOLEAN", lambda v: v.lower() in _BOOL),
-        ("DATE", lambda v: bool(_DATE.match(v))),
-        ("TIMESTAMP", lambda v: bool(_TS.match(v))),
-    ):
-        if all(fits(v) for v in seen):
-            return name
-    return "VARCHAR"
+    joined = "\x00".join(seen)
+    if joined.count("\x00") == len(seen) - 1:  # no value holds a NUL itself
+        return next((name for name, every in _EVERY if every.fullmatch(joined)), "VARCHAR")
+    return next((name for name, one in _KINDS if all(one.fullmatch(v) for v in seen)), "VARCHAR")
 
 
 def _pick_delimiter(text: str, quote: str) -> str:
@@ -221,6 +234,13 @@ def dedupe(names: list[str]) -> tuple[list[str], list[str]]:
 
 
 _TYPE_ROWS = 5_000
+_DELIMITER_CHARS = 64 << 10
+
+
+def _head(text: str, chars: int) -> str:
+    """``text`` up to the first line end after ``chars`` characters."""
+    end = text.find("\n", chars)
+    return text if end < 0 else text[:end]
 
 
 def sniff(file: Path, *, encoding: str | None, delimiter: str | None, header: bool | None, quote: str) -> Sniffed:
@@ -252,13 +272,16 @@ def sniff(file: Path, *, encoding: str | None, delimiter: str | None, header: bo
             )
         text = text[:cut]
     try:
-        delim = delimiter or _pick_delimiter(text, quote)
-        rows = [r for r in csv.reader(io.StringIO(text), delimiter=delim, quotechar=quote) if r]
+        # the delimiter shows in the first few hundred lines; types and the header rule need a few thousand rows
+        delim = delimiter or _pick_delimiter(_head(text, _DELIMITER_CHARS), quote)
+        reader = csv.reader(io.StringIO(text), delimiter=delim, quotechar=quote)
+        rows = [r for r in itertools.islice(reader, _TYPE_ROWS + 2) if r]
+        cut = next(reader, None) is None and not whole  # the sample's last record may be cut short
     except csv.Error as exc:
         raise SourceError(
             f"{file.name}: cannot make out its CSV layout ({exc}) (set delimiter:, quote: and header:)"
         ) from None
-    if not whole and len(rows) > 2:
+    if cut and len(rows) > 2:
         rows = rows[:-1]  # the last record may be cut by the sample's end (quoted newline)
     if not rows:
         raise SourceError(f"{file.name} has no rows, only blank lines (check path:)")
@@ -273,7 +296,7 @@ def sniff(file: Path, *, encoding: str | None, delimiter: str | None, header: bo
         body = rows[1:]
     else:
         names, body = [f"column{i}" for i in range(width)], rows
-    sample_body = body[:_TYPE_ROWS]
-    types = [value_type([r[i] for r in sample_body if len(r) == width]) for i in range(width)]
+    columns = list(zip(*(r for r in body[:_TYPE_ROWS] if len(r) == width))) or [()] * width
+    types = [value_type(list(values)) for values in columns]
     return Sniffed(enc, delim, has_header, names, types, header_only=whole and has_header and not body,
                    warnings=warnings, newline=newline)

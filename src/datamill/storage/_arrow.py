@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.types as pt
 
 from datamill.exceptions import StorageError
@@ -99,6 +98,8 @@ def duplicate_keys(table: pa.Table, keys: Sequence[str]) -> int:
     Rows with a null key are left out: a null matches nothing, so such rows are
     always inserted (as in SQL's unique indexes).
     """
+    import pyarrow.compute as pc  # here: loading it costs every run 0.05 s
+
     keyed = table.select(list(keys))
     for key in keys:
         keyed = keyed.filter(pc.is_valid(keyed[key]))
