@@ -55,6 +55,8 @@ class Dialect(ABC):
     # pyarrow computations (:mod:`datamill.profile`'s wide-table path) give this
     # dialect's results, so work on an in-memory Arrow table may be done there
     matches_arrow: ClassVar[bool] = False
+    # relative standard error of ``approx_count_distinct`` (a HyperLogLog estimate) on this engine
+    approx_distinct_error: ClassVar[float] = 0.05
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -190,8 +192,12 @@ class Dialect(ABC):
 
     @abstractmethod
     def sample_rows(self, columns: str, table: str, n: int, rows: int, seed: int) -> str:
-        """A query of at most ``n`` of ``table``'s ``rows`` rows (its ``columns``), each kept
-        independently at random with a fixed ``seed`` (a uniform sample)."""
+        """A query of about ``n`` of ``table``'s ``rows`` rows (its ``columns``): each row kept
+        independently with probability ``n / rows`` and a fixed ``seed``.
+
+        A uniform sample: nothing is cut at a limit (a limit would drop the rows
+        the engine happens to read last), so its size varies by about ``sqrt(n)``.
+        """
 
 
 def fill_window(partition: list[str], order: list[str], backward: bool) -> str:
