@@ -11,8 +11,6 @@ import difflib
 from collections.abc import Iterable, Mapping
 
 import pyarrow as pa
-import sqlglot
-from sqlglot import exp
 
 from datamill._registry import did_you_mean
 from datamill.exceptions import EngineError
@@ -71,6 +69,9 @@ def column_not_found(
 
 def table_for_alias(query: str, alias: str) -> str:
     """The table an alias in ``query`` stands for, or ``alias`` itself when unknown."""
+    import sqlglot  # here, not at the top: engines that run only generated SQL never load it
+    from sqlglot import exp
+
     try:
         tree = sqlglot.parse_one(query, read="duckdb")
     except sqlglot.errors.SqlglotError:

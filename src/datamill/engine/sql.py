@@ -1,16 +1,21 @@
-"""SQL helpers shared by engines and the pipeline: parsing with SQLGlot, no execution."""
+"""SQL helpers shared by engines and the pipeline: parsing with SQLGlot, no execution.
+
+SQLGlot loads when SQL is first parsed (a third of a second): engines that
+only run generated SQL (profiles, checks) never pay for it.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import ParseError
 
 from datamill.exceptions import EngineError
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 __all__ = ["NOT_A_QUERY", "check_syntax", "duckdb_message", "is_query", "referenced_tables", "translate"]
 
@@ -18,6 +23,9 @@ NOT_A_QUERY = "engines run one SELECT query (or WITH ... SELECT); this SQL is an
 
 
 def _parse(query: str, dialect: str = "duckdb") -> list[exp.Expression]:
+    import sqlglot
+    from sqlglot.errors import ParseError
+
     try:
         return [e for e in sqlglot.parse(query, read=dialect) if e is not None]
     except ParseError as exc:
@@ -59,6 +67,8 @@ def is_query(query: str, dialect: str = "duckdb") -> bool:
     >>> is_query("with t as (select 1 as x) select x from t"), is_query("drop table t")
     (True, False)
     """
+    from sqlglot import exp
+
     try:
         trees = _parse(query, dialect)
     except EngineError:
@@ -74,6 +84,8 @@ def referenced_tables(query: str, dialect: str = "duckdb") -> list[str]:
     >>> referenced_tables("with t as (select * from a) select * from t join b using (id)")
     ['a', 'b']
     """
+    from sqlglot import exp
+
     names: list[str] = []
     for tree in _parse(query, dialect):
         ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
@@ -97,6 +109,8 @@ def translate(
     >>> translate("select list_value(1, 2) as xs", to="spark")
     'SELECT ARRAY(1, 2) AS xs'
     """
+    import sqlglot
+
     to_spark = source == "duckdb" and to == "spark"
     if to_spark:
         from datamill.engine._spark_sql import DuckDBAsWritten, rewrite_for_spark
@@ -112,10 +126,6 @@ def translate(
         raise EngineError(f"this SQL cannot be translated for {to}: {exc}") from None
 
 
-_TZ_TYPES = (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)
-_NTZ = exp.DataType.build("TIMESTAMP_NTZ", dialect="spark")
-
-
 def _fix_for_spark(tree: exp.Expression, schemas: Mapping[str, pa.Schema]) -> exp.Expression:
     """Keep DuckDB's result types where Spark's functions return others.
 
@@ -127,6 +137,9 @@ def _fix_for_spark(tree: exp.Expression, schemas: Mapping[str, pa.Schema]) -> ex
     ``date_trunc`` of an expression of unknown type is taken as naive (DuckDB's
     TIMESTAMP), ``+ interval`` of one is left alone.
     """
+    from sqlglot import exp
+
+    ntz = exp.DataType.build("TIMESTAMP_NTZ", dialect="spark")
     aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
 
     def kind(arg: exp.Expression) -> str | None:
@@ -134,13 +147,13 @@ def _fix_for_spark(tree: exp.Expression, schemas: Mapping[str, pa.Schema]) -> ex
 
     def fix(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.TimestampTrunc | exp.DateTrunc) and kind(node.this) != "zoned":
-            return exp.Cast(this=node, to=_NTZ.copy())
+            return exp.Cast(this=node, to=ntz.copy())
         if (
             isinstance(node, exp.Add | exp.Sub)
             and isinstance(node.expression, exp.Interval)
             and kind(node.this) == "date"
         ):
-            return exp.Cast(this=exp.Paren(this=node), to=_NTZ.copy())
+            return exp.Cast(this=exp.Paren(this=node), to=ntz.copy())
         return node
 
     return tree.copy().transform(fix, copy=False)
@@ -150,10 +163,12 @@ def _kind_of(
     arg: exp.Expression, aliases: Mapping[str, str], schemas: Mapping[str, pa.Schema]
 ) -> str | None:
     """``"date"``, ``"naive"`` or ``"zoned"`` for a date or timestamp ``arg``, else ``None``."""
+    from sqlglot import exp
+
     if isinstance(arg, exp.Cast):
         if arg.to.this == exp.DataType.Type.DATE:
             return "date"
-        if arg.to.this in _TZ_TYPES:
+        if arg.to.this in (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ):
             return "zoned"
         return "naive" if arg.to.is_type(*exp.DataType.TEMPORAL_TYPES) else None
     if isinstance(arg, exp.Column):
