@@ -185,6 +185,11 @@ class Dialect(ABC):
         """A ``WITH`` item the planner inlines into each place that reads it."""
         return f"{name} AS ({query})"
 
+    def value_counts(self, expr: str) -> str | None:
+        """An aggregate giving each value of ``expr`` (NULL left out) and how many rows hold it, as a
+        ``MAP``; ``None`` where the engine has none (callers then ``GROUP BY`` the value)."""
+        return None
+
     def system_sample(self, percent: float, seed: int) -> str | None:
         """A clause after a table name that keeps a repeatable ``percent`` of its rows, reading
         only what it keeps (whole blocks); ``None`` where the engine cannot."""

@@ -112,6 +112,9 @@ class DuckDBDialect(Dialect):
     def inline_cte(self, name: str, query: str) -> str:
         return f"{name} AS NOT MATERIALIZED ({query})"
 
+    def value_counts(self, expr: str) -> str | None:
+        return f"histogram({expr})"
+
     def system_sample(self, percent: float, seed: int) -> str | None:
         return f"USING SAMPLE {percent:.4f}% (system, {seed})"
 
