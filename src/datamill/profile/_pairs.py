@@ -20,8 +20,8 @@ import numpy as np
 from datamill.profile._ranks import ranks_within, sorted_ranks
 from datamill.profile._sample import Sample
 
-__all__ = ["NumericPairs", "binned", "correlations", "cramers_v", "eta", "numeric_pairs", "pairwise_pearson", "ranks",
-           "scatter_bins"]
+__all__ = ["NumericPairs", "binned", "correlations", "cramers_v", "eta", "numeric_columns", "numeric_pairs",
+           "numeric_pairs_missing", "pairwise_pearson", "ranks", "scatter_bins"]
 
 HEATMAP_COLUMNS = 30
 MAX_NUMERIC = 300  # numeric columns whose correlations are computed (wide tables: the first ones)
@@ -43,31 +43,43 @@ def ranks(x: np.ndarray) -> np.ndarray:
 def pairwise_pearson(x: np.ndarray | list[np.ndarray]) -> np.ndarray:
     """Pearson r of every pair of columns of ``x`` (rows x columns, or a list of columns; NaN = missing),
     each pair over the rows where both are present."""
-    cols = list(x.T) if isinstance(x, np.ndarray) else x
-    k = len(cols)
-    n, sx, sxx, sxy = (np.zeros((k, k)) for _ in range(4))
+    return _pearson_sets([list(x.T) if isinstance(x, np.ndarray) else x])[0]
+
+
+def _pearson_sets(sets: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """:func:`pairwise_pearson` of each set of columns; column ``i`` of every set is missing on the same rows
+    (values and their ranks), so the rows both columns hold are counted once for all sets."""
+    k = len(sets[0])
+    n = np.zeros((k, k))
+    sums = [[np.zeros((k, k)) for _ in range(3)] for _ in sets]  # per set: sx, sxx, sxy
     with np.errstate(invalid="ignore", divide="ignore"):
         # scale first (each column by its own mean and spread): no cancellation below
-        scale = [_scale(c) for c in cols]
-        for start in range(0, len(cols[0]) if k else 0, BLOCK):  # blocks: temporaries stay small
-            z = np.column_stack([(c[start:start + BLOCK] - mu) / sd for c, (mu, sd) in zip(cols, scale, strict=True)])
-            m = ~np.isnan(z)
-            z[~m] = 0.0
-            m = m.astype("float64")
-            n += m.T @ m
-            sx += z.T @ m  # sx[i, j]: sum of column i over rows where j is present
-            sxx += (z * z).T @ m
-            sxy += z.T @ z
-        cov = sxy / n - (sx / n) * (sx.T / n)
-        var = sxx / n - (sx / n) ** 2
-        r = cov / np.sqrt(var * var.T)
-    r[n < 3] = np.nan
-    return np.clip(r, -1.0, 1.0)
+        scales = [[_scale(c) for c in cols] for cols in sets]
+        for start in range(0, len(sets[0][0]) if k else 0, BLOCK):  # blocks: temporaries stay small
+            m = None
+            for cols, scale, (sx, sxx, sxy) in zip(sets, scales, sums, strict=True):
+                z = np.column_stack([(c[start:start + BLOCK] - mu) / sd for c, (mu, sd) in zip(cols, scale, strict=True)])
+                missing = np.isnan(z)
+                z[missing] = 0.0
+                if m is None:
+                    m = (~missing).astype("float64")
+                    n += m.T @ m
+                sx += z.T @ m  # sx[i, j]: sum of column i over rows where j is present
+                sxx += (z * z).T @ m
+                sxy += z.T @ z
+        out = []
+        for sx, sxx, sxy in sums:
+            cov = sxy / n - (sx / n) * (sx.T / n)
+            var = sxx / n - (sx / n) ** 2
+            r = cov / np.sqrt(var * var.T)
+            r[n < 3] = np.nan
+            out.append(np.clip(r, -1.0, 1.0))
+    return out
 
 
-def _spearman(s: Sample, nums: list[str]) -> np.ndarray:
-    """Spearman's rho of every pair, each over the rows where both are present (ranked again there)."""
-    m = pairwise_pearson([s.ranks[n] for n in nums])  # right wherever a pair's columns are present on the same rows
+def _spearman(s: Sample, nums: list[str], m: np.ndarray) -> np.ndarray:
+    """Spearman's rho of every pair, each over the rows where both are present (ranked again there);
+    ``m``: Pearson's r of the ranks, right wherever a pair's columns are present on the same rows."""
     present = [~np.isnan(s.numeric[n]) for n in nums]
     counts = [int(p.sum()) for p in present]
     for i, j in zip(*np.triu_indices(len(nums), 1), strict=True):
@@ -99,12 +111,16 @@ def _scale(x: np.ndarray) -> tuple[float, float]:
 
 def cramers_v(a: np.ndarray, b: np.ndarray) -> float | None:
     """Cramér's V of two code arrays (-1: missing)."""
-    ok = (a >= 0) & (b >= 0)
-    total = int(ok.sum())
+    if len(a) and min(int(a.min()), int(b.min())) >= 0:  # nothing missing: no mask to apply
+        x, y = a, b
+    else:
+        ok = (a >= 0) & (b >= 0)
+        x, y = a[ok], b[ok]
+    total = len(x)
     if total < 2:
         return None
     kb = int(b.max()) + 1
-    table = np.bincount(a[ok] * kb + b[ok], minlength=(int(a.max()) + 1) * kb).reshape(-1, kb).astype("float64")
+    table = np.bincount(x * kb + y, minlength=(int(a.max()) + 1) * kb).reshape(-1, kb).astype("float64")
     table = table[table.sum(1) > 0][:, table.sum(0) > 0]  # categories present in both
     ka, kb = table.shape
     if min(ka, kb) < 2:
@@ -204,8 +220,7 @@ def _mixed(s: Sample, nums: list[str], cats: list[str], pairs: list[dict[str, An
 
 
 def _varies(x: np.ndarray) -> bool:
-    finite = x[~np.isnan(x)]
-    return len(finite) > 2 and bool(finite.min() < finite.max())
+    return bool(np.fmin.reduce(x) < np.fmax.reduce(x))  # NaN-ignoring, without a copy
 
 
 @dataclass
@@ -219,10 +234,21 @@ class NumericPairs:
 
 def numeric_pairs(s: Sample, exclude: set[str] | frozenset[str] = frozenset()) -> NumericPairs:
     """Both matrices for the first :data:`MAX_NUMERIC` numeric columns that vary, less ``exclude``."""
-    nums = [n for n in s.numeric if n not in exclude and n in s.ranks and _varies(s.numeric[n])][:MAX_NUMERIC]
+    nums = numeric_columns(s, exclude)
     if len(nums) < 2:
         return NumericPairs(nums, np.eye(len(nums)), np.eye(len(nums)))
-    return NumericPairs(nums, pairwise_pearson([s.numeric[n] for n in nums]), _spearman(s, nums))
+    pearson, ranked = _pearson_sets([[s.numeric[n] for n in nums], [s.ranks[n] for n in nums]])
+    return NumericPairs(nums, pearson, _spearman(s, nums, ranked))
+
+
+def numeric_pairs_missing(s: Sample, numeric: NumericPairs, exclude: set[str] | frozenset[str]) -> bool:
+    """Whether ``numeric`` (computed with an earlier ``exclude``) lacks a column correlations now want."""
+    return bool(set(numeric_columns(s, exclude)) - set(numeric.names))
+
+
+def numeric_columns(s: Sample, exclude: set[str] | frozenset[str]) -> list[str]:
+    """The first :data:`MAX_NUMERIC` numeric columns that vary, less ``exclude``."""
+    return [n for n in s.numeric if n not in exclude and s.finite.get(n, 0) > 2 and _varies(s.numeric[n])][:MAX_NUMERIC]
 
 
 def correlations(s: Sample, exclude: set[str], numeric: NumericPairs | None = None) -> dict[str, Any]:

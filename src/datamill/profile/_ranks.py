@@ -1,8 +1,8 @@
-"""Ranks and distinct counts from one sort (or one count) of a column's values.
+"""Ranks, quantiles and distinct counts from one sort (or one count) of a column's values.
 
 Internal: may change. Spearman correlations need each value's average rank
-(ties share theirs), exact distinct counts the runs of equal values: one
-``argsort`` gives both. Whole numbers over a short range are counted
+(ties share theirs), quantiles the sorted values, exact distinct counts the
+runs of equal values: one ``argsort`` gives all three. Whole numbers over a short range are counted
 instead (``bincount``, no sort). A pair of columns with missing values is
 ranked again over the rows where both are present (:func:`ranks_within`), as
 Spearman's rho with pairwise deletion is defined (pandas, SciPy), without
@@ -11,44 +11,77 @@ sorting again.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Ranking", "counted_ranks", "rank", "ranks_within", "sorted_ranks", "tie_ranks"]
+__all__ = ["Ranking", "counted_ranks", "linear_quantiles", "rank", "ranks_within", "sorted_ranks", "tie_ranks"]
 
 
-def tie_ranks(s: np.ndarray) -> tuple[np.ndarray, int]:
-    """Average ranks (from 1) of sorted values ``s``, ties sharing the mean of theirs; and how many distinct."""
+def runs(s: np.ndarray) -> np.ndarray:
+    """Where each run of equal values in sorted ``s`` begins."""
     new = np.empty(len(s), dtype=bool)
     new[:1] = True
     np.not_equal(s[1:], s[:-1], out=new[1:])
-    distinct = int(new.sum())
-    position = np.arange(len(s))
-    if distinct == len(s):
-        return position + 1.0, distinct
-    first = np.maximum.accumulate(np.where(new, position, 0))  # each run of equal values: its first position
-    end = np.empty(len(s), dtype=bool)
-    end[:-1], end[-1] = new[1:], True
-    last = np.minimum.accumulate(np.where(end, position, len(s))[::-1])[::-1]
-    return (first + last) / 2.0 + 1.0, distinct
+    return np.flatnonzero(new)
 
 
-def sorted_ranks(v: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
-    """Each value's average rank in ``v`` (no NaN), how many distinct values, and the sorting order."""
+def tie_ranks(s: np.ndarray, starts: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Average ranks (from 1) of sorted values ``s``, ties sharing the mean of theirs; and how many distinct.
+    ``starts``: :func:`runs` of ``s``, when known."""
+    starts = runs(s) if starts is None else starts
+    if len(starts) == len(s):
+        return np.arange(1.0, len(s) + 1.0), len(s)
+    counts = np.diff(starts, append=len(s))
+    return np.repeat(starts + (counts + 1) / 2.0, counts), len(starts)  # a run's ranks: start+1 .. start+count
+
+
+def sorted_ranks(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each value's average rank in ``v`` (no NaN), the sorting order, ``v`` sorted, and its :func:`runs`."""
     order = np.argsort(v)
-    avg, distinct = tie_ranks(v[order])
+    s = v[order]
+    starts = runs(s)
+    avg, _ = tie_ranks(s, starts)
     r = np.empty(len(v))
     r[order] = avg
-    return r, distinct, order
+    return r, order, s, starts
 
 
-def counted_ranks(v: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, int]:
-    """As :func:`sorted_ranks` for whole numbers from ``lo`` to ``hi``, by counting them (no sort)."""
+def counted_ranks(v: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, int, np.ndarray]:
+    """As :func:`sorted_ranks` for whole numbers from ``lo`` to ``hi``, by counting them (no sort); in place
+    of the sorted values, how many are at most ``lo``, ``lo + 1``, ... (see :func:`linear_quantiles`)."""
     k = (v - lo).astype(np.int64)
     counts = np.bincount(k, minlength=hi - lo + 1)
-    avg = np.cumsum(counts) - (counts - 1) / 2.0  # the mean of the ranks the value's rows take
-    return avg[k], int(np.count_nonzero(counts))
+    cumulative = np.cumsum(counts)
+    avg = cumulative - (counts - 1) / 2.0  # the mean of the ranks the value's rows take
+    return avg[k], int(np.count_nonzero(counts)), cumulative
+
+
+def linear_quantiles(s: np.ndarray, qs: Sequence[float], start: float | None = None) -> list[float]:
+    """Quantiles of sorted ``s`` with linear interpolation (NumPy's default, DuckDB's ``quantile_cont``).
+
+    With ``start``, ``s`` holds instead how many values are at most ``start``, ``start + 1``, ...
+
+    Examples
+    --------
+    >>> linear_quantiles(np.array([1.0, 2.0, 4.0]), [0.5, 0.75]), linear_quantiles(np.array([2, 2, 3]), [0.5], start=5)
+    ([2.0, 3.0], [5.0])
+    """
+    n = len(s) if start is None else int(s[-1])
+
+    def nth(i: int) -> float:
+        return float(s[i]) if start is None else start + float(np.searchsorted(s, i, side="right"))
+
+    out = []
+    for q in qs:
+        pos = q * (n - 1)
+        lo = int(math.floor(pos))
+        t = pos - lo
+        a, b = nth(lo), nth(min(lo + 1, n - 1))
+        out.append(a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t))  # as NumPy: exact at both ends
+    return out
 
 
 @dataclass
@@ -60,29 +93,29 @@ class Ranking:
     hi: int = 0
 
 
-def rank(x: np.ndarray, whole: bool = False) -> tuple[np.ndarray, int, Ranking]:
-    """Average ranks of ``x`` (NaN stays NaN), how many distinct values it has, and how it was ranked.
+def rank(x: np.ndarray, qs: Sequence[float], whole: bool = False) -> tuple[np.ndarray, list[float], int, Ranking]:
+    """Average ranks of ``x`` (NaN stays NaN), its quantiles at ``qs`` (linear interpolation), how many
+    distinct values it has, and how it was ranked. ``x`` has at least one value.
 
     ``whole``: the values are whole numbers (an integer column), counted when their range is short.
     """
     present = ~np.isnan(x)
     every = bool(present.all())
     v = x if every else x[present]
-    if not len(v):
-        return np.full(len(x), np.nan), 0, Ranking()
     lo, hi = float(v.min()), float(v.max())
     if whole and hi - lo < 4 * len(v) + 1_000:  # few values, or dense keys: count them
-        r, distinct = counted_ranks(v, int(lo), int(hi))
-        how = Ranking(None, int(lo), int(hi))
+        r, distinct, cumulative = counted_ranks(v, int(lo), int(hi))
+        quantiles, how = linear_quantiles(cumulative, qs, start=lo), Ranking(None, int(lo), int(hi))
     else:
-        r, distinct, order = sorted_ranks(v)
+        r, order, ordered, starts = sorted_ranks(v)
         rows = order if every else np.flatnonzero(present)[order]
+        quantiles, distinct = linear_quantiles(ordered, qs), len(starts)
         how = Ranking(rows.astype(np.int32) if len(x) < 2**31 else rows)  # kept until the pairs are ranked: half the memory
     if not every:
         full = np.full(len(x), np.nan)
         full[present] = r
         r = full
-    return r, distinct, how
+    return r, quantiles, distinct, how
 
 
 def ranks_within(x: np.ndarray, how: Ranking, keep: np.ndarray) -> np.ndarray:

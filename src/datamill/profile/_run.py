@@ -9,6 +9,7 @@ and duplicate rows compared by value.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -84,7 +85,7 @@ def _compute(inp: Any, schema: Any, target: str | None, exact: bool) -> dict[str
     from datamill.engine.base import ArrowScan
     from datamill.profile._arrow_stats import WIDE, arrow_columns
     from datamill.profile._columns import duplicates_only, exact_duplicates, pass_one
-    from datamill.profile._sample import fetch_rows, rank_numbers, set_quantiles, start_sample
+    from datamill.profile._sample import fetch_rows, rank_numbers, start_sample
     from datamill.profile._sql import ProfileSQL
 
     frame = Frame(inp.engine, inp.scan)
@@ -104,11 +105,10 @@ def _compute(inp: Any, schema: Any, target: str | None, exact: bool) -> dict[str
         sample = start_sample(fetched, columns)
         names, patterns = [], {}
         if rows:
-            used = set_quantiles(columns, sample)
-            quantile_rows = used if fetched.sampled else {}
             held = frozenset(fetched.table.column_names)
-            duplicates, names, patterns, numeric = _side_by_side(frame, schema, fq, columns, rows, exact, held, fetched,
-                                                                 sample, coded)
+            duplicates, names, patterns, numeric, used = _side_by_side(frame, schema, fq, columns, rows, exact, held,
+                                                                       fetched, sample, coded)
+            quantile_rows = used if fetched.sampled else {}
             distinct_rows = duplicates if exact else distinct_rows
         else:
             rank_numbers(sample, _whole(columns))
@@ -122,7 +122,8 @@ def _whole(columns: dict[str, dict[str, Any]]) -> frozenset[str]:
 
 def _side_by_side(frame: Any, schema: Any, fq: Any, columns: dict[str, dict[str, Any]], rows: int, exact: bool,
                   held: frozenset[str], fetched: Any, sample: Any, coded: frozenset[str]) -> tuple[Any, ...]:
-    """The engine's remaining passes in a second thread while NumPy ranks and correlates the fetched rows.
+    """The engine's remaining passes in a second thread while NumPy ranks and correlates the fetched rows;
+    returns duplicate rows (exact mode), missing patterns, the numeric pairs and the values each quantile used.
 
     Both release the GIL for their heavy work, so a second core is used
     while the other waits; the engine thread writes only to ``columns``, the
@@ -130,27 +131,33 @@ def _side_by_side(frame: Any, schema: Any, fq: Any, columns: dict[str, dict[str,
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from datamill.profile._alerts import possible_ids
     from datamill.profile._pairs import numeric_pairs
-    from datamill.profile._sample import add_codes, rank_numbers
+    from datamill.profile._sample import add_codes, rank_numbers, set_quantiles
 
+    ranked = threading.Event()  # the quantiles the histograms' ranges need are known
     with ThreadPoolExecutor(1, thread_name_prefix="datamill-profile") as pool:
-        on_engine = pool.submit(_engine_passes, frame, schema, fq, columns, rows, exact, held)
+        on_engine = pool.submit(_engine_passes, frame, schema, fq, columns, rows, exact, held, ranked)
         try:
             rank_numbers(sample, _whole(columns))
+            used = set_quantiles(columns, sample)
+            ranked.set()
             add_codes(sample, fetched, columns, numbers=False)
             # the rows' text is coded now; only numbers may still need codes (few values, the target)
             fetched.table = fetched.table.select([n for n in fetched.table.column_names if n in sample.numeric])
-            numeric = numeric_pairs(sample, coded)
+            numeric = numeric_pairs(sample, coded | possible_ids(columns))  # as the estimates stand: checked after
             sample.ranks, sample.ranking = {}, {}  # done with: free them before the engine's last passes end
         finally:
+            ranked.set()
             duplicates, names, patterns = on_engine.result()
-    return duplicates, names, patterns, numeric
+    return duplicates, names, patterns, numeric, used
 
 
 def _engine_passes(frame: Any, schema: Any, fq: Any, columns: dict[str, dict[str, Any]], rows: int, exact: bool,
-                   held: frozenset[str]) -> tuple[int | None, list[str], dict[int, int]]:
+                   held: frozenset[str], ranked: threading.Event) -> tuple[int | None, list[str], dict[int, int]]:
     """Central moments where needed, top values, bins and missing patterns; in exact mode also distinct
-    counts of the columns the fetched rows do not hold, and duplicate rows compared by value."""
+    counts of the columns the fetched rows do not hold, and duplicate rows compared by value. The bins
+    wait for ``ranked`` (quantiles set: a histogram of a column with outliers spans its 1st-99th)."""
     from datamill.profile._columns import exact_duplicates, pass_two
     from datamill.profile._counts import bins_and_patterns, exact_distinct, top_values
 
@@ -160,6 +167,7 @@ def _engine_passes(frame: Any, schema: Any, fq: Any, columns: dict[str, dict[str
     if exact:
         exact_distinct(frame, schema, fq, columns, [n for n, c in columns.items() if not c["distinct_exact"] and n not in held])
         duplicates = exact_duplicates(frame, schema, fq)
+    ranked.wait()
     names, patterns = bins_and_patterns(frame, schema, fq, columns)
     return duplicates, names, patterns
 
@@ -169,8 +177,8 @@ def _pairs_and_target(inp: Any, fq: Any, rows: int, distinct_rows: int | None, c
                       target: str | None, coded: frozenset[str], exact: bool,
                       quantile_rows: dict[str, int]) -> dict[str, Any]:
     from datamill.profile._alerts import possible_ids
-    from datamill.profile._pairs import correlations, scatter_bins
-    from datamill.profile._sample import add_codes
+    from datamill.profile._pairs import correlations, numeric_pairs_missing, scatter_bins
+    from datamill.profile._sample import add_codes, rank_numbers
     from datamill.profile._target import target_analysis
 
     if exact:  # the distinct counts still estimated are those of columns the fetched rows hold
@@ -180,6 +188,9 @@ def _pairs_and_target(inp: Any, fq: Any, rows: int, distinct_rows: int | None, c
     add_codes(sample, fetched, columns, coded)
     del fetched  # exact mode: the rows as Arrow; the sample holds them as NumPy from here
     ids = possible_ids(columns)
+    if numeric is not None and numeric_pairs_missing(sample, numeric, ids | coded):  # an estimate changed its mind
+        rank_numbers(sample, _whole(columns))
+        numeric = None
     corr = correlations(sample, ids | coded, numeric)
     tgt = target_analysis(sample, columns, target, ids) if target and rows else None
     return {"rows": rows, "distinct_rows": distinct_rows, "columns": columns, "exact": exact,

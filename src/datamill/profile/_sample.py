@@ -200,7 +200,7 @@ def _as_codes(col: pa.ChunkedArray) -> tuple[np.ndarray, list[str], int]:
 
 
 def start_sample(rows: Rows, columns: dict[str, dict[str, Any]]) -> Sample:
-    """The fetched rows' numeric columns as floats, and their :data:`QUANTILES` (linear interpolation)."""
+    """The fetched rows' numeric columns as floats (ranked later: :func:`rank_numbers`)."""
     s = Sample(rows.n, rows.of, rows.how)
     for name in rows.table.column_names:
         if columns[name]["kind"] != "numeric":
@@ -208,22 +208,20 @@ def start_sample(rows: Rows, columns: dict[str, dict[str, Any]]) -> Sample:
         raw = floats(rows.table.column(name))
         finite = np.isfinite(raw)
         every = bool(finite.all())
-        s.numeric[name] = x = raw if every else np.where(finite, raw, np.nan)
-        s.finite[name] = n = len(x) if every else int(finite.sum())
-        if n:
-            s.quantiles[name] = np.quantile(x if every else x[finite], QUANTILES).tolist()
-        if not rows.sampled:  # distinct values come from the ranking; infinities counted here
-            s.distinct[name] = int(np.isposinf(raw).any()) + int(np.isneginf(raw).any())
+        s.numeric[name] = raw if every else np.where(finite, raw, np.nan)
+        s.finite[name] = len(raw) if every else int(finite.sum())
+        if not rows.sampled:  # exact distinct counts: the ranking adds the finite values'
+            s.distinct[name] = 0 if every else int(np.isposinf(raw).any()) + int(np.isneginf(raw).any())
     return s
 
 
 def rank_numbers(s: Sample, whole: frozenset[str]) -> None:
-    """Average ranks of each numeric column (``whole``: columns of whole numbers, counted not sorted),
-    and, when the sample is every row, their exact distinct counts."""
+    """Each numeric column's average ranks, :data:`QUANTILES` and (when the sample is every row) exact
+    distinct count, from one sort each (``whole``: columns of whole numbers, counted instead)."""
     for name, x in s.numeric.items():
         if not s.finite[name]:
             continue
-        s.ranks[name], distinct, s.ranking[name] = rank(x, whole=name in whole)
+        s.ranks[name], s.quantiles[name], distinct, s.ranking[name] = rank(x, QUANTILES, whole=name in whole)
         if name in s.distinct:
             s.distinct[name] += distinct
 
