@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from datamill.profile._ranks import ranks_within, sorted_ranks
+from datamill.profile._ranks import ranks_within, ranks_within_sorted, sorted_ranks
 from datamill.profile._sample import Sample
 
 __all__ = ["NumericPairs", "binned", "correlations", "cramers_v", "eta", "numeric_columns", "numeric_pairs",
@@ -89,10 +89,25 @@ def _spearman(s: Sample, nums: list[str], m: np.ndarray) -> np.ndarray:
         both = int(keep.sum())
         if both == counts[i] == counts[j]:
             continue
-        a, b = (s.ranks[n][keep] if both == counts[k] else ranks_within(s.numeric[n], s.ranking[n], keep)
-                for k, n in ((i, nums[i]), (j, nums[j])))
+        a, b = _ranked_again(s, nums[i], nums[j], keep, both != counts[i], both != counts[j])
         m[i, j] = m[j, i] = _pearson(a, b) if both >= 3 else np.nan
     return m
+
+
+def _ranked_again(s: Sample, a: str, b: str, keep: np.ndarray, again_a: bool, again_b: bool) -> tuple[np.ndarray, ...]:
+    """The ranks of ``a`` and ``b`` over the rows in ``keep`` (ranked again there where ``again_*``), aligned.
+
+    A sorted column ranked again stays in its sorted order and the other is
+    read in that order: one gather instead of scattering back to rows.
+    """
+    for x, y, again_x, again_y in ((a, b, again_a, again_b), (b, a, again_b, again_a)):
+        if again_x and s.ranking[x].rows is not None:
+            rows, rx = ranks_within_sorted(s.ranking[x], keep)
+            ry = ranks_within(s.numeric[y], s.ranking[y], keep) if again_y else s.ranks[y]
+            return rx, ry[rows]
+    ra = ranks_within(s.numeric[a], s.ranking[a], keep) if again_a else s.ranks[a]
+    rb = ranks_within(s.numeric[b], s.ranking[b], keep) if again_b else s.ranks[b]
+    return ra[keep], rb[keep]
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Ranking", "counted_ranks", "linear_quantiles", "rank", "ranks_within", "sorted_ranks", "tie_ranks"]
+__all__ = ["Ranking", "counted_ranks", "linear_quantiles", "rank", "ranks_within", "ranks_within_sorted", "runs",
+           "sorted_ranks", "tie_ranks"]
 
 
 def runs(s: np.ndarray) -> np.ndarray:
@@ -32,10 +33,15 @@ def tie_ranks(s: np.ndarray, starts: np.ndarray | None = None) -> tuple[np.ndarr
     """Average ranks (from 1) of sorted values ``s``, ties sharing the mean of theirs; and how many distinct.
     ``starts``: :func:`runs` of ``s``, when known."""
     starts = runs(s) if starts is None else starts
+    r = np.arange(1.0, len(s) + 1.0)
     if len(starts) == len(s):
-        return np.arange(1.0, len(s) + 1.0), len(s)
+        return r, len(s)
     counts = np.diff(starts, append=len(s))
-    return np.repeat(starts + (counts + 1) / 2.0, counts), len(starts)  # a run's ranks: start+1 .. start+count
+    tied = counts > 1  # only runs of two or more change: usually few
+    first, size = starts[tied], counts[tied]
+    offset = np.arange(size.sum()) - np.repeat(np.cumsum(size) - size, size)  # 0, 1, .. within each run
+    r[np.repeat(first, size) + offset] = np.repeat(first + (size + 1) / 2.0, size)  # a run's ranks: first+1 .. first+size
+    return r, len(starts)
 
 
 def sorted_ranks(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -86,9 +92,10 @@ def linear_quantiles(s: np.ndarray, qs: Sequence[float], start: float | None = N
 
 @dataclass
 class Ranking:
-    """How a column was ranked: the rows of its values in sorted order, or (counted) its range."""
+    """How a column was ranked: its values sorted and the row of each, or (counted) its range."""
 
     rows: np.ndarray | None = None
+    values: np.ndarray | None = None
     lo: int = 0
     hi: int = 0
 
@@ -105,12 +112,12 @@ def rank(x: np.ndarray, qs: Sequence[float], whole: bool = False) -> tuple[np.nd
     lo, hi = float(v.min()), float(v.max())
     if whole and hi - lo < 4 * len(v) + 1_000:  # few values, or dense keys: count them
         r, distinct, cumulative = counted_ranks(v, int(lo), int(hi))
-        quantiles, how = linear_quantiles(cumulative, qs, start=lo), Ranking(None, int(lo), int(hi))
+        quantiles, how = linear_quantiles(cumulative, qs, start=lo), Ranking(lo=int(lo), hi=int(hi))
     else:
         r, order, ordered, starts = sorted_ranks(v)
         rows = order if every else np.flatnonzero(present)[order]
         quantiles, distinct = linear_quantiles(ordered, qs), len(starts)
-        how = Ranking(rows.astype(np.int32) if len(x) < 2**31 else rows)  # kept until the pairs are ranked: half the memory
+        how = Ranking(rows.astype(np.int32) if len(x) < 2**31 else rows, ordered)  # int32: half the memory
     if not every:
         full = np.full(len(x), np.nan)
         full[present] = r
@@ -120,11 +127,19 @@ def rank(x: np.ndarray, qs: Sequence[float], whole: bool = False) -> tuple[np.nd
 
 def ranks_within(x: np.ndarray, how: Ranking, keep: np.ndarray) -> np.ndarray:
     """Average ranks of ``x``'s values on the rows where ``keep`` is set (a subset of its non-NaN rows),
-    as if no other row existed; in the order of those rows."""
-    if how.rows is None:
-        return counted_ranks(x[keep], how.lo, how.hi)[0]
-    rows = how.rows[keep[how.rows]]  # the kept rows, still in sorted order
-    avg, _ = tie_ranks(x[rows])
+    as if no other row existed; as a full column (meaningful where ``keep`` is set)."""
     out = np.empty(len(x))
+    if how.rows is None:
+        out[keep] = counted_ranks(x[keep], how.lo, how.hi)[0]
+        return out
+    rows, avg = ranks_within_sorted(how, keep)
     out[rows] = avg
-    return out[keep]
+    return out
+
+
+def ranks_within_sorted(how: Ranking, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """As :func:`ranks_within`, in the column's sorted order (no scatter back to rows): the kept rows, and
+    their ranks. Only for a sorted column (``how.rows`` set)."""
+    kept = keep[how.rows]
+    avg, _ = tie_ranks(how.values[kept])
+    return how.rows[kept], avg
