@@ -100,10 +100,11 @@ class Project:
         names = referenced_tables(query)
         return self.engine.sql(query, {name: self.storage.scan(name) for name in names})
 
-    def profile(self, name: str, target: str | None = None) -> Any:
+    def profile(self, name: str, target: str | None = None, *, exact: bool = False) -> Any:
         """Profile table ``name`` on the project's engine; a :class:`~datamill.profile.Profile`.
 
-        ``target``: a column to analyse the others against (see :func:`datamill.profile.profile`).
+        ``target``: a column to analyse the others against; ``exact``: every statistic on
+        every row (see :func:`datamill.profile.profile`).
         """
         from datamill.profile import profile
 
@@ -113,7 +114,7 @@ class Project:
             tables = self.tables()
             raise ConfigError(f"no table '{name}' in storage{did_you_mean(name, tables)}; tables: "
                               f"{', '.join(tables) or 'none yet (run `datamill run`)'}")
-        return profile(self.storage.scan(name), target=target, engine=self.engine, name=name)
+        return profile(self.storage.scan(name), target=target, engine=self.engine, name=name, exact=exact)
 
     def dag(self) -> Any:
         """The pipeline's DAG (checks references and cycles)."""

@@ -9,7 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from datamill.demo.data import customers_table
+from datamill.profile import Profile
 from tests.cli.test_cli import cli
+from tests.profile.conftest import BIG_ROWS
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +50,9 @@ def test_profile_a_project_table(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "reports" / "profile-customers.html").is_file()
     assert "on disk (Parquet)" in out.stdout
+    exact = cli("profile", "customers", "--exact", "--json", "p.json", cwd=tmp_path)  # Project.profile(exact=True)
+    assert exact.returncode == 0, exact.stderr
+    assert Profile.from_json(tmp_path / "p.json").notes["mode"] == "exact"
     typo = cli("profile", "customerz", cwd=tmp_path)
     assert typo.returncode == 1 and "did you mean 'customers'" in typo.stderr
 
@@ -58,3 +63,22 @@ def test_bad_arguments_give_clear_errors(files: Path) -> None:
     missing = cli("profile", "nope.csv", cwd=files)
     assert missing.returncode == 1 and "nope.csv: no such file" in missing.stderr
     assert "Traceback" not in target.stderr + missing.stderr
+
+
+def test_the_terminal_and_the_report_say_what_was_sampled_and_exact_mode_samples_nothing(big_file: Path,
+                                                                                        tmp_path: Path) -> None:
+    out = cli("profile", str(big_file), "-o", "default.html", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    said = " ".join(out.stdout.split())
+    assert "quantiles (percentiles, median, IQR): from a random sample of" in said and f"of the {BIG_ROWS:,} rows" in said
+    assert "distinct values of 4 column(s) with many values: key, x, z, at: HyperLogLog estimates" in said
+    assert "(--exact: every statistic on every row)" in said
+    html = (tmp_path / "default.html").read_text(encoding="utf-8")
+    assert "Not every statistic here uses every row" in html and "Dvoretzky-Kiefer-Wolfowitz" in html
+    exact = cli("profile", str(big_file), "--exact", "--json", "p.json", "-o", "exact.html", cwd=tmp_path)
+    assert exact.returncode == 0, exact.stderr
+    assert "random sample" not in exact.stdout and "--exact" not in exact.stdout
+    p = Profile.from_json(tmp_path / "p.json")
+    assert p.notes["mode"] == "exact" and p.notes["approximate"] == []
+    assert all(c["distinct_exact"] for c in p.columns.values())
+    assert f"Every statistic here uses all {BIG_ROWS:,} rows (exact mode)." in (tmp_path / "exact.html").read_text(encoding="utf-8")

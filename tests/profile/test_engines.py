@@ -38,3 +38,29 @@ def test_duckdb_and_spark_agree(spark) -> None:
             assert other.get(key) == (expected if expected is None else pytest.approx(expected, rel=1e-9)), (name, key)
         assert other.get("quantiles") == pytest.approx(c.get("quantiles")) if c.get("quantiles") else True
         assert other.get("histogram") == c.get("histogram"), name
+
+
+@pytest.mark.spark
+def test_exact_mode_on_spark(spark) -> None:
+    from datamill.engine import Frame
+    from datamill.engine.base import ArrowScan
+    from datamill.engine.spark import SparkEngine
+    from datamill.profile._counts import exact_distinct
+    from datamill.profile._sql import ProfileSQL
+
+    table = pa.concat_tables([TABLE, TABLE.slice(0, 3)]).append_column("xs", pa.array([[i % 10 % 4] for i in range(13)]))
+    duck = profile(table, engine="duckdb", exact=True)
+    with SparkEngine() as engine:
+        sp = profile(table, engine=engine, exact=True)
+        # columns whose rows are not held in memory get count(DISTINCT) on the engine, in its SQL
+        frame = Frame(engine, ArrowScan("t", table))
+        counted = {n: {"distinct": 0, "distinct_exact": False} for n in ("d", "xs", "s")}
+        exact_distinct(frame, table.schema, ProfileSQL(frame.d), counted, ["d", "xs", "s"])
+    assert sp.notes["mode"] == "exact" and sp.notes["approximate"] == [] and sp.notes["pairs_sample"] == "all 13 rows"
+    assert sp.overview["duplicate_rows"] == duck.overview["duplicate_rows"] == 3  # compared by value on both
+    for name, c in duck.columns.items():
+        assert c["distinct_exact"] and sp.columns[name]["distinct"] == c["distinct"], name
+    assert counted == {"d": {"distinct": 10, "distinct_exact": True}, "xs": {"distinct": 4, "distinct_exact": True},
+                       "s": {"distinct": 5, "distinct_exact": True}}
+    for method in ("pearson", "spearman", "cramers_v"):
+        assert sp.correlations[method] == duck.correlations[method], method

@@ -26,7 +26,7 @@ def _open_project() -> Any:
         return None
 
 
-def _profile(what: str, project: Any, target: str | None, engine: str | None) -> Any:
+def _profile(what: str, project: Any, target: str | None, engine: str | None, exact: bool = False) -> Any:
     """Profile a file path when it exists, else a table of the project."""
     from datamill.profile import profile
 
@@ -35,7 +35,7 @@ def _profile(what: str, project: Any, target: str | None, engine: str | None) ->
         if not path.exists():
             raise ConfigError(f"{what}: no such file, and no datamill.yaml here to find a table in "
                               "(give a CSV, Parquet or JSON file, or run inside a project)")
-        return profile(path, target=target, engine=engine, name=path.name)
+        return profile(path, target=target, engine=engine, name=path.name, exact=exact)
     tables = project.tables()
     if what not in tables:
         from datamill._registry import did_you_mean
@@ -43,8 +43,8 @@ def _profile(what: str, project: Any, target: str | None, engine: str | None) ->
         raise ConfigError(f"no table or file '{what}'{did_you_mean(what, tables)}; tables: "
                           f"{', '.join(tables) or 'none yet (run `datamill run`)'}")
     if engine is None:
-        return project.profile(what, target=target)
-    return profile(project.storage.scan(what), target=target, engine=engine, name=what)
+        return project.profile(what, target=target, exact=exact)
+    return profile(project.storage.scan(what), target=target, engine=engine, name=what, exact=exact)
 
 
 def _default_output(project: Any, name: str, suffix: str = "") -> Path:
@@ -68,6 +68,10 @@ def show_profile(p: Any) -> None:
                   highlight=False)
     if p.notes.get("skipped"):
         console.print(f"  [yellow]{p.notes['skipped']}[/]", highlight=False)
+    for a in p.notes.get("approximate", []):
+        console.print(f"  [dim]{a['statistic']}: {a['how']}[/]", highlight=False)
+    if p.notes.get("approximate"):
+        console.print("  [dim](--exact: every statistic on every row)[/]", highlight=False)
     if not p.alerts:
         console.print("  [green]no alerts[/]")
         return
@@ -103,11 +107,14 @@ def profile_command(
     compare: Annotated[Optional[str], typer.Option("--compare", "-c", help="A second table or file to set side by side.")] = None,
     engine: Annotated[Optional[str], typer.Option("--engine", "-e", help="duckdb or spark (default: the project's, else duckdb).")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also save the profile as JSON here.")] = None,
+    exact: Annotated[bool, typer.Option("--exact", help="Every statistic on every row (default: quantiles, correlations, "
+                                        "scatter plots and target analysis from a 100,000-row sample on bigger tables, "
+                                        "and distinct counts above 100,000 estimated).")] = False,
 ) -> None:
     """Profile DATASET: statistics, distributions, correlations, missing values, alerts, as one HTML report."""
     project = _open_project()
     try:
-        p = _profile(dataset, project, target, engine)
+        p = _profile(dataset, project, target, engine, exact)
         show_profile(p)
         if json_out is not None:
             p.to_json(json_out)
@@ -115,7 +122,7 @@ def profile_command(
             path = p.to_html(output or _default_output(project, p.name))
             console.print(f"profile report: [bold]{path}[/]", highlight=False)
             return
-        other = _profile(compare, project, None, engine)
+        other = _profile(compare, project, None, engine, exact)
         show_profile(other)
         comparison = p.compare(other)
         _show_comparison(comparison)

@@ -69,7 +69,7 @@ def column_not_found(
 
 def table_for_alias(query: str, alias: str) -> str:
     """The table an alias in ``query`` stands for, or ``alias`` itself when unknown."""
-    import sqlglot
+    import sqlglot  # here, not at the top: engines that run only generated SQL never load it
     from sqlglot import exp
 
     try:

@@ -55,6 +55,8 @@ class Dialect(ABC):
     # pyarrow computations (:mod:`datamill.profile`'s wide-table path) give this
     # dialect's results, so work on an in-memory Arrow table may be done there
     matches_arrow: ClassVar[bool] = False
+    # relative standard error of ``approx_count_distinct`` (a HyperLogLog estimate) on this engine
+    approx_distinct_error: ClassVar[float] = 0.05
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -183,6 +185,11 @@ class Dialect(ABC):
         """A ``WITH`` item the planner inlines into each place that reads it."""
         return f"{name} AS ({query})"
 
+    def value_counts(self, expr: str) -> str | None:
+        """An aggregate giving each value of ``expr`` (NULL left out) and how many rows hold it, as a
+        ``MAP``; ``None`` where the engine has none (callers then ``GROUP BY`` the value)."""
+        return None
+
     def system_sample(self, percent: float, seed: int) -> str | None:
         """A clause after a table name that keeps a repeatable ``percent`` of its rows, reading
         only what it keeps (whole blocks); ``None`` where the engine cannot."""
@@ -190,8 +197,12 @@ class Dialect(ABC):
 
     @abstractmethod
     def sample_rows(self, columns: str, table: str, n: int, rows: int, seed: int) -> str:
-        """A query of at most ``n`` of ``table``'s ``rows`` rows (its ``columns``), each kept
-        independently at random with a fixed ``seed`` (a uniform sample)."""
+        """A query of about ``n`` of ``table``'s ``rows`` rows (its ``columns``): each row kept
+        independently with probability ``n / rows`` and a fixed ``seed``.
+
+        A uniform sample: nothing is cut at a limit (a limit would drop the rows
+        the engine happens to read last), so its size varies by about ``sqrt(n)``.
+        """
 
 
 def fill_window(partition: list[str], order: list[str], backward: bool) -> str:

@@ -219,6 +219,7 @@ class SparkDialect(Dialect):
     text_type = "STRING"
     timestamp_type = "TIMESTAMP_NTZ"  # Spark's TIMESTAMP is zoned
     timestamp_tz_type = "TIMESTAMP"
+    approx_distinct_error = 0.05  # approx_count_distinct's default relativeSD (HyperLogLog++)
 
     def ident(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"
@@ -277,8 +278,8 @@ class SparkDialect(Dialect):
         return f"explode(sequence(1, {count}))"
 
     def sample_rows(self, columns: str, table: str, n: int, rows: int, seed: int) -> str:
-        fraction = min(1.0, 1.2 * n / rows)
-        return f"SELECT {columns} FROM {table} WHERE rand({seed}) < {fraction} LIMIT {n}"
+        fraction = min(1.0, n / rows)
+        return f"SELECT {columns} FROM {table} WHERE rand({seed}) < {fraction!r}"
 
 
 _JAVA = {"%Y": "yyyy", "%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss", "%y": "yy", "%b": "MMM", "%B": "MMMM",

@@ -1,14 +1,14 @@
 """SQL helpers shared by engines and the pipeline: parsing with SQLGlot, no execution.
 
-SQLGlot is imported by the first helper that parses (about 0.1 s): a run that
-only ingests sources never pays for it.
+SQLGlot is imported by the first helper that parses: a run that only ingests
+sources, or an engine that runs only generated SQL (profiles, checks), never
+pays for it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-
 from typing import TYPE_CHECKING
 
 import pyarrow as pa

@@ -2,9 +2,12 @@
 
 :func:`profile` measures a table in a few batched passes on DuckDB (the
 default) or Spark: per column missing, distinct and top values, moments,
-exact quantiles, histograms, string lengths and date ranges; correlations
-(Pearson, Spearman, Cramér's V, correlation ratio), missing-value patterns
-and binned scatter plots on a sample; target analysis; alerts. The
+quantiles, histograms, string lengths and date ranges; missing-value
+patterns; correlations (Pearson, Spearman, Cramér's V, correlation ratio),
+binned scatter plots and target analysis; alerts. Past 100,000 rows the
+default mode takes quantiles and the pair statistics from a random sample
+and estimates large distinct counts, and says so in the profile's notes and
+report; ``exact=True`` computes every statistic on every row. The
 :class:`Profile` it returns shows itself in Jupyter, saves to JSON and writes
 one self-contained HTML report; :meth:`Profile.compare` sets two side by side.
 

@@ -2,12 +2,15 @@
 
 Internal: may change. One pass counts rows, non-missing, approximate
 distinct, zeros, negatives, NaN, infinities, lengths, date ranges and
-duplicate rows (by row hash), and takes exact quantiles, the standard
-deviation (DuckDB's and Spark's are numerically stable) and power sums for
-skewness and kurtosis. Power sums lose precision when a column's values sit
-far from zero relative to their spread; those columns (rare) get a second
-pass with central moments about their mean. Columns are batched, :data:`CHUNK`
-to a query, so 5,000 columns make 25 queries, not 5,000.
+duplicate rows (by row hash), and takes the standard deviation (DuckDB's and
+Spark's are numerically stable) and power sums for skewness and kurtosis.
+Power sums lose precision when a column's values sit far from zero relative
+to their spread; those columns (rare) get a second pass with central moments
+about their mean. Columns are batched, :data:`CHUNK` to a query, so 5,000
+columns make 25 queries, not 5,000. Quantiles come from the rows the pair
+statistics fetch (:func:`~datamill.profile._sample.set_quantiles`): exact when those are every row,
+else from a uniform sample, with a stated error. Exact mode counts
+duplicate rows by their values (:func:`exact_duplicates`), not their hashes.
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ import pyarrow as pa
 from datamill.engine import Frame
 from datamill.profile._sql import ProfileSQL, run
 
-__all__ = ["CHUNK", "QUANTILES", "chunks", "clean_number", "duplicates_only", "kind_of", "pass_one", "pass_two"]
+__all__ = ["CHUNK", "QUANTILES", "chunks", "clean_number", "duplicates_only", "exact_duplicates", "kind_of", "pass_one",
+           "pass_two"]
 
 CHUNK = 200  # columns per aggregate query
-QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)  # each extra one costs the engine a selection
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 PRECISE_RATIO = 100.0  # |mean| / std above which power sums are not trusted (second pass)
-EXACT_QUANTILE_ROWS = 50_000_000  # above: the engine's quantile sketch, and the report says so
 
 
 def kind_of(t: pa.DataType) -> str:
@@ -68,24 +71,23 @@ def _value_expr(fq: ProfileSQL, col: str, t: pa.DataType) -> str:
     return ident
 
 
-def _numeric_exprs(fq: ProfileSQL, i: int, col: str, t: pa.DataType, exact: bool) -> dict[str, str]:
+def _numeric_exprs(fq: ProfileSQL, i: int, col: str, t: pa.DataType) -> dict[str, str]:
     x = fq.double(fq.ident(col))
     v = fq.finite(x) if pa.types.is_floating(t) else x
     ex = {f"fin{i}": f"count({v})", f"min{i}": f"min({v})", f"max{i}": f"max({v})", f"mean{i}": f"avg({v})",
           f"sd{i}": f"stddev_samp({v})", f"e3{i}": f"avg({v} * {v} * {v})", f"e4{i}": f"avg({v} * {v} * {v} * {v})",
-          f"zeros{i}": fq.count_if(f"{v} = 0"), f"neg{i}": fq.count_if(f"{v} < 0"),
-          f"q{i}": fq.quantiles(v, QUANTILES, exact=exact)}
+          f"zeros{i}": fq.count_if(f"{v} = 0"), f"neg{i}": fq.count_if(f"{v} < 0")}
     if pa.types.is_floating(t):
         ex |= {f"nan{i}": fq.count_if(fq.is_nan(x)), f"inf{i}": fq.count_if(fq.is_inf(x))}
     return ex
 
 
-def _one_exprs(fq: ProfileSQL, i: int, col: str, t: pa.DataType, exact: bool) -> dict[str, str]:
+def _one_exprs(fq: ProfileSQL, i: int, col: str, t: pa.DataType) -> dict[str, str]:
     ident, kind = fq.ident(col), kind_of(t)
     text = fq.text(ident) if kind == "other" else ident
     ex = {f"n{i}": f"count({ident})", f"ad{i}": fq.approx_distinct(text)}
     if kind == "numeric":
-        ex |= _numeric_exprs(fq, i, col, t, exact)
+        ex |= _numeric_exprs(fq, i, col, t)
     elif kind == "boolean":
         ex[f"true{i}"] = fq.count_if(ident)
     elif kind == "datetime":
@@ -101,20 +103,20 @@ def _hashable(schema: pa.Schema) -> list[str]:
     return [f.name for f in schema if not (pa.types.is_map(f.type) or f.type == pa.null())]
 
 
-def pass_one(frame: Frame, schema: pa.Schema, fq: ProfileSQL,
-             exact: bool = True) -> tuple[int, int | None, dict[str, dict[str, Any]]]:
-    """Rows, distinct rows (by row hash) and each column's counts, quantiles and moments."""
+def pass_one(frame: Frame, schema: pa.Schema, fq: ProfileSQL, *,
+             hash_duplicates: bool = True) -> tuple[int, int | None, dict[str, dict[str, Any]]]:
+    """Rows, distinct rows (by row hash, unless not ``hash_duplicates``) and each column's counts and moments."""
     fields = list(enumerate(schema))
     rows, distinct_rows, out = 0, None, {}
     hashable = _hashable(schema)
     for n, part in enumerate(chunks(fields)):
         exprs: dict[str, str] = {"rows": "count(*)"}
         names = [f.name for _, f in part]
-        if n == 0 and hashable:  # duplicates: all columns, once
+        if n == 0 and hashable and hash_duplicates:  # duplicates: all columns, once
             exprs["drows"] = f"count(DISTINCT {fq.row_hash([fq.ident(c) for c in hashable])})"
             names += hashable
         for i, f in part:
-            exprs |= _one_exprs(fq, i, f.name, f.type, exact)
+            exprs |= _one_exprs(fq, i, f.name, f.type)
         row = run(frame, f"SELECT {', '.join(f'{e} AS a_{k}' for k, e in exprs.items())} FROM t", names)
         got = {k[2:]: v for k, v in row.to_pylist()[0].items()}
         rows = int(got["rows"])
@@ -133,6 +135,24 @@ def duplicates_only(frame: Frame, schema: pa.Schema, fq: ProfileSQL) -> int | No
     return int(run(frame, sql, hashable).to_pylist()[0]["d"])
 
 
+def exact_duplicates(frame: Frame, schema: pa.Schema, fq: ProfileSQL) -> int | None:
+    """Distinct rows, by comparing their values: no hash that two different rows could share decides.
+
+    Rows alone with their 64-bit hash are distinct; only the rows that share
+    a hash are compared value by value (``DISTINCT`` over them): the same
+    answer as ``DISTINCT`` over every row, in about half its memory.
+    """
+    hashable = _hashable(schema)
+    if not hashable:
+        return None
+    cols = ", ".join(fq.ident(c) for c in hashable)
+    h = fq.row_hash([fq.ident(c) for c in hashable])
+    groups = f"g AS (SELECT {h} AS k, count(*) AS n FROM t GROUP BY {h})"
+    shared = f"SELECT DISTINCT {cols} FROM t WHERE {h} IN (SELECT k FROM g WHERE n > 1)"
+    sql = f"SELECT (SELECT count(*) FROM g WHERE n = 1) + (SELECT count(*) FROM ({shared}) u) AS d"
+    return int(run(frame, sql, hashable, more=groups).to_pylist()[0]["d"])
+
+
 def _one_result(got: dict[str, Any], i: int, t: pa.DataType, rows: int) -> dict[str, Any]:
     kind = kind_of(t)
     nan = int(got.get(f"nan{i}") or 0)
@@ -145,7 +165,7 @@ def _one_result(got: dict[str, Any], i: int, t: pa.DataType, rows: int) -> dict[
               "negatives": int(got[f"neg{i}"] or 0), "infinities": int(got.get(f"inf{i}") or 0),
               "integer": pa.types.is_integer(t)}
         if c["finite"]:
-            _raw_moments(c, got[f"q{i}"], got[f"sd{i}"], got[f"e3{i}"], got[f"e4{i}"])
+            _raw_moments(c, got[f"sd{i}"], got[f"e3{i}"], got[f"e4{i}"])
     elif kind == "boolean":
         c |= {"true": int(got[f"true{i}"] or 0), "false": count - int(got[f"true{i}"] or 0)}
     elif kind == "datetime":
@@ -157,17 +177,14 @@ def _one_result(got: dict[str, Any], i: int, t: pa.DataType, rows: int) -> dict[
     return c
 
 
-def _raw_moments(c: dict[str, Any], qs: list[float] | None, sd: float | None, e3: float, e4: float) -> None:
+def _raw_moments(c: dict[str, Any], sd: float | None, e3: float, e4: float) -> None:
     """Moments from the standard deviation and the power sums ``E[x^3]``, ``E[x^4]``."""
     n, mu = c["finite"], c["mean"]
-    c["quantiles"] = {f"{q:g}": clean_number(v) for q, v in zip(QUANTILES, qs or [], strict=False)}
     c["std"] = clean_number(sd)
     m2 = (sd or 0.0) ** 2 * (n - 1) / n if n > 1 else 0.0
     m3 = e3 - 3 * mu * (m2 + mu * mu) + 2 * mu**3 if e3 is not None else None
     m4 = e4 - 4 * mu * e3 + 6 * mu * mu * (m2 + mu * mu) - 3 * mu**4 if e4 is not None else None
     _shape(c, m2, m3, m4)
-    q1, q3 = c["quantiles"].get("0.25"), c["quantiles"].get("0.75")
-    c["iqr"] = q3 - q1 if q1 is not None and q3 is not None else None
 
 
 def _shape(c: dict[str, Any], m2: float, m3: float | None, m4: float | None) -> None:

@@ -3,22 +3,24 @@
 Internal: may change. Each is one ``GROUP BY`` per column, many columns to a
 query through ``UNION ALL`` (one hash table per column, not a ``FILTER``
 aggregate per bin). Columns with many distinct values on big tables keep
-their HyperLogLog estimate instead of an exact count.
+their HyperLogLog estimate instead of an exact count, except in exact mode
+(:func:`exact_distinct`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 import pyarrow as pa
 
 from datamill.engine import Frame
 from datamill.engine.dialect import literal
-from datamill.profile._columns import _value_expr, chunks, clean_number
+from datamill.profile._columns import CHUNK, _value_expr, chunks, clean_number, kind_of
 from datamill.profile._sql import ProfileSQL, run
 
-__all__ = ["bin_edges", "bins_and_patterns", "top_values"]
+__all__ = ["bin_edges", "bins_and_patterns", "exact_distinct", "top_values"]
 
 TOP = 10
 EXACT_DISTINCT_ROWS = 200_000  # up to this many rows every column gets exact distinct counts
@@ -51,6 +53,23 @@ def top_values(frame: Frame, schema: pa.Schema, fq: ProfileSQL, columns: dict[st
         c["top_other"] = c["count"] - sum(v["count"] for v in c["top"])
 
 
+def exact_distinct(frame: Frame, schema: pa.Schema, fq: ProfileSQL, columns: dict[str, dict[str, Any]],
+                   names: Collection[str]) -> None:
+    """Exact distinct counts of ``names`` (exact mode): ``count(DISTINCT)`` on the engine,
+    :data:`UNION_CHUNK` columns to a query. (Columns whose every row is in memory are counted there.)"""
+    todo = [(i, f) for i, f in enumerate(schema) if f.name in names]
+    for part in chunks(todo, UNION_CHUNK):
+        if not part:
+            break
+        exprs = []
+        for i, f in part:
+            v = _value_expr(fq, f.name, f.type)
+            exprs.append(f"count(DISTINCT {fq.text(v) if kind_of(f.type) == 'other' else v}) AS d{i}")
+        got = run(frame, f"SELECT {', '.join(exprs)} FROM t", [f.name for _, f in part]).to_pylist()[0]
+        for i, f in part:
+            columns[f.name] |= {"distinct": int(got[f"d{i}"]), "distinct_exact": True}
+
+
 def _number(value: Any) -> Any:
     if value is None:
         return None
@@ -60,8 +79,6 @@ def _number(value: Any) -> Any:
 
 
 def _top_branch(fq: ProfileSQL, i: int, f: pa.Field) -> str:
-    from datamill.profile._columns import kind_of
-
     kind = kind_of(f.type)
     v = _value_expr(fq, f.name, f.type)
     if kind == "other":
@@ -130,30 +147,47 @@ def bins_and_patterns(frame: Frame, schema: pa.Schema, fq: ProfileSQL,
 
     Patterns: the columns with missing values (most missing first, at most
     :data:`MAX_PATTERN_COLUMNS`) and ``bitmask -> rows``; bit ``k`` set means column ``k`` is missing.
+    One aggregate per column in one pass where the engine counts values into
+    a map (:meth:`~datamill.engine.Dialect.value_counts`), else a ``GROUP BY`` each.
     """
     todo = [(i, f) for i, f in enumerate(schema)
             if (columns[f.name]["kind"] == "numeric" and columns[f.name].get("finite"))
             or (columns[f.name]["kind"] == "datetime" and columns[f.name]["count"])]
-    branches = [(i, [f.name], f"SELECT {i} AS col, CAST(b AS DOUBLE) AS bin, count(*) AS n FROM (SELECT "
-                    f"{_bucket(fq, f, columns[f.name])} AS b FROM t) s{i} WHERE b IS NOT NULL GROUP BY b") for i, f in todo]
+    counted = [(i, [f.name], _bucket(fq, f, columns[f.name])) for i, f in todo]
     names, mask = _pattern(fq, schema, columns)
     if mask:
-        branches.append((-1, names, f"SELECT -1 AS col, CAST(b AS DOUBLE) AS bin, count(*) AS n FROM (SELECT {mask} AS b FROM t) p GROUP BY b"))
+        counted.append((-1, names, mask))
     by_index = {i: f.name for i, f in todo}
     patterns: dict[int, int] = {}
-    for part in chunks(branches, UNION_CHUNK):
-        if not part:
-            break
-        used = [n for _, cols, _ in part for n in cols]
-        for r in run(frame, " UNION ALL ".join(sql for _, _, sql in part), used).to_pylist():
-            if r["col"] == -1:
-                patterns[int(r["bin"])] = int(r["n"])
-            else:
-                _add_bin(columns[by_index[r["col"]]], r["bin"], int(r["n"]))
+    for i, b, n in _counts_of(frame, fq, counted):
+        if i == -1:
+            patterns[int(b)] = n
+        else:
+            _add_bin(columns[by_index[i]], b, n)
     for _, f in todo:
         if "time" in columns[f.name]:
             columns[f.name]["time"]["points"].sort()
     return names, patterns
+
+
+def _counts_of(frame: Frame, fq: ProfileSQL, counted: list[tuple[int, list[str], str]]) -> list[tuple[int, float, int]]:
+    """``(i, value, rows)`` for each value of each expression ``(i, columns it reads, SQL)``, NULL left out."""
+    out = []
+    if counted and fq.d.value_counts("b") is not None:
+        for part in chunks(counted, CHUNK):
+            used = [n for _, cols, _ in part for n in cols]
+            exprs = ", ".join(f"{fq.d.value_counts(sql)} AS h{k}" for k, (_, _, sql) in enumerate(part))
+            row = run(frame, f"SELECT {exprs} FROM t", used).to_pylist()[0]
+            out += [(i, float(b), int(n)) for k, (i, _, _) in enumerate(part) for b, n in (row[f"h{k}"] or [])]
+        return out
+    for part in chunks(counted, UNION_CHUNK):
+        if not part:
+            break
+        used = [n for _, cols, _ in part for n in cols]
+        sql = " UNION ALL ".join(f"SELECT {i} AS col, CAST(b AS DOUBLE) AS bin, count(*) AS n FROM (SELECT {e} AS b "
+                                 f"FROM t) s{k} WHERE b IS NOT NULL GROUP BY b" for k, (i, _, e) in enumerate(part))
+        out += [(r["col"], r["bin"], int(r["n"])) for r in run(frame, sql, used).to_pylist()]
+    return out
 
 
 def _add_bin(c: dict[str, Any], b: float, n: int) -> None:

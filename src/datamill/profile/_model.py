@@ -41,7 +41,9 @@ class Profile:
     alerts
         ``{kind, column, message, severity}``, the most serious first.
     notes
-        How things were computed: engine, exact or sampled, seconds taken.
+        How things were computed: ``mode`` (default or exact), engine, seconds taken, how quantiles,
+        distinct counts and duplicates were counted, and ``approximate``: what was computed on a
+        sample or estimated (``{statistic, how}`` each, with its error), empty when nothing was.
     """
 
     name: str

@@ -29,7 +29,7 @@ def _share(n: int | None, total: int) -> str:
 def build_report(p: Profile) -> Report:
     o = p.overview
     facts = {"rows": f"{o['rows']:,}", "columns": f"{o['columns']:,}", "engine": p.notes.get("engine", "–"),
-             "computed in": f"{p.notes.get('seconds', 0):.2f} s"}
+             "mode": p.notes.get("mode", "default"), "computed in": f"{p.notes.get('seconds', 0):.2f} s"}
     if p.target:
         facts["target"] = p.target["column"]
     report = Report(f"Profile: {p.name}", subtitle="Distributions, relationships and what to look at first.", facts=facts)
@@ -64,7 +64,24 @@ def _overview(p: Profile) -> Section:
                   "warn" if o["missing_cells"] else "good"),
              Card("duplicate rows", dup if dup is not None else "–", _share(dup, rows), "warn" if dup else "good")]
     kinds = Cards([Card(kind, n, "columns", "muted") for kind, n in sorted(o["types"].items(), key=lambda kv: -kv[1])])
-    return Section("Overview", [Cards(cards), kinds])
+    return Section("Overview", [Cards(cards), kinds, *_how_much(p)])
+
+
+def _how_much(p: Profile) -> list[Any]:
+    """What used fewer than all rows, or is an estimate: said where the reader starts."""
+    approximate, rows = p.notes.get("approximate"), p.overview["rows"]
+    if approximate is None:  # a profile saved before the notes listed it
+        return []
+    exact = p.notes.get("mode") == "exact"
+    if not approximate:
+        return [Text(f"Every statistic here uses all {rows:,} rows{' (exact mode)' if exact else ''}.", tone="good")]
+    table = Table(["sampled or estimated", "how"], [[a["statistic"], a["how"]] for a in approximate])
+    if exact:
+        return [Text(f"Exact mode: every statistic here uses all {rows:,} rows, except the estimate below.", tone="good"), table]
+    return [Text("Not every statistic here uses every row: the ones below come from a sample or are estimates; "
+                 "everything else (counts, missing values, means, extremes, histograms, top values) uses all "
+                 f"{rows:,} rows. For every statistic on every row, profile in exact mode "
+                 "(datamill profile TABLE --exact, or profile(..., exact=True)).", tone="warn"), table]
 
 
 def _alerts(p: Profile) -> Section:
@@ -129,9 +146,12 @@ def _scatter(p: Profile) -> Section:
 
 def _about(p: Profile) -> Section:
     n = p.notes
-    rows = [["engine", n.get("engine")], ["quantiles", n.get("quantiles")], ["distinct values", n.get("distinct")],
+    rows = [["engine", n.get("engine")], ["mode", n.get("mode", "default")], ["quantiles", n.get("quantiles")],
+            ["distinct values", n.get("distinct")],
             ["duplicate rows", n.get("duplicates")], ["correlations, scatter plots, target", n.get("pairs_sample")],
             ["seconds", n.get("seconds")]]
+    if p.target and p.target.get("mi_method"):
+        rows.append(["mutual information", p.target["mi_method"]])
     if n.get("skipped"):
         rows.append(["malformed rows", n["skipped"]])
     return Section("How this was computed", [Table(["what", "how"], rows)])

@@ -1,12 +1,15 @@
 """``profile()``: the passes over a table, in order, and the :class:`Profile` they make.
 
-Internal: may change. Five queries on the engine whatever the width (more
-only past :data:`~datamill.profile._columns.CHUNK` columns): counts, moments
-and quantiles, top values, bins; then one sample for the pair statistics.
+Internal: may change. Four queries on the engine whatever the width (more
+only past :data:`~datamill.profile._columns.CHUNK` columns): counts and
+moments; the rows for quantiles and the pair statistics (a sample, or every
+row in exact mode); top values; bins. Exact mode adds exact distinct counts
+and duplicate rows compared by value.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -18,7 +21,7 @@ __all__ = ["profile"]
 
 
 def profile(data: Any, *, target: str | None = None, engine: Engine | str | None = None,
-            name: str | None = None) -> Profile:
+            name: str | None = None, exact: bool = False) -> Profile:
     """Profile a table: statistics per column, correlations, missing values, alerts, target analysis.
 
     Parameters
@@ -32,11 +35,21 @@ def profile(data: Any, *, target: str | None = None, engine: Engine | str | None
         An engine, or its name (``"duckdb"``, the default, or ``"spark"``); one started here is closed after.
     name
         What to call the table in the report (default: the file or table name).
+    exact
+        Every statistic on every row: exact distinct counts and quantiles, duplicate rows
+        compared by value, correlations, scatter plots and target analysis on all rows
+        (held in memory: about 45 bytes a value at the peak, so 1M rows x 20 columns take
+        about 0.8 GB; past 100M values it refuses); only the mutual information ranking stays a
+        k-nearest-neighbour estimate on 10,000 rows. By default, tables over 100,000 rows
+        get quantiles and the pair statistics from a random sample, and distinct counts
+        above 100,000 are estimated; ``notes["approximate"]`` (and the report) says which,
+        on how many rows, and how close.
 
     Raises
     ------
     ConfigError
-        ``data`` cannot be read, has no columns, or ``target`` is not one of its columns.
+        ``data`` cannot be read, has no columns, or ``target`` is not one of its columns;
+        exact mode would hold more values in memory than it allows.
 
     Examples
     --------
@@ -44,6 +57,8 @@ def profile(data: Any, *, target: str | None = None, engine: Engine | str | None
     >>> p = profile(pa.table({"x": [1.0, 2.0, 3.0, None], "y": ["a", "b", "a", "a"]}))
     >>> p.overview["rows"], p.columns["x"]["mean"], p.columns["y"]["top"][0]
     (4, 2.0, {'value': 'a', 'count': 3})
+    >>> p.notes["mode"], p.notes["approximate"]
+    ('default', [])
     """
     from datamill.profile._input import open_input
 
@@ -51,7 +66,7 @@ def profile(data: Any, *, target: str | None = None, engine: Engine | str | None
     with open_input(data, engine, name) as inp:
         schema = inp.scan.schema
         _check(schema.names, target, inp.name)
-        parts = _compute(inp, schema, target)
+        parts = _compute(inp, schema, target, exact)
         seconds = time.perf_counter() - start
     return _assemble(inp, parts, target, seconds)
 
@@ -66,39 +81,123 @@ def _check(names: list[str], target: str | None, where: str) -> None:
                           f"columns: {', '.join(names[:30])}{' …' if len(names) > 30 else ''}")
 
 
-def _compute(inp: Any, schema: Any, target: str | None) -> dict[str, Any]:
+def _compute(inp: Any, schema: Any, target: str | None, exact: bool) -> dict[str, Any]:
     from datamill.engine import Frame
     from datamill.engine.base import ArrowScan
-    from datamill.profile._alerts import possible_ids
     from datamill.profile._arrow_stats import WIDE, arrow_columns
-    from datamill.profile._columns import EXACT_QUANTILE_ROWS, duplicates_only, pass_one, pass_two
-    from datamill.profile._counts import bins_and_patterns, top_values
-    from datamill.profile._pairs import correlations, scatter_bins
-    from datamill.profile._sample import draw_sample
+    from datamill.profile._columns import duplicates_only, exact_duplicates, pass_one
+    from datamill.profile._sample import fetch_rows, rank_numbers, start_sample
     from datamill.profile._sql import ProfileSQL
-    from datamill.profile._target import target_analysis
 
     frame = Frame(inp.engine, inp.scan)
     fq = ProfileSQL(frame.d)
-    exact = inp.scan_rows is None or inp.scan_rows <= EXACT_QUANTILE_ROWS
-    quantiles = "exact" if exact else "approximate (the engine's quantile sketch)"
+    coded = frozenset([target] if target else [])
+    quantile_rows: dict[str, int] = {}  # values each sampled quantile used (none when exact)
+    numeric = None
     if isinstance(inp.scan, ArrowScan) and len(schema) > WIDE and fq.d.matches_arrow:
-        rows, columns, names, patterns = arrow_columns(inp.scan.table)
-        distinct_rows = duplicates_only(frame, schema, fq)
+        rows, columns, names, patterns = arrow_columns(inp.scan.table)  # exact, whatever the mode
+        distinct_rows = (exact_duplicates if exact else duplicates_only)(frame, schema, fq)
+        fetched = fetch_rows(frame, fq, columns, rows, exact=exact)
+        sample = start_sample(fetched, columns)
+        rank_numbers(sample, _whole(columns))
     else:
-        rows, distinct_rows, columns = pass_one(frame, schema, fq, exact)
+        rows, distinct_rows, columns = pass_one(frame, schema, fq, hash_duplicates=not exact)
+        fetched = fetch_rows(frame, fq, columns, rows, exact=exact)
+        sample = start_sample(fetched, columns)
         names, patterns = [], {}
         if rows:
-            pass_two(frame, schema, fq, columns)
-            top_values(frame, schema, fq, columns, rows)
-            names, patterns = bins_and_patterns(frame, schema, fq, columns)
+            held = frozenset(fetched.table.column_names)
+            duplicates, names, patterns, numeric, used = _side_by_side(frame, schema, fq, columns, rows, exact, held,
+                                                                       fetched, sample, coded)
+            quantile_rows = used if fetched.sampled else {}
+            distinct_rows = duplicates if exact else distinct_rows
+        else:
+            rank_numbers(sample, _whole(columns))
+    return _pairs_and_target(inp, fq, rows, distinct_rows, columns, names, patterns, fetched, sample, numeric,
+                             target, coded, exact, quantile_rows)
+
+
+def _whole(columns: dict[str, dict[str, Any]]) -> frozenset[str]:
+    return frozenset(n for n, c in columns.items() if c.get("integer"))
+
+
+def _side_by_side(frame: Any, schema: Any, fq: Any, columns: dict[str, dict[str, Any]], rows: int, exact: bool,
+                  held: frozenset[str], fetched: Any, sample: Any, coded: frozenset[str]) -> tuple[Any, ...]:
+    """The engine's remaining passes in a second thread while NumPy ranks and correlates the fetched rows;
+    returns duplicate rows (exact mode), missing patterns, the numeric pairs and the values each quantile used.
+
+    Both release the GIL for their heavy work, so a second core is used
+    while the other waits; the engine thread writes only to ``columns``, the
+    NumPy work only to ``sample``.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from datamill.profile._alerts import possible_ids
+    from datamill.profile._pairs import numeric_pairs
+    from datamill.profile._sample import add_codes, rank_numbers, set_quantiles
+
+    ranked = threading.Event()  # the quantiles the histograms' ranges need are known
+    with ThreadPoolExecutor(1, thread_name_prefix="datamill-profile") as pool:
+        on_engine = pool.submit(_engine_passes, frame, schema, fq, columns, rows, exact, held, ranked)
+        try:
+            rank_numbers(sample, _whole(columns))
+            used = set_quantiles(columns, sample)
+            ranked.set()
+            add_codes(sample, fetched, columns, numbers=False)
+            # the rows' text is coded now; only numbers may still need codes (few values, the target)
+            fetched.table = fetched.table.select([n for n in fetched.table.column_names if n in sample.numeric])
+            numeric = numeric_pairs(sample, coded | possible_ids(columns))  # as the estimates stand: checked after
+            sample.ranks, sample.ranking = {}, {}  # done with: free them before the engine's last passes end
+        finally:
+            ranked.set()
+            duplicates, names, patterns = on_engine.result()
+    return duplicates, names, patterns, numeric, used
+
+
+def _engine_passes(frame: Any, schema: Any, fq: Any, columns: dict[str, dict[str, Any]], rows: int, exact: bool,
+                   held: frozenset[str], ranked: threading.Event) -> tuple[int | None, list[str], dict[int, int]]:
+    """Central moments where needed, top values, bins and missing patterns; in exact mode also distinct
+    counts of the columns the fetched rows do not hold, and duplicate rows compared by value. The bins
+    wait for ``ranked`` (quantiles set: a histogram of a column with outliers spans its 1st-99th)."""
+    from datamill.profile._columns import exact_duplicates, pass_two
+    from datamill.profile._counts import bins_and_patterns, exact_distinct, top_values
+
+    pass_two(frame, schema, fq, columns)
+    top_values(frame, schema, fq, columns, rows)
+    duplicates = None
+    if exact:
+        exact_distinct(frame, schema, fq, columns, [n for n, c in columns.items() if not c["distinct_exact"] and n not in held])
+        duplicates = exact_duplicates(frame, schema, fq)
+    ranked.wait()
+    names, patterns = bins_and_patterns(frame, schema, fq, columns)
+    return duplicates, names, patterns
+
+
+def _pairs_and_target(inp: Any, fq: Any, rows: int, distinct_rows: int | None, columns: dict[str, dict[str, Any]],
+                      names: list[str], patterns: dict[int, int], fetched: Any, sample: Any, numeric: Any,
+                      target: str | None, coded: frozenset[str], exact: bool,
+                      quantile_rows: dict[str, int]) -> dict[str, Any]:
+    from datamill.profile._alerts import possible_ids
+    from datamill.profile._pairs import correlations, numeric_pairs_missing, scatter_bins
+    from datamill.profile._sample import add_codes, rank_numbers
+    from datamill.profile._target import target_analysis
+
+    if exact:  # the distinct counts still estimated are those of columns the fetched rows hold
+        for name, c in columns.items():
+            if not c["distinct_exact"] and name in sample.distinct:
+                c |= {"distinct": sample.distinct[name], "distinct_exact": True}
+    add_codes(sample, fetched, columns, coded)
+    del fetched  # exact mode: the rows as Arrow; the sample holds them as NumPy from here
     ids = possible_ids(columns)
-    sample = draw_sample(frame, fq, columns, rows, frozenset([target] if target else []))
-    corr = correlations(sample, ids | {target} if target else ids)
+    if numeric is not None and numeric_pairs_missing(sample, numeric, ids | coded):  # an estimate changed its mind
+        rank_numbers(sample, _whole(columns))
+        numeric = None
+    corr = correlations(sample, ids | coded, numeric)
     tgt = target_analysis(sample, columns, target, ids) if target and rows else None
-    return {"rows": rows, "distinct_rows": distinct_rows, "columns": columns, "quantiles": quantiles,
-            "missing": _missing(names, patterns, columns), "ids": ids, "sample": sample.describe(),
-            "correlations": corr, "scatter": scatter_bins(sample, corr), "target": tgt, "engine": inp.engine.name}
+    return {"rows": rows, "distinct_rows": distinct_rows, "columns": columns, "exact": exact,
+            "quantile_rows": quantile_rows, "missing": _missing(names, patterns, columns), "ids": ids,
+            "sample": sample, "correlations": corr, "scatter": scatter_bins(sample, corr), "target": tgt,
+            "engine": inp.engine.name, "distinct_error": fq.d.approx_distinct_error}
 
 
 def _missing(names: list[str], patterns: dict[int, int], columns: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -118,6 +217,7 @@ def _missing(names: list[str], patterns: dict[int, int], columns: dict[str, dict
 
 def _assemble(inp: Any, parts: dict[str, Any], target: str | None, seconds: float) -> Profile:
     from datamill.profile._alerts import alerts
+    from datamill.profile._notes import approximations, describe_distinct, describe_duplicates, describe_quantiles
 
     columns, rows = parts["columns"], parts["rows"]
     types: dict[str, int] = {}
@@ -127,12 +227,12 @@ def _assemble(inp: Any, parts: dict[str, Any], target: str | None, seconds: floa
     overview = {"rows": rows, "columns": len(columns), "memory": inp.memory, "memory_note": inp.memory_note,
                 "missing_cells": sum(c["missing"] for c in columns.values()),
                 "cells": rows * len(columns), "duplicate_rows": dup, "types": types}
-    approx = [n for n, c in columns.items() if not c["distinct_exact"]]
-    notes = {"engine": parts["engine"], "seconds": round(seconds, 3), "quantiles": parts["quantiles"],
-             "pairs_sample": parts["sample"], "target": target,
-             "distinct": ("exact" if not approx else
-                          f"exact, except {len(approx)} column(s) with many values: HyperLogLog estimates (about ±2%)"),
-             "duplicates": "rows with equal 64-bit hashes of all their values"}
+    sample = parts["sample"]
+    notes = {"mode": "exact" if parts["exact"] else "default", "engine": parts["engine"], "seconds": round(seconds, 3),
+             "quantiles": describe_quantiles(sample, parts["quantile_rows"]), "pairs_sample": sample.describe(),
+             "target": target, "distinct": describe_distinct(columns, parts["distinct_error"]),
+             "duplicates": describe_duplicates(parts["exact"], rows),
+             "approximate": approximations(parts, sample)}
     if inp.skipped:
         notes["skipped"] = f"{sum(inp.skipped):,} malformed rows of the file were skipped"
     return Profile(inp.name, overview, columns, parts["correlations"], parts["missing"], parts["scatter"],

@@ -71,11 +71,12 @@ class ProfileSQL:
         return f"CASE WHEN {cond} THEN 1 ELSE 0 END"
 
 
-def run(frame: Frame, sql_over_t: str, names: Sequence[str] | None = None) -> pa.Table:
+def run(frame: Frame, sql_over_t: str, names: Sequence[str] | None = None, *, more: str = "") -> pa.Table:
     """Run ``sql_over_t`` (a query reading the table as ``t``) and collect it.
 
     ``t`` holds only ``names`` (default: every column): a query over 200 of
     5,000 columns must not carry the other 4,800 into each of its branches.
+    ``more``: further common table expressions after ``t`` (``name AS (query)``).
     Through :meth:`~datamill.engine.base.Engine.sql_generated`: these queries
     are long and machine-made, so the engine need not parse them in SQLGlot.
     """
@@ -84,5 +85,5 @@ def run(frame: Frame, sql_over_t: str, names: Sequence[str] | None = None) -> pa
     cols = ", ".join(f"{frame.columns[n]} AS {frame.d.ident(n)}" for n in wanted) or "1 AS _dm_one"
     where = " AND ".join(f"({f})" for f in frame.filters)
     t = frame.d.inline_cte("t", f"SELECT {cols} FROM {BASE}{f' WHERE {where}' if where else ''}")
-    query = f"WITH {t} {sql_over_t}"
+    query = f"WITH {t}{f', {more}' if more else ''} {sql_over_t}"
     return frame.engine.sql_generated(query, tables, dialect=frame.d.name).to_arrow()

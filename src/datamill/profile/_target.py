@@ -2,7 +2,8 @@
 
 Internal: may change. Mutual information comes from scikit-learn
 (``mutual_info_classif`` / ``mutual_info_regression``, k-nearest-neighbour
-estimates) on at most :data:`MI_ROWS` sampled rows. Leakage is a feature that
+estimates) on at most :data:`MI_ROWS` randomly picked rows, in exact mode too
+(an estimate by nature; the rest uses every row there). Leakage is a feature that
 alone predicts the target almost perfectly: the majority class per value (or
 per quantile bin) is right for nearly every row, or |r| / eta ~ 1.
 """
@@ -52,17 +53,18 @@ def _accuracy(feature: np.ndarray, y: np.ndarray) -> float | None:
 
 
 def _mutual_information(s: Sample, features: list[str], y: np.ndarray, classify: bool) -> tuple[list[float], str]:
-    rows = min(len(y), MI_ROWS)
+    # the k-nearest-neighbour estimate is slow on many rows: a random subset, whatever the row order
+    rows = np.sort(np.random.default_rng(0).choice(len(y), MI_ROWS, replace=False)) if len(y) > MI_ROWS else slice(None)
     cols, discrete = [], []
     for f in features:
         if f in s.numeric:
-            x = s.numeric[f][:rows]
+            x = s.numeric[f][rows]
             cols.append(np.where(np.isnan(x), np.nanmedian(x) if (~np.isnan(x)).any() else 0.0, x))
             discrete.append(False)
         else:
-            cols.append(s.codes[f][:rows].astype("float64"))
+            cols.append(s.codes[f][rows].astype("float64"))
             discrete.append(True)
-    x, target = np.column_stack(cols), y[:rows]
+    x, target = np.column_stack(cols), y[rows]
     ok = target >= 0 if classify else ~np.isnan(target)
     try:
         from sklearn.feature_selection import mutual_info_classif, mutual_info_regression
@@ -70,7 +72,8 @@ def _mutual_information(s: Sample, features: list[str], y: np.ndarray, classify:
         return [0.0] * len(features), "not computed: scikit-learn is not installed (pip install 'datamill[ml]')"
     func = mutual_info_classif if classify else mutual_info_regression
     mi = func(x[ok], target[ok], discrete_features=np.array(discrete), random_state=0)
-    how = f"scikit-learn {func.__name__} on {int(ok.sum()):,} sampled rows (k-nearest-neighbour estimate, nats)"
+    picked = f" randomly picked from {len(y):,}" if len(y) > MI_ROWS else ""
+    how = f"scikit-learn {func.__name__} on {int(ok.sum()):,} rows{picked} (k-nearest-neighbour estimate, nats)"
     return [float(v) for v in mi], how
 
 
@@ -135,6 +138,7 @@ def target_analysis(s: Sample, columns: dict[str, dict[str, Any]], target: str, 
     if not features or not len(y) or (classify and len(classes) < 2):
         return out
     mi, out["mi_method"] = _mutual_information(s, features, y, classify)
+    out["mi_sampled"] = len(y) > MI_ROWS
     for f, v in sorted(zip(features, mi, strict=True), key=lambda p: -p[1]):
         out["features"].append({"feature": f, "mi": round(v, 5), "predictive": _predictive(s, f, y, classify)})
     for item in out["features"][:CHART_FEATURES]:
