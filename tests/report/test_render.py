@@ -7,6 +7,8 @@ import re
 from importlib import resources
 from pathlib import Path
 
+import pytest
+
 from datamill.report import Badge, Card, Cards, Chart, Grid, Report, Section, Table, Text, charts, render_html, write_html
 from datamill.report.render import VEGA_SCRIPTS
 
@@ -59,3 +61,19 @@ def test_write_html_is_atomic_and_makes_folders(tmp_path: Path) -> None:
 def test_page_without_charts_skips_the_libraries() -> None:
     html = render_html(Report("plain", sections=[Section("x", [Text("hi")])]))
     assert len(html) < 50_000
+
+
+@pytest.mark.browser
+def test_card_numbers_stay_whole_on_a_narrow_page(tmp_path: Path) -> None:
+    from tests.browser import opened_report
+
+    cards = [Card("rows", 1_000_000_000), Card("columns", 20), Card("duplicate rows", 12_345_678),
+             Card("missing cells", "1,234,567 (12.3%)"), Card("memory", "1.2 GB"), Card("engine", "duckdb")]
+    path = write_html(Report("Narrow", facts={}, sections=[Section("Overview", [Cards(cards)])]), tmp_path / "r.html")
+    with opened_report(path, tmp_path / "r.png") as view:
+        for width in (1366, 700, 380):
+            view.page.set_viewport_size({"width": width, "height": 800})
+            clipped = view.page.eval_on_selector_all(
+                ".card-value", "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)")
+            assert clipped == [], f"cut at {width}px: {clipped}"
+        assert "1,000,000,000" in view.texts(".card-value")
