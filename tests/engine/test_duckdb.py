@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,14 +27,18 @@ def test_registry_finds_duckdb() -> None:
 
 def test_schema_of_an_hours_long_query_comes_at_once(duckdb_engine: DuckDBEngine) -> None:
     huge = "select count(*) as n, max(a.x + b.x) as m from range(10000000000) a(x) cross join range(10000000000) b(x)"
-    started = time.perf_counter()
-    schema = duckdb_engine.sql(huge, {}).schema
-    assert time.perf_counter() - started < 2
+    # run, the query would take hours: getting its schema at all shows nothing ran (the
+    # bound is minutes, far from both answers, so a busy machine cannot fail the test)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        schema = pool.submit(lambda: duckdb_engine.sql(huge, {}).schema).result(timeout=300)
     assert schema == pa.schema([("n", pa.int64()), ("m", pa.int64())])
 
 
 def test_streams_a_million_rows_in_bounded_memory(duckdb_engine: DuckDBEngine) -> None:
-    # About 420 MB in all; streamed, only a few batches are alive at once.
+    # About 420 MB in all; streamed, only a few batches are alive at once (DuckDB's own
+    # buffers come on top, so the bound leaves room while catching a table held whole).
     relation = duckdb_engine.sql("select i, repeat('x', 400) || i::varchar as s from range(1000000) t(i)", {})
     before = peak = _rss_mb()
     rows, sizes = 0, set()
@@ -45,7 +48,7 @@ def test_streams_a_million_rows_in_bounded_memory(duckdb_engine: DuckDBEngine) -
         peak = max(peak, _rss_mb())
     assert rows == 1_000_000
     assert max(sizes) <= 50_000 and len(sizes) >= 1
-    assert peak - before < 150, f"streaming used {peak - before:.0f} MB"
+    assert peak - before < 250, f"streaming used {peak - before:.0f} MB"
 
 
 def test_reads_only_the_inputs_the_query_names(duckdb_engine: DuckDBEngine, tmp_path: Path) -> None:
