@@ -91,3 +91,23 @@ def test_a_function_spark_lacks_is_named_in_the_error(spark_engine) -> None:  # 
     with pytest.raises(EngineError, match=r"function list_zip\(\) does not exist on Spark: datamill translates "
                                           r"DuckDB SQL for Spark and has no rule for it \(fix:"):
         spark_engine.sql("select list_zip(xs, xs) as z from t", {"t": pa.table({"xs": [[1]]})})
+
+
+def test_job_counter_neither_starts_spark_nor_misses_jobs_on_other_threads(spark) -> None:  # noqa: ANN001
+    import threading
+
+    from datamill.engine.spark import SparkEngine
+
+    engine = SparkEngine()
+    with engine.job_counter("nothing") as nothing:
+        pass
+    assert nothing.jobs == 0 and engine._session is None  # counting alone does not start a session
+    with engine.job_counter("node") as count:  # opened before the engine has its session
+        reader = engine.sql("select sum(x) as s from t", {"t": pa.table({"x": [1, 2]})}).to_reader()
+        rows = []
+        reading = threading.Thread(target=lambda: rows.extend(reader.read_all().to_pylist()))
+        reading.start()  # as a storage writer reads batches, on a thread of its own
+        reading.join()
+    assert rows == [{"s": 3}]
+    assert count.jobs == 1
+    assert spark.sparkContext.getLocalProperty("spark.jobGroup.id") is None  # the thread's group is restored

@@ -20,8 +20,10 @@ import re
 import shutil
 import sys
 import threading
+import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ from pydantic import Field
 from datamill._deps import require
 from datamill.engine._arrow import conform_batch, normalise_schema
 from datamill.engine._errors import check_inputs, column_not_found
-from datamill.engine.base import Engine, EngineOptions, Relation, TableInput
+from datamill.engine.base import Engine, EngineOptions, JobCount, Relation, TableInput
 from datamill.engine.dialect import Dialect, fill_window, literal
 from datamill.engine.sql import NOT_A_QUERY, check_syntax, is_query, referenced_tables, translate
 from datamill.exceptions import EngineError
@@ -167,11 +169,19 @@ class SparkRelation(Relation):
         batch is handed out; write large results to storage from Spark instead.
         """
         schema = self.schema
-        return pa.RecordBatchReader.from_batches(schema, self._batches(schema, batch_size))
+        # the job group of the caller's thread: a writer may read the batches on a thread of its own
+        group = self._context.run(lambda: _job_group(self._df.sparkSession))
+        return pa.RecordBatchReader.from_batches(schema, self._batches(schema, batch_size, group))
 
-    def _batches(self, schema: pa.Schema, batch_size: int) -> Iterator[pa.RecordBatch]:
+    def _batches(self, schema: pa.Schema, batch_size: int, group: tuple[str, str] | None) -> Iterator[pa.RecordBatch]:
         # A generator, so the Spark job starts only when the first batch is read.
-        table = self._context.run(self._df.toArrow)
+        session = self._df.sparkSession
+        here = _job_group(session)
+        _set_job_group(session, group)
+        try:
+            table = self._context.run(self._df.toArrow)
+        finally:
+            _set_job_group(session, here)
         for batch in table.to_batches(max_chunksize=batch_size):
             yield conform_batch(batch, schema)
 
@@ -288,6 +298,7 @@ class SparkEngine(Engine):
     def __init__(self, options: SparkOptions | None = None) -> None:
         super().__init__(options)
         self._session: Any = None
+        self._group: tuple[str, str] | None = None  # the job group of the open job_counter, if any
 
     @property
     def session(self) -> Any:
@@ -295,7 +306,34 @@ class SparkEngine(Engine):
         if not _is_alive(self._session):
             opts: SparkOptions = self.options  # type: ignore[assignment]
             self._session = get_or_create_session(opts.master, opts.conf, app_name=opts.app_name)
+            if self._group is not None:  # a counter opened before the session started
+                _set_job_group(self._session, self._group)
         return self._session
+
+    @contextmanager
+    def job_counter(self, label: str) -> Iterator[JobCount]:
+        """Count the Spark jobs started inside the block, through a job group of its own.
+
+        The group holds for this thread (PySpark pins each Python thread to a
+        JVM thread) and is restored afterwards; a session that is not running
+        yet gets it when it starts, so counting never starts Spark.
+        """
+        count = JobCount()
+        group = (f"datamill-{uuid.uuid4().hex[:12]}", label)
+        outer_group, outer_jvm = self._group, None
+        if _is_alive(self._session):
+            outer_jvm = _job_group(self._session)
+            _set_job_group(self._session, group)
+        self._group = group
+        try:
+            yield count
+        finally:
+            self._group = outer_group
+            count.jobs = 0
+            if _is_alive(self._session):
+                tracker = self._session.sparkContext.statusTracker()
+                count.jobs = len(tracker.getJobIdsForGroup(group[0]))
+                _set_job_group(self._session, outer_jvm or outer_group)
 
     def sql(self, query: str, tables: Mapping[str, TableInput], *, dialect: str = "duckdb") -> SparkRelation:
         """Translate ``query`` to Spark SQL and analyse it over its inputs; nothing runs.
@@ -337,6 +375,23 @@ class SparkEngine(Engine):
     def release(self, table: TableScan) -> None:
         if isinstance(table, SparkTable):
             table.dataframe.unpersist()
+
+
+def _job_group(session: Any) -> tuple[str, str] | None:
+    """The job group (id, description) of this thread's next jobs, if any."""
+    sc = session.sparkContext
+    group = sc.getLocalProperty("spark.jobGroup.id")
+    return (group, sc.getLocalProperty("spark.job.description") or "") if group else None
+
+
+def _set_job_group(session: Any, group: tuple[str, str] | None) -> None:
+    """Tag this thread's next jobs with ``group`` (id, description); ``None`` clears the tag."""
+    sc = session.sparkContext
+    if group is None:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+        sc.setLocalProperty("spark.job.description", None)
+    else:
+        sc.setJobGroup(group[0], group[1])
 
 
 class SparkTable(TableScan):
