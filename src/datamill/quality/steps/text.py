@@ -59,6 +59,9 @@ class Text(Step):
     def columns(self) -> list[str]:
         return list(self.options.ops)
 
+    def writes(self) -> list[str] | None:
+        return self.columns()
+
     def apply(self, frame):  # noqa: ANN001, ANN201
         check_text(frame, self.columns(), self.key)
         changes = {}
@@ -137,6 +140,9 @@ class Categories(Step):
 
     def columns(self) -> list[str]:
         return list(self.options.specs)
+
+    def writes(self) -> list[str] | None:
+        return self.columns()
 
     def apply(self, frame):  # noqa: ANN001, ANN201
         check_text(frame, self.columns(), self.key)
