@@ -71,11 +71,12 @@ class Frame:
         return Frame(self.engine, self.base, **{**args, **changes})
 
     # -- SQL -------------------------------------------------------------------------
-    def select_sql(self, extra: Mapping[str, str] | None = None) -> str:
+    def select_sql(self, extra: Mapping[str, str] | None = None, *, base: str = BASE) -> str:
+        """The frame's query, plus ``extra`` columns (SQL over the base table), reading the base as ``base``."""
         items = {**self.columns, **(extra or {})}
         cols = ", ".join(f"{expr} AS {self.d.ident(name)}" for name, expr in items.items())
         where = " AND ".join(f"({f})" for f in self.filters)
-        source = f"{BASE} {self.sample}".rstrip()
+        source = f"{base} {self.sample}".rstrip()
         return f"SELECT {cols} FROM {source}" + (f" WHERE {where}" if where else "")
 
     @property

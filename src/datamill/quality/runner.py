@@ -27,8 +27,6 @@ from datamill.storage.base import TableScan
 
 __all__ = ["QualityResult", "run_quality"]
 
-SAMPLE_ROWS = 1_000_000  # distributions of bigger tables come from a sample of this many rows
-
 
 @dataclass
 class QualityResult:
@@ -114,15 +112,8 @@ def run_quality(
         from datamill.quality.distributions import changed_columns
         from datamill.quality.distributions import distributions as compute
 
-        columns = changed_columns(record)
-        if record.rows_in > SAMPLE_ROWS and initial.can_sample:
-            # charts need shapes, not every row: a repeatable sample keeps big runs fast
-            percent = 100 * SAMPLE_ROWS / record.rows_in
-            record.distributions = compute(initial.sampled(percent), frame.sampled(percent), columns)
-            for value in record.distributions.values():
-                value["sampled"] = SAMPLE_ROWS
-        else:
-            record.distributions = compute(initial, frame, columns)
+        # one query collects the changed columns of both sides, sampled when big: charts need shapes
+        record.distributions = compute(initial, frame, changed_columns(record), rows=(record.rows_in, rows))
     table = _quarantine_table(quarantined, dataset, run_id)
     return QualityResult(frame, table, record, failed)
 
