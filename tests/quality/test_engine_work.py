@@ -66,6 +66,24 @@ def run(root: Path, engine: str, store: str) -> tuple[dict, list[dict], list[tup
     return node.__dict__, table, quarantine, cleaning
 
 
+@pytest.mark.spark
+def test_a_20000_row_cleaning_run_takes_few_spark_jobs_and_matches_duckdb(tmp_path: Path, spark) -> None:  # noqa: ANN001
+    write_customers(tmp_path)
+    duck, duck_rows, duck_out, duck_clean = run(tmp_path, "duckdb", "duck_wh")
+    node, rows, out, cleaning = run(tmp_path, "{type: spark, master: 'local[2]'}", "spark_wh")
+    assert node["engine_jobs"] <= MAX_SPARK_JOBS, f"{node['engine_jobs']} Spark jobs for the cleaning node"
+    assert duck["engine_jobs"] is not None and duck["engine_jobs"] > 0  # DuckDB counts its queries
+    counts = ("rows_in", "rows_out", "rows_quarantined")
+    assert [node[c] for c in counts] == [duck[c] for c in counts]
+    assert duck["rows_in"] == ROWS and duck["rows_quarantined"] > 1_000  # duplicates and failed checks
+    assert rows == duck_rows
+    assert out == duck_out
+    assert cleaning["steps"] == duck_clean["steps"]  # rows, changed cells and the medians and fences used
+    assert cleaning["steps"][2]["cells_changed"]["spend"] > 0 and cleaning["steps"][1]["cells_changed"]["income"] > 0
+    assert list(cleaning["distributions"]) == list(duck_clean["distributions"]) == ["income", "spend"]
+    assert cleaning["distributions"] == duck_clean["distributions"]
+
+
 def _clean(engine, table: pa.Table, clean: dict):  # noqa: ANN001, ANN202
     steps = CleanSpec.model_validate(clean).steps()
     with engine.job_counter("clean") as count:
