@@ -47,3 +47,9 @@ def test_a_window_change_is_counted_over_the_frame_rows(engine: Engine) -> None:
     frame = Frame(engine, ArrowScan("t", TABLE)).where("{s} IS NOT NULL")
     ffill = engine.dialect.ffill("{y}", [], ["{s}"])
     assert count_changed_together([(frame, {"y": ffill})]) == [{"y": 1}]
+
+
+def test_a_change_to_a_filled_column_is_counted_over_the_frame_rows(engine: Engine) -> None:
+    frame = Frame(engine, ArrowScan("t", TABLE)).where("{s} IS NOT NULL")
+    filled = frame.with_columns({"y": engine.dialect.ffill("{y}", [], ["{s}"])})  # y: 1, 2, 2 in s order
+    assert count_changed_together([(filled, {"y": "least({y}, 1.5)"})]) == [{"y": 2}]

@@ -70,6 +70,13 @@ def test_batches_respect_batch_size(spark_engine) -> None:  # noqa: ANN001
     assert sum(sizes) == 25 and max(sizes) <= 10
 
 
+def test_a_result_that_fits_one_batch_comes_as_one(spark_engine) -> None:  # noqa: ANN001
+    table = pa.table({"k": [f"k{i % 9}" for i in range(100)]})
+    relation = spark_engine.sql("select k, count(*) as n from t group by k order by k", {"t": table})
+    batches = list(relation.to_reader())  # a sort over several partitions: a writer must not reorder them
+    assert len(batches) == 1 and batches[0].column(0).to_pylist() == [f"k{i}" for i in range(9)]
+
+
 def test_missing_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from datamill.engine.spark import _check_java
 

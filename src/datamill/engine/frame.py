@@ -211,16 +211,17 @@ def count_changed_together(requests: Sequence[tuple[Frame, Mapping[str, str]]]) 
 
     A frame's rows are the base rows its filters keep, so each count is an
     aggregate over the base filtered by its frame's filters; a run of cleaning
-    steps gets all its counts of changed cells from one query. A change that is
-    a window (a forward fill) depends on which rows the frame keeps and is
-    counted over the frame itself.
+    steps gets all its counts of changed cells from one query. A window (a
+    forward fill) depends on which rows the frame keeps: a frame whose change,
+    column or filter holds one is counted over its own rows.
     """
     out: list[dict[str, int]] = [{} for _ in requests]
     groups: dict[int, list[tuple[int, str, str]]] = {}  # base -> (request, column, condition over the base)
     first: dict[int, Frame] = {}
     for i, (frame, changes) in enumerate(requests):
         new = {c: _substitute(e, frame) for c, e in changes.items()}
-        if frame.sample or any(_WINDOW.search(e) for e in new.values()):
+        sql = [*new.values(), *(frame.columns[c] for c in new), *frame.filters]
+        if frame.sample or any(_WINDOW.search(e) for e in sql):
             out[i] = frame._count_changed_here(changes)
             continue
         rows = " AND ".join(f"({f})" for f in frame.filters) or "TRUE"

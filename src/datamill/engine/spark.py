@@ -188,6 +188,10 @@ class SparkRelation(Relation):
             table = self._context.run(self._df.toArrow)
         finally:
             _set_job_group(session, here)
+        if table.num_rows <= batch_size:
+            # one batch, as DuckDB gives, not one per partition: a writer may reorder batches
+            # (deltalake writes them round-robin), which would lose an ORDER BY
+            table = table.combine_chunks()
         for batch in table.to_batches(max_chunksize=batch_size):
             yield conform_batch(batch, schema)
 
