@@ -100,10 +100,11 @@ class Frame:
         """Run ``sql_over_t``, a query that reads this frame as table ``t``."""
         tables = {BASE: self.base, **self.others}
         glue = "" if sql_over_t.startswith(",") else " "
-        return self.engine.sql(f"WITH t AS ({self.select_sql()}){glue}{sql_over_t}", tables, dialect=self.d.name)
+        return self.engine.sql_generated(f"WITH t AS ({self.select_sql()}){glue}{sql_over_t}", tables,
+                                         dialect=self.d.name)
 
     def relation(self) -> Relation:
-        return self.engine.sql(self.select_sql(), {BASE: self.base, **self.others}, dialect=self.d.name)
+        return self.engine.sql_generated(self.select_sql(), {BASE: self.base, **self.others}, dialect=self.d.name)
 
     def aggregate(self, exprs: Mapping[str, str]) -> dict[str, Any]:
         """One pass computing ``name -> aggregate expression`` (over ``{col}`` placeholders).
@@ -168,6 +169,7 @@ class Frame:
     def materialize(self, extra: Mapping[str, str] | None = None) -> Frame:
         """Compute the frame (plus ``extra`` columns, over ``{col}`` placeholders) once."""
         extra = {name: _substitute(expr, self) for name, expr in (extra or {}).items()}
+        # checked as a query: extra columns may hold a check's own SQL (`sql:`), which planning must not run
         rel = self.engine.sql(self.select_sql(extra), {BASE: self.base, **self.others}, dialect=self.d.name)
         table = self.engine.materialize(rel)
         self.release()
@@ -177,14 +179,15 @@ class Frame:
         """Compute the distinct rows once, with ``count`` = how often each occurred (one hash aggregate)."""
         n = len(self.columns)
         sql = f"{self.select_sql({count: 'count(*)'})} GROUP BY {', '.join(str(i) for i in range(1, n + 1))}"
-        table = self.engine.materialize(self.engine.sql(sql, {BASE: self.base, **self.others}, dialect=self.d.name))
+        rel = self.engine.sql_generated(sql, {BASE: self.base, **self.others}, dialect=self.d.name)
+        table = self.engine.materialize(rel)
         self.release()
         return Frame(self.engine, table, others=self.others, owned=True)
 
     def materialize_rows(self, reason: str) -> pa.Table:
         """Collect the frame's rows plus a ``_dm_reason`` column (``reason`` is SQL)."""
         extra = {"_dm_reason": _substitute(reason, self)}
-        rel = self.engine.sql(self.select_sql(extra), {BASE: self.base, **self.others}, dialect=self.d.name)
+        rel = self.engine.sql_generated(self.select_sql(extra), {BASE: self.base, **self.others}, dialect=self.d.name)
         return rel.to_arrow()
 
     def release(self) -> None:
@@ -233,7 +236,8 @@ def count_changed_together(requests: Sequence[tuple[Frame, Mapping[str, str]]]) 
         frame = first[key]
         counts = ", ".join(f"count(*) FILTER (WHERE {cond}) AS c{j}" for j, (_, _, cond) in enumerate(items))
         tables = {BASE: frame.base, **frame.others}
-        row = frame.engine.sql(f"SELECT {counts} FROM {BASE}", tables, dialect=frame.d.name).to_arrow().to_pylist()[0]
+        query = frame.engine.sql_generated(f"SELECT {counts} FROM {BASE}", tables, dialect=frame.d.name)
+        row = query.to_arrow().to_pylist()[0]
         for j, (i, column, _) in enumerate(items):
             out[i][column] = int(row[f"c{j}"])
     for i, (_, changes) in enumerate(requests):  # in the order the changes were given

@@ -359,6 +359,20 @@ class SparkEngine(Engine):
         if not is_query(query, dialect):
             raise EngineError(NOT_A_QUERY)
         check_inputs(needed, tables)
+        return self._plan(query, {name: tables[name] for name in needed}, dialect)
+
+    def sql_generated(self, query: str, tables: Mapping[str, TableInput], *, dialect: str = "duckdb") -> SparkRelation:
+        """Plan a query datamill generated, reading exactly ``tables``: not parsed by SQLGlot first.
+
+        Cleaning sends a dozen such queries per dataset; parsing each twice
+        (its tables, whether it is a query) cost more driver time than Spark's
+        own analysis. Spark still analyses it and names what is wrong.
+        """
+        return self._plan(query, tables, dialect)
+
+    def _plan(self, query: str, inputs: Mapping[str, TableInput], dialect: str) -> SparkRelation:
+        """Analyse ``query`` over ``inputs`` (its tables, already checked) as temporary views."""
+        tables, needed = inputs, list(inputs)
         schemas = {name: tables[name].schema for name in needed}
         spark_sql = query if dialect == "spark" else translate(query, to="spark", schemas=schemas)
         context = _Context(query, spark_sql, schemas)

@@ -112,7 +112,7 @@ def _collect(before: Frame, after: Frame, numeric: list[str], other: list[str], 
         parts.append(f"SELECT {i} AS {_SIDE}, {columns} FROM ({inner}) _dm_s{i}")
         tables |= {base: frame.base, **frame.others}
     query = f"WITH {', '.join(ctes)} " + " UNION ALL ".join(parts)
-    table = before.engine.sql(query, tables, dialect=d.name).to_arrow()
+    table = before.engine.sql_generated(query, tables, dialect=d.name).to_arrow()
     side = table.column(_SIDE)
     out = {}
     for i, label in enumerate(("before", "after")):
