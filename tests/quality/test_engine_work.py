@@ -35,7 +35,7 @@ datasets:
 # Spark jobs of the cleaning node above, one per pass: the duplicates (which computes dedupe's
 # window), impute's median with spend's quartiles, income's quartiles (after imputing), the changed
 # cells of every step, the checks' counts, their failing rows, the distributions of both sides,
-# the write. It was 29 before statistics, counts and distributions were batched.
+# the write. It was 30 before statistics, counts and distributions were batched.
 MAX_SPARK_JOBS = 8
 
 
