@@ -18,7 +18,7 @@ from datamill._registry import did_you_mean
 from datamill.engine import Frame
 from datamill.engine.base import Engine, Relation
 from datamill.engine.frame import count_changed_together
-from datamill.exceptions import EngineError, QualityError
+from datamill.exceptions import QualityError
 from datamill.quality.checks import Check, CheckResult
 from datamill.quality.record import QualityRecord, StepRecord
 from datamill.quality.steps.base import Removed, Step
@@ -137,6 +137,8 @@ def _prefetch(steps: Sequence[Step], i: int, frame: Frame) -> None:
         exprs += [e for e in steps[j + 1].statistics(frame).values() if not frame.reads(e) & written]
     if len(exprs) == len(own):
         return  # nothing to add: the step computes its own
+    from datamill.exceptions import EngineError
+
     try:
         frame.prefetch(exprs)
     except EngineError:  # a later step's statistic does not fit its column: that step says so when it runs
