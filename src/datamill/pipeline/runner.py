@@ -146,8 +146,8 @@ def _step(node: Node, dag: Dag, ctx: RunContext, record: RunRecord, state: dict[
         )
         node_run.traceback = traceback.format_exc()
     finally:
+        node_run.engine_jobs = jobs.jobs if jobs is not None else None  # counted when the block closed
         node_run.ended = _now()
         node_run.seconds = round(time.perf_counter() - start, 3)
-        node_run.engine_jobs = jobs.jobs if jobs is not None else None  # counted when the block closed
     detail = node_run.error or (f"{node_run.rows_out:,} rows" if node_run.rows_out is not None else "")
     ctx.progress.finish(node.name, node_run.status, detail)

@@ -73,21 +73,6 @@ class Step(ABC):
     def apply(self, frame: Frame) -> StepOutcome:
         """Compute what the step needs on ``frame`` and return the cleaned frame."""
 
-    def describe(self) -> str:
-        """One line for the record and the report, written as in the project file.
-
-        Examples
-        --------
-        >>> from datamill.quality.steps.missing import Impute
-        >>> Impute(Impute.Options.model_validate({"income": "median", "plan": {"constant": "basic"}})).describe()
-        'impute: {income: median, plan: {method: constant, value: basic}}'
-        """
-        return f"{self.key}: {_flow(self.options.model_dump(mode='json', exclude_defaults=True))}"
-
-    def columns(self) -> list[str]:
-        """Columns this step reads, checked to exist before anything runs."""
-        return []
-
     def statistics(self, frame: Frame) -> dict[str, str]:
         """The aggregates the step computes over its input first (name -> SQL over ``{col}`` placeholders).
 
@@ -106,3 +91,18 @@ class Step(ABC):
         rebuilds the table, and later statistics wait for it.
         """
         return None
+
+    def describe(self) -> str:
+        """One line for the record and the report, written as in the project file.
+
+        Examples
+        --------
+        >>> from datamill.quality.steps.missing import Impute
+        >>> Impute(Impute.Options.model_validate({"income": "median", "plan": {"constant": "basic"}})).describe()
+        'impute: {income: median, plan: {method: constant, value: basic}}'
+        """
+        return f"{self.key}: {_flow(self.options.model_dump(mode='json', exclude_defaults=True))}"
+
+    def columns(self) -> list[str]:
+        """Columns this step reads, checked to exist before anything runs."""
+        return []

@@ -109,12 +109,6 @@ class Impute(Step):
     Options = ImputeOptions
     options: ImputeOptions
 
-    def columns(self) -> list[str]:
-        out = list(self.options.methods)
-        for m in self.options.methods.values():
-            out += m.by + m.order_by + m.using
-        return out
-
     def statistics(self, frame):  # noqa: ANN001, ANN201
         return self._stat_exprs(frame, {c: m for c, m in self.options.methods.items() if m.method in SQL_METHODS})
 
@@ -122,6 +116,12 @@ class Impute(Step):
         if any(m.method in PY_METHODS for m in self.options.methods.values()):
             return None  # model imputers compute a new table
         return list(self.options.methods)
+
+    def columns(self) -> list[str]:
+        out = list(self.options.methods)
+        for m in self.options.methods.values():
+            out += m.by + m.order_by + m.using
+        return out
 
     def apply(self, frame):  # noqa: ANN001, ANN201
         methods = self.options.methods

@@ -64,12 +64,6 @@ class Outliers(Step):
     Options = OutliersOptions
     options: OutliersOptions
 
-    def columns(self) -> list[str]:
-        out = []
-        for name, m in self.options.methods.items():
-            out += m.columns if m.method == "isolation_forest" else [name]
-        return out
-
     def _per_column(self) -> dict[str, OutlierMethod]:
         return {c: m for c, m in self.options.methods.items() if m.method != "isolation_forest"}
 
@@ -94,6 +88,12 @@ class Outliers(Step):
         if any(m.method == "isolation_forest" or m.action == "drop" for m in methods):
             return None  # rows leave (or a forest rebuilds the table)
         return [f"{c}_outlier" if m.action == "flag" else c for c, m in self.options.methods.items()]
+
+    def columns(self) -> list[str]:
+        out = []
+        for name, m in self.options.methods.items():
+            out += m.columns if m.method == "isolation_forest" else [name]
+        return out
 
     def apply(self, frame):  # noqa: ANN001, ANN201
         methods = self._per_column()

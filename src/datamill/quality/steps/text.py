@@ -56,11 +56,11 @@ class Text(Step):
     Options = TextOptions
     options: TextOptions
 
-    def columns(self) -> list[str]:
-        return list(self.options.ops)
-
     def writes(self) -> list[str] | None:
         return self.columns()
+
+    def columns(self) -> list[str]:
+        return list(self.options.ops)
 
     def apply(self, frame):  # noqa: ANN001, ANN201
         check_text(frame, self.columns(), self.key)
@@ -138,11 +138,11 @@ class Categories(Step):
     Options = CategoriesOptions
     options: CategoriesOptions
 
-    def columns(self) -> list[str]:
-        return list(self.options.specs)
-
     def writes(self) -> list[str] | None:
         return self.columns()
+
+    def columns(self) -> list[str]:
+        return list(self.options.specs)
 
     def apply(self, frame):  # noqa: ANN001, ANN201
         check_text(frame, self.columns(), self.key)

@@ -135,13 +135,13 @@ class Cast(Step):
     Options = CastOptions
     options: CastOptions
 
-    def columns(self) -> list[str]:
-        return list(self.options.specs)
-
     def writes(self) -> list[str] | None:
         if any(spec.on_error == "quarantine" for spec in self.options.specs.values()):
             return None  # rows that do not convert leave
         return self.columns()
+
+    def columns(self) -> list[str]:
+        return list(self.options.specs)
 
     def apply(self, frame):  # noqa: ANN001, ANN201
         return convert(frame, self.options.specs, self.key)
