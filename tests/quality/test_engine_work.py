@@ -75,7 +75,7 @@ def test_a_20000_row_cleaning_run_takes_few_spark_jobs_and_matches_duckdb(tmp_pa
     assert duck["engine_jobs"] is not None and duck["engine_jobs"] > 0  # DuckDB counts its queries
     counts = ("rows_in", "rows_out", "rows_quarantined")
     assert [node[c] for c in counts] == [duck[c] for c in counts]
-    assert duck["rows_in"] == ROWS and duck["rows_quarantined"] > 1_000  # duplicates and failed checks
+    assert duck["rows_in"] == ROWS and duck["rows_quarantined"] > 500  # the duplicates at least
     assert rows == duck_rows
     assert out == duck_out
     assert cleaning["steps"] == duck_clean["steps"]  # rows, changed cells and the medians and fences used

@@ -5,7 +5,7 @@ max, mean and nulls; other columns get their most frequent values with
 counts, the rest summed as ``other``. One query collects the changed columns
 of both sides (nothing else) and the shapes are computed here, in Arrow: the
 engine runs a single job, not one per statistic. Bigger tables give a
-repeatable random sample of at most :data:`SAMPLE_ROWS` rows per side (fewer
+repeatable random sample of about :data:`SAMPLE_ROWS` rows per side (fewer
 when many columns changed), so the driver never holds a whole table; the
 result then says ``sampled``.
 
@@ -39,8 +39,8 @@ __all__ = ["SAMPLE_CELLS", "SAMPLE_ROWS", "changed_columns", "distributions"]
 
 BINS = 30
 TOP = 15
-SAMPLE_ROWS = 1_000_000  # at most this many rows per side reach the driver...
-SAMPLE_CELLS = 10_000_000  # ...and at most this many values (many changed columns: fewer rows)
+SAMPLE_ROWS = 1_000_000  # about this many rows per side reach the driver...
+SAMPLE_CELLS = 10_000_000  # ...and about this many values (many changed columns: fewer rows)
 _SIDE = "_dm_side"
 
 
