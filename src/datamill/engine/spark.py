@@ -76,7 +76,7 @@ def _default_conf(master: str) -> dict[str, str]:
     if master.startswith("local"):
         # Adaptive execution runs each shuffle stage (and each read of a cached table) as a job
         # of its own and re-plans between them: on one machine with 4 partitions there is
-        # nothing to re-plan. Measured on a 20,000-row cleaning run: 7 jobs instead of 18,
+        # nothing to re-plan. Measured on a 20,000-row cleaning run: 8 jobs instead of 20,
         # and no slower (set it back with conf: {spark.sql.adaptive.enabled: true}).
         conf["spark.sql.adaptive.enabled"] = "false"
         # The default of 200 shuffle partitions makes small local jobs crawl.
