@@ -42,6 +42,21 @@ def test_init_validate_run_sql(tmp_path: Path) -> None:
     assert tables.returncode == 0 and "amount" in tables.stdout and "overwrite" in tables.stdout
 
 
+def test_a_run_shows_the_engine_work_of_each_node(tmp_path: Path) -> None:
+    import json
+
+    cli("init", "shop", cwd=tmp_path)
+    project = tmp_path / "shop"
+    assert cli("run", cwd=project).returncode == 0
+    [record] = [json.loads(f.read_text()) for f in (project / ".datamill" / "runs").glob("*.json")]
+    jobs = record["nodes"]["daily_revenue"]["engine_jobs"]
+    assert jobs >= 1  # DuckDB counts the queries it ran for the node
+    out = cli("runs", record["run_id"], cwd=project)
+    assert out.returncode == 0, out.stderr
+    header = next(line for line in out.stdout.splitlines() if "node" in line)
+    row = next(line for line in out.stdout.splitlines() if "daily_revenue" in line)
+    assert header.split()[-2] == "jobs" and row.split()[-2] == str(jobs)
+
 def test_sql_exports_parquet(tmp_path: Path) -> None:
     cli("init", "shop", cwd=tmp_path)
     project = tmp_path / "shop"

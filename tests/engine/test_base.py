@@ -54,3 +54,16 @@ def test_bad_sql_says_it_does_not_parse(engine: Engine) -> None:
 def test_only_queries_are_accepted(engine: Engine) -> None:
     with pytest.raises(EngineError, match="SELECT"):
         engine.sql("drop table customers", {"customers": CUSTOMERS})
+
+
+def test_job_counter_counts_the_work_run_inside_it(engine: Engine) -> None:
+    with engine.job_counter("idle") as idle:
+        relation = engine.sql("select sum(id) as s from customers", {"customers": CUSTOMERS})
+    assert idle.jobs == 0  # planning is not work
+    with engine.job_counter("two reads") as busy:
+        relation.to_arrow()
+        relation.to_arrow()
+    assert busy.jobs is not None and busy.jobs >= 2
+    with engine.job_counter("one read") as one:
+        relation.to_arrow()
+    assert one.jobs == busy.jobs // 2

@@ -44,6 +44,7 @@ def test_session_settings(spark) -> None:  # noqa: ANN001
     assert conf.get("spark.sql.execution.arrow.pyspark.enabled") == "true"
     assert spark.sparkContext.getConf().get("spark.ui.enabled") == "false"
     assert int(conf.get("spark.sql.shuffle.partitions")) <= 8
+    assert conf.get("spark.sql.adaptive.enabled") == "false"  # on one machine: one job per query, not per stage
 
 
 def test_parquet_inputs_are_read_by_spark_not_the_driver(spark_engine, tmp_path: Path) -> None:  # noqa: ANN001
@@ -69,6 +70,13 @@ def test_batches_respect_batch_size(spark_engine) -> None:  # noqa: ANN001
     assert sum(sizes) == 25 and max(sizes) <= 10
 
 
+def test_a_result_that_fits_one_batch_comes_as_one(spark_engine) -> None:  # noqa: ANN001
+    table = pa.table({"k": [f"k{i % 9}" for i in range(100)]})
+    relation = spark_engine.sql("select k, count(*) as n from t group by k order by k", {"t": table})
+    batches = list(relation.to_reader())  # a sort over several partitions: a writer must not reorder them
+    assert len(batches) == 1 and batches[0].column(0).to_pylist() == [f"k{i}" for i in range(9)]
+
+
 def test_missing_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from datamill.engine.spark import _check_java
 
@@ -91,3 +99,43 @@ def test_a_function_spark_lacks_is_named_in_the_error(spark_engine) -> None:  # 
     with pytest.raises(EngineError, match=r"function list_zip\(\) does not exist on Spark: datamill translates "
                                           r"DuckDB SQL for Spark and has no rule for it \(fix:"):
         spark_engine.sql("select list_zip(xs, xs) as z from t", {"t": pa.table({"xs": [[1]]})})
+
+
+def test_job_counter_neither_starts_spark_nor_misses_jobs_on_other_threads(spark) -> None:  # noqa: ANN001
+    import threading
+
+    from datamill.engine.spark import SparkEngine
+
+    engine = SparkEngine()
+    with engine.job_counter("nothing") as nothing:
+        pass
+    assert nothing.jobs == 0 and engine._session is None  # counting alone does not start a session
+    with engine.job_counter("node") as count:  # opened before the engine has its session
+        reader = engine.sql("select sum(x) as s from t", {"t": pa.table({"x": [1, 2]})}).to_reader()
+        rows = []
+        reading = threading.Thread(target=lambda: rows.extend(reader.read_all().to_pylist()))
+        reading.start()  # as a storage writer reads batches, on a thread of its own
+        reading.join()
+    assert rows == [{"s": 3}]
+    assert count.jobs >= 1  # the reading thread's job counts for the node
+    assert spark.sparkContext.getLocalProperty("spark.jobGroup.id") is None  # the thread's group is restored
+
+
+def test_planning_over_parquet_runs_no_job(spark_engine, tmp_path: Path) -> None:  # noqa: ANN001
+    scan = parquet_scan(tmp_path, "t", pa.table({"x": list(range(10)), "s": ["a"] * 10}), parts=3)
+    with spark_engine.job_counter("plan") as plan:  # the scan's schema is known: Spark need not read footers
+        relation = spark_engine.sql("select sum(x) as n from t where s = 'a'", {"t": scan})
+    assert plan.jobs == 0
+    assert relation.to_arrow().to_pylist() == [{"n": 45}]
+
+
+def test_a_materialised_table_stays_cached_while_a_table_made_from_it_needs_it(spark_engine) -> None:  # noqa: ANN001
+    first = spark_engine.materialize(spark_engine.sql("select x * 2 as y from t", {"t": pa.table({"x": [1, 2]})}))
+    second = spark_engine.materialize(spark_engine.sql("select y + 1 as z from a", {"a": first}))
+    spark_engine.release(first)
+    assert first.dataframe.is_cached  # second is not computed yet: it reads first's rows
+    with spark_engine.job_counter("read") as read:
+        assert second.to_arrow().to_pylist() == [{"z": 3}, {"z": 5}]
+    assert read.jobs == 1  # computed by the query that reads it, not in a job of its own
+    spark_engine.release(second)
+    assert not first.dataframe.is_cached and not second.dataframe.is_cached

@@ -59,3 +59,15 @@ def test_can_be_switched_off(engine) -> None:
     result = run_quality(engine, ArrowScan("t", _table()), steps, [], dataset="t", distributions=False)
     result.close()
     assert result.record.distributions == {}
+
+
+def test_a_big_table_gives_a_bounded_sample(engine, monkeypatch) -> None:  # noqa: ANN001
+    from datamill.quality import distributions as module
+
+    monkeypatch.setattr(module, "SAMPLE_ROWS", 10_000)
+    n = 30_000
+    frame = Frame(engine, ArrowScan("t", pa.table({"x": [float(i % 100) for i in range(n)]})))
+    d = distributions(frame, frame.with_columns({"x": "{x} + 1"}), ["x"], rows=(n, n))["x"]
+    assert d["sampled"] == 10_000
+    assert 9_000 < d["before"]["rows"] < 11_000 and 9_000 < d["after"]["rows"] < 11_000  # about the bound
+    assert (d["before"]["min"], d["after"]["max"]) == (0.0, 100.0)

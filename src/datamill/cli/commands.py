@@ -67,7 +67,8 @@ def _type_problems(project) -> list[str]:  # noqa: ANN001
 
 def _summary(record) -> Table:
     table = Table(title=f"run {record.run_id}: {record.status}", title_justify="left")
-    for col in ("node", "kind", "status", "rows in", "rows out", "set aside", "version", "seconds"):
+    # jobs: the engine's units of work for the node (Spark jobs, DuckDB queries)
+    for col in ("node", "kind", "status", "rows in", "rows out", "set aside", "version", "seconds", "jobs"):
         table.add_column(col, justify="right" if col not in ("node", "kind", "status") else "left",
                          no_wrap=col in ("node", "status"))
     for node in record.nodes.values():
@@ -75,6 +76,7 @@ def _summary(record) -> Table:
             node.name, node.kind, _STATUS.get(node.status, node.status), _n(node.rows_in), _n(node.rows_out),
             _n(node.rows_quarantined + node.rows_skipped) if node.status == "ok" else "",
             _n(node.output_version), f"{node.seconds:.2f}" if node.seconds is not None else "",
+            _n(node.engine_jobs),
         )
     return table
 

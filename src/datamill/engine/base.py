@@ -9,7 +9,9 @@ translate them (Spark through SQLGlot).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from datamill.engine.dialect import Dialect
 from datamill.storage.base import TableScan
 
-__all__ = ["ArrowScan", "Engine", "EngineOptions", "Relation", "TableInput"]
+__all__ = ["ArrowScan", "Engine", "EngineOptions", "JobCount", "Relation", "TableInput"]
 
 # What an engine accepts as an input table: a lazy storage handle or Arrow data.
 TableInput = TableScan | pa.Table
@@ -44,6 +46,17 @@ class ArrowScan(TableScan):
 
     def count_rows(self) -> int:
         return self.table.num_rows
+
+
+@dataclass
+class JobCount:
+    """The units of work an engine ran inside :meth:`Engine.job_counter`.
+
+    Spark counts its jobs, DuckDB the queries it executed; ``None`` where an
+    engine does not count. Filled in when the ``with`` block ends.
+    """
+
+    jobs: int | None = None
 
 
 class EngineOptions(BaseModel):
@@ -117,6 +130,17 @@ class Engine(ABC):
 
     def release(self, table: TableScan) -> None:
         """Free a table made by :meth:`materialize`."""
+
+    @contextmanager
+    def job_counter(self, label: str) -> Iterator[JobCount]:
+        """Count the work the engine runs inside the ``with`` block (a pipeline node's, in its run record).
+
+        ``label`` names the work where the engine shows it (Spark's job group
+        description). The default counts nothing: ``jobs`` stays ``None``.
+        Starting the counter must not start the engine: a block that runs no
+        query costs nothing and counts 0.
+        """
+        yield JobCount()
 
     def close(self) -> None:
         """Release the engine's resources."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -19,7 +20,7 @@ import pyarrow as pa
 
 from datamill.engine._arrow import conform_batch, normalise_schema
 from datamill.engine._errors import check_inputs, column_not_found, table_for_alias
-from datamill.engine.base import Engine, EngineOptions, Relation, TableInput
+from datamill.engine.base import Engine, EngineOptions, JobCount, Relation, TableInput
 from datamill.engine.dialect import Dialect
 from datamill.engine.sql import NOT_A_QUERY, duckdb_message, is_query, referenced_tables
 from datamill.exceptions import EngineError
@@ -158,6 +159,7 @@ class DuckDBRelation(Relation):
 
     def _batches(self, schema: pa.Schema, batch_size: int) -> Iterator[pa.RecordBatch]:
         # A generator, so nothing runs until the caller reads the first batch.
+        self._context.executed()
         reader = self._context.run(lambda: _arrow_reader(self._rel, batch_size))
         while True:
             batch = self._context.run(lambda: _next_batch(reader))
@@ -190,6 +192,7 @@ def _write_parquet(relation: DuckDBRelation, folder: Path) -> list[Path]:
         # the same normalisation as to_reader: HUGEINT sums become BIGINT, as on Spark
         casts.append(f"CAST({quoted} AS BIGINT) AS {quoted}" if name in relation._hugeint else quoted)
     target = "'" + str(folder).replace("'", "''") + "'"
+    relation._context.executed()
     query = f"COPY (SELECT {', '.join(casts)} FROM rel) TO {target} (FORMAT parquet, PER_THREAD_OUTPUT true)"
     relation._context.run(lambda: rel.query("rel", query))  # the relation, named rel, in its own cursor
     return sorted(folder.glob("*.parquet"))
@@ -235,6 +238,7 @@ class DuckDBEngine(Engine):
             if opts.memory_limit is not None:
                 self._con.execute("SET memory_limit = ?", [opts.memory_limit])
             self._materialized = 0
+            self._queries = _Queries()  # what job_counter counts
             # Results should not depend on the machine's zone (DuckDB's default).
             self._con.execute("SET TimeZone = 'UTC'")
         except duckdb.Error as exc:
@@ -264,7 +268,7 @@ class DuckDBEngine(Engine):
 
     def _bind(self, query: str, inputs: Mapping[str, TableInput]) -> DuckDBRelation:
         cursor = self._con.cursor()
-        context = _Context(query, inputs)
+        context = _Context(query, inputs, self._queries)
         for name, source in inputs.items():
             if isinstance(source, DuckDBTable) and source.engine is self:
                 cursor.execute(f'create temp view "{name}" as select * from "{source.table}"')
@@ -279,12 +283,23 @@ class DuckDBEngine(Engine):
             return super().materialize(relation)  # type: ignore[return-value]
         self._materialized += 1
         table = f"_datamill_m{self._materialized}"
+        relation._context.executed()
         relation._context.run(lambda: relation._rel.create(table))
         return DuckDBTable(self, table, relation.schema)
 
     def release(self, table: TableScan) -> None:
         if isinstance(table, DuckDBTable) and table.engine is self:
             self._con.execute(f'drop table if exists "{table.table}"')
+
+    @contextmanager
+    def job_counter(self, label: str) -> Iterator[JobCount]:
+        """Count the queries executed inside the block (collected, streamed, materialised or written)."""
+        count = JobCount()
+        start = self._queries.n
+        try:
+            yield count
+        finally:
+            count.jobs = self._queries.n - start
 
     def close(self) -> None:
         self._con.close()
@@ -306,18 +321,31 @@ class DuckDBTable(TableScan):
     def to_reader(self) -> pa.RecordBatchReader:
         cursor = self.engine._con.cursor()
         rel = cursor.sql(f'select * from "{self.table}"')
-        return DuckDBRelation(rel, cursor, _Context(rel.sql_query(), {})).to_reader()
+        return DuckDBRelation(rel, cursor, _Context(rel.sql_query(), {}, self.engine._queries)).to_reader()
 
     def count_rows(self) -> int:
+        self.engine._queries.n += 1
         return self.engine._con.cursor().sql(f'select count(*) from "{self.table}"').fetchall()[0][0]
+
+
+class _Queries:
+    """How many queries an engine executed (a mutable count its relations share)."""
+
+    def __init__(self) -> None:
+        self.n = 0
 
 
 class _Context:
     """Runs DuckDB calls for one query and turns their errors into readable ones."""
 
-    def __init__(self, query: str, tables: Mapping[str, TableInput]) -> None:
+    def __init__(self, query: str, tables: Mapping[str, TableInput], queries: _Queries) -> None:
         self.query = query
         self._tables = tables
+        self._queries = queries
+
+    def executed(self) -> None:
+        """Count one execution of the query (for :meth:`DuckDBEngine.job_counter`)."""
+        self._queries.n += 1
 
     @property
     def schemas(self) -> dict[str, pa.Schema]:

@@ -44,6 +44,7 @@ class NodeRun:
     started: str | None = None
     ended: str | None = None
     seconds: float | None = None
+    engine_jobs: int | None = None  # Spark jobs (DuckDB: queries) the node ran; None: not counted
     rows_in: int | None = None
     rows_out: int | None = None
     rows_quarantined: int = 0

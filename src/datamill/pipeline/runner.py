@@ -131,8 +131,10 @@ def _step(node: Node, dag: Dag, ctx: RunContext, record: RunRecord, state: dict[
         return
     node_run.started = _now()
     start = time.perf_counter()
+    jobs = None
     try:
-        _run_node(node, ctx, node_run, state, full_refresh)
+        with ctx.engine.job_counter(node.name) as jobs:
+            _run_node(node, ctx, node_run, state, full_refresh)
     except DatamillError as exc:
         node_run.status = "failed"
         node_run.error = str(exc)
@@ -148,6 +150,7 @@ def _step(node: Node, dag: Dag, ctx: RunContext, record: RunRecord, state: dict[
         )
         node_run.traceback = traceback.format_exc()
     finally:
+        node_run.engine_jobs = jobs.jobs if jobs is not None else None  # counted when the block closed
         node_run.ended = _now()
         node_run.seconds = round(time.perf_counter() - start, 3)
     rows = f"{node_run.rows_out:,} rows" if node_run.rows_out is not None else ""

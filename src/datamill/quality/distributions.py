@@ -1,9 +1,13 @@
-"""Before/after distributions of the columns a cleaning run changed, computed on the engine.
+"""Before/after distributions of the columns a cleaning run changed, for the quality report.
 
 Numeric columns get a histogram (the same bins before and after) with min,
-max, mean and nulls; other columns get their most
-frequent values with counts, the rest summed as ``other``. A few aggregate
-queries per side, whatever the number of columns: cheap next to the cleaning.
+max, mean and nulls; other columns get their most frequent values with
+counts, the rest summed as ``other``. One query collects the changed columns
+of both sides (nothing else) and the shapes are computed here, in Arrow: the
+engine runs a single job, not one per statistic. Bigger tables give a
+repeatable random sample of about :data:`SAMPLE_ROWS` rows per side (fewer
+when many columns changed), so the driver never holds a whole table; the
+result then says ``sampled``.
 
 Examples
 --------
@@ -25,15 +29,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from datamill.engine import Frame
-from datamill.engine.dialect import literal
 
-__all__ = ["changed_columns", "distributions"]
+__all__ = ["SAMPLE_CELLS", "SAMPLE_ROWS", "changed_columns", "distributions"]
 
 BINS = 30
 TOP = 15
+SAMPLE_ROWS = 1_000_000  # about this many rows per side reach the driver...
+SAMPLE_CELLS = 10_000_000  # ...and about this many values (many changed columns: fewer rows)
+_SIDE = "_dm_side"
 
 
 def changed_columns(record: Any) -> list[str]:
@@ -55,40 +63,80 @@ def _plain(t: pa.DataType) -> bool:
     return not (pa.types.is_nested(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t))
 
 
-def distributions(before: Frame, after: Frame, columns: Sequence[str], *, bins: int = BINS,
-                  top: int = TOP) -> dict[str, dict[str, Any]]:
-    """``column -> {kind, before, after, ...}`` for ``columns`` present on both sides."""
+def distributions(before: Frame, after: Frame, columns: Sequence[str], *, bins: int = BINS, top: int = TOP,
+                  rows: tuple[int, int] | None = None, seed: int = 7) -> dict[str, dict[str, Any]]:
+    """``column -> {kind, before, after, ...}`` for ``columns`` present on both sides.
+
+    ``rows`` are the row counts of ``before`` and ``after`` where the caller
+    knows them (one aggregate counts them otherwise); a side with more rows
+    than the sample limit is sampled.
+    """
     b_schema, a_schema = before.schema, after.schema
     present = [c for c in columns if c in b_schema.names and c in a_schema.names]
     numeric = [c for c in present if _numeric(b_schema.field(c).type) and _numeric(a_schema.field(c).type)]
     other = [c for c in present if c not in numeric and _plain(b_schema.field(c).type) and _plain(a_schema.field(c).type)]
+    if not numeric and not other:
+        return {}
+    limit = max(10_000, min(SAMPLE_ROWS, SAMPLE_CELLS // (len(numeric) + len(other))))
+    sides, sampled = _collect(before, after, numeric, other, rows, limit, seed)
     out: dict[str, dict[str, Any]] = {}
-    if numeric:
-        stats = {"before": _stats(before, numeric, tails=True), "after": _stats(after, numeric)}
-        edges = {c: _edges(stats["before"][c], stats["after"][c], bins) for c in numeric}
-        counts = {side: _histograms(frame, edges) for side, frame in (("before", before), ("after", after))}
-        for c in numeric:
-            out[c] = {"kind": "numeric", "edges": edges[c],
-                      **{side: {**stats[side][c], **counts[side][c]} for side in ("before", "after")}}
+    for c in numeric:
+        values = {side: _floats(sides[side].column(c)) for side in ("before", "after")}
+        stats = {"before": _stats(*values["before"], tails=True), "after": _stats(*values["after"])}
+        edges = _edges(stats["before"], stats["after"], bins)
+        out[c] = {"kind": "numeric", "edges": edges,
+                  **{side: {**stats[side], **_histogram(values[side][0], edges)} for side in ("before", "after")}}
     for c in other:
-        out[c] = {"kind": "categorical", "before": _top_values(before, c, top), "after": _top_values(after, c, top)}
+        out[c] = {"kind": "categorical", **{side: _top_values(sides[side].column(c), top) for side in ("before", "after")}}
+    if sampled:
+        for value in out.values():
+            value["sampled"] = limit
     return {c: out[c] for c in present if c in out}
 
 
-def _stats(frame: Frame, columns: Sequence[str], *, tails: bool = False) -> dict[str, dict[str, Any]]:
-    exprs: dict[str, str] = {"rows": "count(*)"}
-    for i, c in enumerate(columns):
-        x = f"CAST({{{c}}} AS DOUBLE)"
-        exprs |= {f"min{i}": f"min({x})", f"max{i}": f"max({x})", f"mean{i}": f"avg({x})",
-                  f"nulls{i}": f"count(*) FILTER (WHERE {{{c}}} IS NULL)"}
-        if tails:
-            exprs |= {f"p01{i}": frame.d.quantile(x, 0.01), f"p99{i}": frame.d.quantile(x, 0.99)}
-    row = frame.aggregate(exprs)
-    rows = int(row["rows"])
-    out = {c: {"rows": rows, "min": row[f"min{i}"], "max": row[f"max{i}"], "mean": row[f"mean{i}"],
-               "nulls": int(row[f"nulls{i}"])} for i, c in enumerate(columns)}
-    for i, c in enumerate(columns if tails else ()):
-        out[c] |= {"p01": row[f"p01{i}"], "p99": row[f"p99{i}"]}
+def _collect(before: Frame, after: Frame, numeric: list[str], other: list[str], rows: tuple[int, int] | None,
+             limit: int, seed: int) -> tuple[dict[str, pa.Table], bool]:
+    """The chosen columns of both sides in one query (numbers as DOUBLE, the rest as text), sampled above ``limit``."""
+    d = before.d
+    if rows is None:
+        rows = (before.aggregate({"n": "count(*)"})["n"], after.aggregate({"n": "count(*)"})["n"])
+    casts = [f"CAST({{{c}}} AS DOUBLE)" for c in numeric] + [f"CAST({{{c}}} AS {d.text_type})" for c in other]
+    names = [*numeric, *other]
+    columns = ", ".join(f"_dm_c{j}" for j in range(len(casts)))
+    ctes, parts, tables = [], [], {}
+    for i, (frame, n) in enumerate(((before, rows[0]), (after, rows[1]))):
+        base, cte = f"_dm_b{i}", f"_dm_u{i}"
+        typed = frame.with_columns({f"_dm_c{j}": cast for j, cast in enumerate(casts)})
+        ctes.append(f"{cte} AS ({typed.select_sql(base=base)})")
+        inner = d.sample_rows(columns, cte, limit, n, seed) if n > limit else f"SELECT {columns} FROM {cte}"
+        parts.append(f"SELECT {i} AS {_SIDE}, {columns} FROM ({inner}) _dm_s{i}")
+        tables |= {base: frame.base, **frame.others}
+    query = f"WITH {', '.join(ctes)} " + " UNION ALL ".join(parts)
+    table = before.engine.sql_generated(query, tables, dialect=d.name).to_arrow()
+    side = table.column(_SIDE)
+    out = {}
+    for i, label in enumerate(("before", "after")):
+        part = table.filter(pc.equal(side, i)).drop_columns([_SIDE])
+        out[label] = part.rename_columns(names)
+    return out, rows[0] > limit or rows[1] > limit
+
+
+def _floats(column: pa.ChunkedArray) -> tuple[np.ndarray, int, int]:
+    """The non-null values as float64, the row count and the null count."""
+    values = column.drop_null().to_numpy()
+    return values.astype(np.float64, copy=False), len(column), column.null_count
+
+
+def _stats(values: np.ndarray, rows: int, nulls: int, *, tails: bool = False) -> dict[str, Any]:
+    finite = values[np.isfinite(values)]
+    empty = finite.size == 0
+    out: dict[str, Any] = {
+        "rows": rows, "min": None if empty else float(finite.min()), "max": None if empty else float(finite.max()),
+        "mean": None if empty else float(finite.mean()), "nulls": nulls,
+    }
+    if tails:  # exact quantiles with linear interpolation, as the engines' quantile_cont
+        p01, p99 = (None, None) if empty else (float(q) for q in np.quantile(finite, [0.01, 0.99]))
+        out |= {"p01": p01, "p99": p99}
     return out
 
 
@@ -112,44 +160,22 @@ def _edges(before: dict[str, Any], after: dict[str, Any], bins: int) -> list[flo
     return [lo + i * width for i in range(bins)] + [hi]
 
 
-def _histograms(frame: Frame, edges: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
-    """Counts per bin, below and above, for every column: bin numbers first, then one GROUP BY each.
-
-    (A ``count(*) FILTER`` per bin is 30 aggregates per column, which engines
-    evaluate row by row: a GROUP BY on the bin number is one hash table.)
-    """
-    buckets, groups = [], []
-    for i, (c, e) in enumerate(edges.items()):
-        n, lo, hi = len(e) - 1, e[0], e[-1]
-        x = f"CAST({frame.ident(c)} AS DOUBLE)"
-        # below: -1, above: n, NULL stays NULL; the maximum itself falls in the last bin (closed on the right)
-        buckets.append(
-            f"CASE WHEN {x} IS NULL THEN NULL WHEN {x} < {literal(lo)} THEN -1 WHEN {x} > {literal(hi)} THEN {n} "
-            f"ELSE least(CAST(floor(({x} - {literal(lo)}) / {literal((hi - lo) / n)}) AS BIGINT), {n - 1}) END AS b{i}"
-        )
-        groups.append(f"SELECT {i} AS col, b{i} AS bin, count(*) AS n FROM u WHERE b{i} IS NOT NULL GROUP BY b{i}")
-    sql = f", u AS (SELECT {', '.join(buckets)} FROM t) " + " UNION ALL ".join(groups)
-    rows = frame.query(sql).to_arrow().to_pylist()
-    out = {}
-    for i, (c, e) in enumerate(edges.items()):
-        n = len(e) - 1
-        found = {int(r["bin"]): int(r["n"]) for r in rows if r["col"] == i}
-        out[c] = {"counts": [found.get(j, 0) for j in range(n)], "below": found.get(-1, 0), "above": found.get(n, 0)}
-    return out
+def _histogram(values: np.ndarray, edges: list[float]) -> dict[str, Any]:
+    """Counts per bin, below and above; the maximum itself falls in the last bin (closed on the right)."""
+    n, lo, hi = len(edges) - 1, edges[0], edges[-1]
+    below = int(np.count_nonzero(values < lo))
+    above = int(np.count_nonzero((values > hi) | np.isnan(values)))  # NaN sorts above every number in SQL
+    inside = values[(values >= lo) & (values <= hi)]
+    index = np.minimum(np.floor((inside - lo) / ((hi - lo) / n)).astype(np.int64), n - 1)
+    counts = np.bincount(index, minlength=n)
+    return {"counts": [int(c) for c in counts], "below": below, "above": above}
 
 
-def _top_values(frame: Frame, column: str, top: int) -> dict[str, Any]:
+def _top_values(column: pa.ChunkedArray, top: int) -> dict[str, Any]:
     """The ``top`` most frequent values (ties by value), the rest as ``other``, and nulls."""
-    text = frame.d.sql_type(pa.string())
-    col = frame.ident(column)
-    table = frame.query(
-        f", v AS (SELECT CAST({col} AS {text}) AS value, count(*) AS n FROM t GROUP BY CAST({col} AS {text})) "
-        f"SELECT value, n, (SELECT count(*) FROM v WHERE value IS NOT NULL) AS distinct_values FROM v "
-        f"ORDER BY value IS NULL, n DESC, value LIMIT {top + 1}"
-    ).to_arrow().to_pylist()
-    totals = frame.aggregate({"rows": "count(*)", "nulls": f"count(*) FILTER (WHERE {{{column}}} IS NULL)"})
-    values = [{"value": r["value"], "count": int(r["n"])} for r in table if r["value"] is not None][:top]
-    rows, nulls = int(totals["rows"]), int(totals["nulls"])
-    distinct = int(table[0]["distinct_values"]) if table else 0
-    return {"rows": rows, "nulls": nulls, "distinct": distinct, "values": values,
+    counts = pc.value_counts(column.drop_null()).to_pylist() if len(column) else []
+    ranked = sorted(counts, key=lambda r: (-r["counts"], r["values"]))
+    values = [{"value": r["values"], "count": int(r["counts"])} for r in ranked[:top]]
+    rows, nulls = len(column), column.null_count
+    return {"rows": rows, "nulls": nulls, "distinct": len(counts), "values": values,
             "other": rows - nulls - sum(v["count"] for v in values)}

@@ -20,6 +20,7 @@ import pyarrow as pa
 from datamill._registry import did_you_mean
 from datamill.engine import Frame
 from datamill.engine.base import Engine, Relation
+from datamill.engine.frame import count_changed_together
 from datamill.exceptions import QualityError
 from datamill.quality.checks import FAILING_SAMPLES, Check, CheckResult
 from datamill.quality.record import QualityRecord, StepRecord
@@ -28,8 +29,6 @@ from datamill.sources.base import QUARANTINE_SCHEMA
 from datamill.storage.base import TableScan
 
 __all__ = ["QualityResult", "run_quality"]
-
-SAMPLE_ROWS = 1_000_000  # distributions of bigger tables come from a sample of this many rows
 
 
 @dataclass
@@ -132,8 +131,11 @@ def run_quality(
     record = QualityRecord(dataset, run_id, engine.name, rows_in=rows,
                            created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     quarantined: list[pa.Table] = []
-    for step in steps:
-        frame, rows = _run_step(step, frame, rows, record, quarantined)
+    counting: list[_Counting] = []
+    for i, step in enumerate(steps):
+        _prefetch(steps, i, frame)
+        frame, rows = _run_step(step, frame, rows, record, quarantined, counting)
+    _count_changes(counting)
     failed: list[CheckResult] = []
     if checks:
         frame, rows, failed = _run_checks(checks, frame, rows, record, quarantined)
@@ -146,20 +148,58 @@ def run_quality(
         from datamill.quality.distributions import changed_columns
         from datamill.quality.distributions import distributions as compute
 
-        columns = changed_columns(record)
-        if record.rows_in > SAMPLE_ROWS and initial.can_sample:
-            # charts need shapes, not every row: a repeatable sample keeps big runs fast
-            percent = 100 * SAMPLE_ROWS / record.rows_in
-            record.distributions = compute(initial.sampled(percent), frame.sampled(percent), columns)
-            for value in record.distributions.values():
-                value["sampled"] = SAMPLE_ROWS
-        else:
-            record.distributions = compute(initial, frame, columns)
+        # one query collects the changed columns of both sides, sampled when big: charts need shapes
+        record.distributions = compute(initial, frame, changed_columns(record), rows=(record.rows_in, rows))
     table = _quarantine_table(quarantined, dataset, run_id)
     return QualityResult(frame, table, record, failed)
 
 
-def _run_step(step: Step, frame: Frame, rows: int, record: QualityRecord, quarantined: list[pa.Table]) -> tuple[Frame, int]:
+def _prefetch(steps: Sequence[Step], i: int, frame: Frame) -> None:
+    """Compute step ``i``'s statistics and, in the same pass, those of later steps that read nothing changed before them.
+
+    A later step's statistic is only taken along while every step before it
+    keeps its rows and its table (:meth:`Step.writes`), and when it reads none
+    of the columns they write; what :meth:`Frame.aggregate` finds computed it
+    does not compute again.
+    """
+    own = list(steps[i].statistics(frame).values())
+    exprs = list(own)
+    written: set[str] = set()
+    for j in range(i, len(steps) - 1):
+        writes = steps[j].writes()
+        if writes is None:
+            break
+        written |= set(writes)
+        exprs += [e for e in steps[j + 1].statistics(frame).values() if not frame.reads(e) & written]
+    if len(exprs) == len(own):
+        return  # nothing to add: the step computes its own
+    from datamill.exceptions import EngineError
+
+    try:
+        frame.prefetch(exprs)
+    except EngineError:  # a later step's statistic does not fit its column: that step says so when it runs
+        pass
+
+
+@dataclass
+class _Counting:
+    """A step's changed cells still to count: ``cells`` is filled in by :func:`_count_changes`."""
+
+    frame: Frame
+    changes: dict[str, str]
+    cells: dict[str, int]
+
+
+def _count_changes(counting: list[_Counting]) -> None:
+    """Count the cells the steps changed, all steps at once (one pass per base table)."""
+    counts = count_changed_together([(c.frame, c.changes) for c in counting])
+    for item, found in zip(counting, counts, strict=True):
+        item.cells.update(found)
+    counting.clear()
+
+
+def _run_step(step: Step, frame: Frame, rows: int, record: QualityRecord, quarantined: list[pa.Table],
+              counting: list[_Counting]) -> tuple[Frame, int]:
     outcome = step.apply(frame)
     removed = 0
     for part in outcome.removals:
@@ -171,7 +211,9 @@ def _run_step(step: Step, frame: Frame, rows: int, record: QualityRecord, quaran
         else:
             record.rows_quarantined += table.num_rows
     exprs = {c: e for c, e in outcome.changed.items() if c in frame.columns and e}
-    counts = frame.count_changed(exprs)
+    counts = dict.fromkeys(exprs, 0)  # counted with the other steps' changes, in one pass (_count_changes)
+    if exprs:
+        counting.append(_Counting(frame, exprs, counts))
     for c, e in outcome.changed.items():  # changed in Python (model imputers): given by the step
         if not e and c in outcome.values.get("_cells_changed", {}):
             counts[c] = int(outcome.values["_cells_changed"][c])
@@ -182,6 +224,7 @@ def _run_step(step: Step, frame: Frame, rows: int, record: QualityRecord, quaran
         cells_changed=counts, values=outcome.values, dropped_columns=outcome.dropped_columns,
     ))
     if outcome.frame.base is not frame.base:  # the step computed a new table: the old one is done with
+        _count_changes(counting)  # counted over the old table, before it goes
         frame.release()
     return outcome.frame, rows - removed
 

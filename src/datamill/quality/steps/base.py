@@ -74,6 +74,25 @@ class Step(ABC):
     def apply(self, frame: Frame) -> StepOutcome:
         """Compute what the step needs on ``frame`` and return the cleaned frame."""
 
+    def statistics(self, frame: Frame) -> dict[str, str]:
+        """The aggregates the step computes over its input first (name -> SQL over ``{col}`` placeholders).
+
+        The step reads them with ``frame.aggregate(self.statistics(frame))``;
+        the runner may compute them earlier, in one pass with another step's
+        (see :meth:`writes`).
+        """
+        return {}
+
+    def writes(self) -> list[str] | None:
+        """The columns the step changes or adds, when that is all it does; ``None`` otherwise.
+
+        A step that keeps every row and computes no new table changes only
+        these columns, so a later step's statistics over other columns may be
+        computed before it runs. ``None`` (the default): it removes rows or
+        rebuilds the table, and later statistics wait for it.
+        """
+        return None
+
     def describe(self) -> str:
         """One line for the record and the report, written as in the project file.
 

@@ -111,6 +111,14 @@ class Impute(Step):
     Options = ImputeOptions
     options: ImputeOptions
 
+    def statistics(self, frame):  # noqa: ANN001, ANN201
+        return self._stat_exprs(frame, {c: m for c, m in self.options.methods.items() if m.method in SQL_METHODS})
+
+    def writes(self) -> list[str] | None:
+        if any(m.method in PY_METHODS for m in self.options.methods.values()):
+            return None  # model imputers compute a new table
+        return list(self.options.methods)
+
     def columns(self) -> list[str]:
         out = list(self.options.methods)
         for m in self.options.methods.values():
@@ -134,7 +142,7 @@ class Impute(Step):
         methods = self.options.methods
         sql_cols = {c: m for c, m in methods.items() if m.method in SQL_METHODS}
         py_cols = {c: m for c, m in methods.items() if m.method in PY_METHODS}
-        stats = frame.aggregate(self._stat_exprs(frame, sql_cols))
+        stats = frame.aggregate(self.statistics(frame))  # one pass for every column (maybe an earlier step's)
         values: dict[str, Any] = {}
         changes: dict[str, str] = {}
         for column, m in sql_cols.items():

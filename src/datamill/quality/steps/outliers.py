@@ -65,6 +65,31 @@ class Outliers(Step):
     Options = OutliersOptions
     options: OutliersOptions
 
+    def _per_column(self) -> dict[str, OutlierMethod]:
+        return {c: m for c, m in self.options.methods.items() if m.method != "isolation_forest"}
+
+    def statistics(self, frame):  # noqa: ANN001, ANN201
+        """Quartiles, means and deviations, medians: every column's first statistics in one pass."""
+        d = frame.d
+        exprs: dict[str, str] = {}
+        for c, m in self._per_column().items():
+            col = f"CAST({{{c}}} AS DOUBLE)"
+            if m.method == "iqr":
+                exprs[f"q1_{c}"] = d.quantile(col, 0.25)
+                exprs[f"q3_{c}"] = d.quantile(col, 0.75)
+            elif m.method == "zscore":
+                exprs[f"mean_{c}"] = f"avg({col})"
+                exprs[f"sd_{c}"] = f"stddev_samp({col})"
+            else:
+                exprs[f"med_{c}"] = d.quantile(col, 0.5)
+        return exprs
+
+    def writes(self) -> list[str] | None:
+        methods = self.options.methods.values()
+        if any(m.method == "isolation_forest" or m.action == "drop" for m in methods):
+            return None  # rows leave (or a forest rebuilds the table)
+        return [f"{c}_outlier" if m.action == "flag" else c for c, m in self.options.methods.items()]
+
     def columns(self) -> list[str]:
         out = []
         for name, m in self.options.methods.items():
@@ -88,7 +113,7 @@ class Outliers(Step):
         return out
 
     def apply(self, frame):  # noqa: ANN001, ANN201
-        methods = {c: m for c, m in self.options.methods.items() if m.method != "isolation_forest"}
+        methods = self._per_column()
         bounds = self._bounds(frame, methods)
         values: dict[str, Any] = {}
         changes: dict[str, str] = {}
@@ -126,18 +151,7 @@ class Outliers(Step):
 
     def _bounds(self, frame, methods: dict[str, OutlierMethod]) -> dict[str, tuple[float | None, float | None]]:  # noqa: ANN001
         d = frame.d
-        exprs: dict[str, str] = {}
-        for c, m in methods.items():
-            col = f"CAST({{{c}}} AS DOUBLE)"
-            if m.method == "iqr":
-                exprs[f"q1_{c}"] = d.quantile(col, 0.25)
-                exprs[f"q3_{c}"] = d.quantile(col, 0.75)
-            elif m.method == "zscore":
-                exprs[f"mean_{c}"] = f"avg({col})"
-                exprs[f"sd_{c}"] = f"stddev_samp({col})"
-            else:
-                exprs[f"med_{c}"] = d.quantile(col, 0.5)
-        stats = frame.aggregate(exprs)
+        stats = frame.aggregate(self.statistics(frame))  # one pass (maybe an earlier step's)
         mad_exprs = {
             f"mad_{c}": d.quantile(f"abs(CAST({{{c}}} AS DOUBLE) - {literal(stats[f'med_{c}'])})", 0.5)
             for c, m in methods.items() if m.method == "mad" and stats.get(f"med_{c}") is not None

@@ -57,6 +57,9 @@ class Text(Step):
     Options = TextOptions
     options: TextOptions
 
+    def writes(self) -> list[str] | None:
+        return self.columns()
+
     def columns(self) -> list[str]:
         return list(self.options.ops)
 
@@ -138,6 +141,9 @@ class Categories(Step):
     key = "categories"
     Options = CategoriesOptions
     options: CategoriesOptions
+
+    def writes(self) -> list[str] | None:
+        return self.columns()
 
     def columns(self) -> list[str]:
         return list(self.options.specs)

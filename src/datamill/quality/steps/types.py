@@ -136,6 +136,11 @@ class Cast(Step):
     Options = CastOptions
     options: CastOptions
 
+    def writes(self) -> list[str] | None:
+        if any(spec.on_error == "quarantine" for spec in self.options.specs.values()):
+            return None  # rows that do not convert leave
+        return self.columns()
+
     def columns(self) -> list[str]:
         return list(self.options.specs)
 
