@@ -44,10 +44,10 @@ class _FirstRowLost:
 class LossyLakehouse(LakehouseStorage):
     Options = LossyOptions
 
-    def _write(self, name: str, source, mode: str, token: str) -> None:  # noqa: ANN001
+    def _write(self, name: str, source, mode: str, token: str, exists: bool) -> None:  # noqa: ANN001
         if name in self.options.lose_in:
             source = _FirstRowLost(source)
-        super()._write(name, source, mode, token)
+        super()._write(name, source, mode, token, exists)
 
     def write_parquet(self, name: str, files: Sequence[Path], *, mode: WriteMode = "overwrite") -> WriteResult:
         if name in self.options.lose_in:  # through _write, where the row goes missing

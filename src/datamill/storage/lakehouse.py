@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["LakehouseOptions", "LakehouseScan", "LakehouseStorage"]
 
 _OP_KEY = "datamill.operation"
+_ROWS_PER_FILE = 4_000_000  # a streamed write rolls to a new Parquet file past this many rows
 _TOKEN_KEY = "datamill.commit"
 # Delta has no unsigned integers: widen so no value wraps around (uint64 is cast
 # safely, so a value above 2**63 - 1 raises instead of turning negative).
@@ -165,7 +166,7 @@ class LakehouseStorage(Storage):
             if mode == "upsert":
                 self._upsert(name, source, keys, token, before is not None)
             else:
-                self._write(name, source, mode, token)
+                self._write(name, source, mode, token, before is not None)
         except StorageError:
             raise
         except Exception as exc:
@@ -205,25 +206,15 @@ class LakehouseStorage(Storage):
         return WriteResult(name, *self._committed(name, token))
 
     def _adopt(self, name: str, files: Sequence[Path]) -> tuple[list[Any], int]:
-        import json
-        import os
         import shutil
-
-        import pyarrow.parquet as pq
-        from deltalake.transaction import AddAction
 
         folder = self.root / name
         folder.mkdir(parents=True, exist_ok=True)
-        actions, rows = [], 0
+        targets = []
         for file in files:
-            target = folder / f"part-00000-{uuid.uuid4()}-c000.snappy.parquet"
-            shutil.move(str(file), target)
-            count = pq.read_metadata(target).num_rows
-            rows += count
-            stat = os.stat(target)
-            actions.append(AddAction(target.name, stat.st_size, {}, int(stat.st_mtime * 1000), True,
-                                     json.dumps({"numRecords": count})))
-        return actions, rows
+            targets.append(_new_file(folder))
+            shutil.move(str(file), targets[-1])
+        return _add_actions(targets)
 
     def _commit_files(self, name: str, actions: list[Any], schema: pa.Schema, mode: str, token: str, exists: bool) -> None:
         from deltalake import DeltaTable, Schema
@@ -245,18 +236,42 @@ class LakehouseStorage(Storage):
 
         return CommitProperties(custom_metadata={_OP_KEY: mode, _TOKEN_KEY: token})
 
-    def _write(self, name: str, source: InputReader, mode: str, token: str) -> None:
-        from deltalake import write_deltalake
+    def _write(self, name: str, source: InputReader, mode: str, token: str, exists: bool) -> None:
+        """Stream the rows into Parquet files in the table's folder, then commit them.
 
-        self.root.mkdir(parents=True, exist_ok=True)
-        write_deltalake(
-            str(self.root / name),
-            source.reader(),  # streamed: deltalake writes batch by batch
-            mode="overwrite" if mode == "overwrite" else "append",
-            # an overwrite may change the schema, as a new table would
-            schema_mode="overwrite" if mode == "overwrite" else None,
-            commit_properties=self._props(mode, token),
-        )
+        ``deltalake.write_deltalake`` interleaves the batches of a stream (its
+        writer repartitions them round-robin), so a table written twice from the
+        same rows could come back in two orders; writing the files here keeps the
+        rows in the order they came, every time. The files are invisible until
+        the commit names them, and removed if it does not happen.
+        """
+        import pyarrow.parquet as pq
+
+        folder = self.root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        files: list[Path] = []
+        writer = None
+        try:
+            for batch in source.reader():
+                if writer is not None and writer_rows >= _ROWS_PER_FILE:
+                    writer.close()
+                    writer = None
+                if writer is None:
+                    files.append(_new_file(folder))
+                    writer, writer_rows = pq.ParquetWriter(files[-1], source.schema, compression="snappy"), 0
+                writer.write_batch(batch)
+                writer_rows += batch.num_rows
+            if writer is not None:
+                writer.close()
+                writer = None
+            actions, _ = _add_actions(files)
+            self._commit_files(name, actions, source.schema, mode, token, exists)
+        except BaseException:
+            if writer is not None:
+                writer.close()
+            for file in files:  # not in the log: remove, so nothing is left behind
+                file.unlink(missing_ok=True)
+            raise
 
     def _upsert(self, name: str, source: InputReader, keys: list[str], token: str, exists: bool) -> None:
         check_keys(name, keys, source.schema)
@@ -270,7 +285,7 @@ class LakehouseStorage(Storage):
                 "each key may appear once (fix: dedupe the data first)"
             )
         if not exists:
-            self._write(name, InputReader(rows.to_reader()), "upsert", token)
+            self._write(name, InputReader(rows.to_reader()), "upsert", token, exists=False)
             return
         from deltalake import DeltaTable
 
@@ -335,6 +350,28 @@ class LakehouseStorage(Storage):
         except Exception as exc:
             raise StorageError(f"restoring table '{name}' to version {version} failed: {first_line(exc)}") from exc
         return self._find_commit(name, token)
+
+
+def _new_file(folder: Path) -> Path:
+    return folder / f"part-00000-{uuid.uuid4()}-c000.snappy.parquet"
+
+
+def _add_actions(files: Sequence[Path]) -> tuple[list[Any], int]:
+    """Delta add actions for Parquet files already in the table's folder; rows from their footers."""
+    import json
+    import os
+
+    import pyarrow.parquet as pq
+    from deltalake.transaction import AddAction
+
+    actions, rows = [], 0
+    for file in files:
+        count = pq.read_metadata(file).num_rows
+        rows += count
+        stat = os.stat(file)
+        actions.append(AddAction(file.name, stat.st_size, {}, int(stat.st_mtime * 1000), True,
+                                 json.dumps({"numRecords": count})))
+    return actions, rows
 
 
 def _delta_schema(name: str, schema: pa.Schema) -> pa.Schema:
