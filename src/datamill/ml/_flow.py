@@ -43,9 +43,13 @@ class _Reserve:
     """Seconds the search leaves for what follows it; the search's deadline is the budget's end less these."""
 
     evaluate: float = 0.0
-    log: float = 0.0
+    log_of: Callable[[], float] = lambda: 0.0  # MLflow's logging at the end (known better once its store is open)
     refit: float = 0.0  # the leader's expected refit
     leader: float = -math.inf  # the leader's CV score, larger is better
+
+    @property
+    def log(self) -> float:
+        return self.log_of()
 
     def __call__(self, fold_seconds: float = 0.0) -> float:
         """The seconds to keep; ``fold_seconds``: a candidate's, whose own refit must fit too if it is to lead."""
@@ -82,7 +86,7 @@ def run(plan: Any, names: list[str], *, tracker: Any, budget: Budget, trials: in
         data_version: dict[str, Any], target: str) -> Any:
     """Defaults, tuning, ensemble, refit, test, evaluation, tracking; returns a TrainResult."""
     reserve = _Reserve(evaluate=min(_EVALUATE_SHARE * budget.seconds, _EVALUATE_MAX) if evaluate else 0.0,
-                       log=float(getattr(tracker, "finish_seconds", 0.0)))
+                       log_of=lambda: float(getattr(tracker, "finish_seconds", 0.0)))
     search = Search(plan.X, plan.y, plan.folds, plan.task, plan.metric,
                     lambda: make_features(plan.columns, task=plan.task, seed=seed, select=select), seed, budget,
                     reserve=reserve)
@@ -98,6 +102,7 @@ def run(plan: Any, names: list[str], *, tracker: Any, budget: Budget, trials: in
     try:
         with threadpool_limits(search.threads):
             results = _defaults(state, names)
+            tracker.check()  # a store that cannot be opened stops the training here, not at its end
             results = _tune(state, results, trials, tune_top)
             if ensemble:
                 results += _ensemble(state, results)
@@ -283,7 +288,7 @@ def _finish(state: _Run, results: list[CandidateResult], *, evaluate: bool, repo
     state.progress("track", 0, 1, "")
     tracker.finish(metrics=metrics, tags={"datamill.best": best.name, "datamill.warnings": str(len(out.warnings))},
                    pipeline=pipeline, example=plan.X.head(5), report=out.report_path, evaluation=out.evaluation)
-    out.model_uri = getattr(tracker, "model_uri", None)
+    out.model_uri, out.run_id = getattr(tracker, "model_uri", None), tracker.run_id
     out.seconds = round(budget.elapsed(), 2)
     state.progress("track", 1, 1, "")
     return out

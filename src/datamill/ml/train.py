@@ -32,7 +32,6 @@ __all__ = ["TrainResult", "fit"]
 Progress = Callable[[str, int, "int | None", str], None]  # (stage, done, total, detail)
 
 _LEAK_SHARE = 0.1  # of the time budget the leakage check may use
-_LOG_PER_SETUP = 0.5  # MLflow's logging at the end, against the time its store took to open (measured 0.2-0.5)
 
 
 @dataclass
@@ -243,12 +242,15 @@ def fit(
         get_candidate(name)
     if names is not None and not names:
         raise ConfigError("candidates is empty: name at least one (e.g. ['baseline', 'lightgbm'])")
-    plan = _plan(data, target, task=task, metric=metric, cv=cv, test_size=test_size, seed=seed, test_data=test_data,
-                 time_column=time_column, group_column=group_column, drop=list(drop), budget=budget)
-    opened = budget.now()
+    # MLflow opens in the background while the data is planned and the first candidates run
     tracker = _tracker(tracking_uri, experiment or f"datamill.{target}")
-    if tracker.finish_seconds:  # logging at the end is the same kind of work as opening the store: as slow
-        tracker.finish_seconds = max(tracker.finish_seconds, _LOG_PER_SETUP * (budget.now() - opened))
+    try:
+        plan = _plan(data, target, task=task, metric=metric, cv=cv, test_size=test_size, seed=seed,
+                     test_data=test_data, time_column=time_column, group_column=group_column, drop=list(drop),
+                     budget=budget)
+    except BaseException:
+        tracker.close()
+        raise
     from datamill.ml import _flow
 
     return _flow.run(plan, names or default_candidates(plan.task), tracker=tracker, budget=budget,
