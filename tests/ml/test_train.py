@@ -49,11 +49,44 @@ def test_same_seed_same_leaderboard(binary_frame: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(a[cols], b[cols])
 
 
-def test_ensemble_and_given_test_data(binary_frame: pd.DataFrame) -> None:
+def _mixed_signal(n: int = 300) -> pd.DataFrame:
+    """A linear part and an interaction: a linear model and trees each see half of it."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.normal(size=n)})
+    df["y"] = 2 * df.a + np.where(df.b > 0, 1.5, -1.5) * np.sign(df.c) + rng.normal(0, 0.5, n)
+    return df
+
+
+def test_an_ensemble_chosen_from_out_of_fold_predictions_wins_when_it_blends_better() -> None:
+    df = _mixed_signal()
+    train, test = df.iloc[:240], df.iloc[240:]
+    result = fit(train, "y", test_data=test, candidates=["baseline", "ridge", "hist_gbm", "lightgbm"],
+                 **{**FAST, "tune_top": 0})
+    board = result.leaderboard.set_index("candidate")
+    assert result.best_name == "ensemble"
+    weights = {name: p["weight"] for name, p in board.loc["ensemble", "params"].items()}
+    assert len(weights) >= 2 and "baseline" not in weights
+    assert board.loc["ensemble", "cv_mean"] < board.drop(index="ensemble")["cv_mean"].min()  # rmse: lower
+    assert result.test_score < board.loc["hist_gbm", "test_score"]  # and it holds on the test rows
+    assert len(result.predict(test)) == len(test)
+    single = fit(train, "y", test_data=test, candidates=["baseline", "ridge", "hist_gbm", "lightgbm"],
+                 **{**FAST, "tune_top": 0, "ensemble": False})
+    assert "ensemble" not in set(single.leaderboard["candidate"])
+
+
+def test_same_seed_same_ensemble() -> None:
+    df = _mixed_signal()
+    runs = [fit(df, "y", candidates=["ridge", "hist_gbm", "lightgbm"], seed=2, **{**FAST, "trials": 4}) for _ in (0, 1)]
+    assert runs[0].best_name == "ensemble"
+    pd.testing.assert_frame_equal(runs[0].leaderboard, runs[1].leaderboard)
+    assert np.array_equal(runs[0].predict(df), runs[1].predict(df))
+
+
+def test_the_ensemble_is_skipped_when_one_candidate_does_best_alone(binary_frame: pd.DataFrame) -> None:
     train, test = binary_frame.iloc[:240], binary_frame.iloc[240:]
-    result = fit(train, "churned", test_data=test, ensemble=True,
-                 candidates=["logistic", "hist_gbm", "lightgbm"], **{**FAST, "tune_top": 0})
-    assert "ensemble" in set(result.leaderboard["candidate"])
+    result = fit(train, "churned", test_data=test, candidates=["logistic", "hist_gbm", "lightgbm"],
+                 **{**FAST, "tune_top": 0})
+    assert "ensemble" not in set(result.leaderboard["candidate"])  # the greedy selection kept lightgbm only
     assert len(result.predict(test)) == len(test)
 
 

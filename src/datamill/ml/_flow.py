@@ -36,6 +36,7 @@ _REFIT = 1.5  # a refit on every training row, in folds' time (k/(k-1) more rows
 _EVALUATE_SHARE, _EVALUATE_MAX = 0.1, 30.0  # of the budget kept for the evaluation, in seconds at most
 _SERVE_THREADS = 2
 _CHEAP_SHARE = 0.01  # refits this close (a share of the budget) to the cheapest one count as cheap
+_BLEND_MEMBERS = 3  # the ensemble's refit is kept time for as that of the best few candidates
 
 
 @dataclass
@@ -72,6 +73,13 @@ class _Run:
     reserve: _Reserve
     warnings: list[str]
     extra: dict[int, Candidate] = field(default_factory=dict)  # id(result) -> a candidate not in the registry
+    ensemble: bool = False
+
+    def note_blend(self, results: list[CandidateResult]) -> None:
+        """Keep time for refitting an ensemble of the best candidates (when one is to be tried)."""
+        if self.ensemble:
+            best = [r for r in _ranked(self.search, results) if r.key != "baseline"][:_BLEND_MEMBERS]
+            self.reserve.blend = _REFIT * sum(r.fit_seconds for r in best) if len(best) > 1 else 0.0
 
     @property
     def budget(self) -> Budget:
@@ -96,7 +104,7 @@ def run(plan: Any, names: list[str], *, tracker: Any, budget: Budget, trials: in
                                       "test_digest": plan.test_digest,
                                       **{f"data.{k}": v for k, v in data_version.items()}},
                   {"datamill.target": target})
-    state = _Run(plan, search, tracker, progress, reserve, plan.warnings)
+    state = _Run(plan, search, tracker, progress, reserve, plan.warnings, ensemble=ensemble)
     from threadpoolctl import threadpool_limits
 
     try:
@@ -143,6 +151,7 @@ def _defaults(state: _Run, names: list[str]) -> list[CandidateResult]:
             state.reserve.note(search.metric.sign(result.cv_mean), result.fit_seconds)
         state.tracker.candidate(result, "defaults")
         results.append(result)
+        state.note_blend(results)
     state.progress("defaults", len(order), len(order), "")
     if not _ranked(search, results):
         raise ModelError("every candidate failed: " + "; ".join(f"{r.name}: {r.error}" for r in results))
@@ -150,15 +159,18 @@ def _defaults(state: _Run, names: list[str]) -> list[CandidateResult]:
 
 
 def _tune(state: _Run, results: list[CandidateResult], trials: int, top: int) -> list[CandidateResult]:
+    """Tune the ``top`` best candidates, the leader with the most trials and time (halving down the ranks)."""
     search = state.search
     chosen = [r for r in _ranked(search, results) if get_candidate(r.key).space is not None][:top]
+    weights = [2.0 ** -i for i in range(len(chosen))]
     done = 0
     for i, base in enumerate(chosen):
         left = search.deadline - state.budget.now()
         if left <= 0:
             state.warnings.append(f"time budget spent before tuning {base.name}; it keeps its defaults")
             continue
-        share = math.ceil((trials - done) / (len(chosen) - i))
+        part = weights[i] / sum(weights[i:])
+        share = max(1, math.ceil((trials - done) * part))
 
         def on_trial(result: CandidateResult, trial: Any, name: str = base.name) -> None:
             nonlocal done
@@ -169,9 +181,10 @@ def _tune(state: _Run, results: list[CandidateResult], trials: int, top: int) ->
             state.progress("tune", done, trials, f"{name} trial {trial.number}")
 
         search.on_trial = on_trial
-        tuned = search.tune(get_candidate(base.key), base, share, state.budget.now() + left / (len(chosen) - i))
+        tuned = search.tune(get_candidate(base.key), base, share, state.budget.now() + left * part)
         state.tracker.candidate(tuned, "tuned")
         results[results.index(base)] = tuned
+        state.note_blend(results)
     state.progress("tune", trials, trials, "")
     return results
 
@@ -181,34 +194,37 @@ class _Ensemble(Candidate):
 
 
 def _ensemble(state: _Run, results: list[CandidateResult]) -> list[CandidateResult]:
-    """A soft-voting (averaging) ensemble of the three best non-baseline candidates, if time allows."""
+    """A weighted soft-voting (averaging) ensemble, chosen from the candidates' out-of-fold predictions.
+
+    Nothing is fitted here: the weights come from greedy selection on the predictions the
+    search already made (:func:`datamill.ml._ensemble.select`); the ensemble's CV scores are
+    those of its blended out-of-fold predictions, fold by fold, comparable to every candidate's.
+    """
+    from datamill.ml._ensemble import select
+
     search = state.search
-    members = [r for r in _ranked(search, results) if r.key != "baseline"][:3]
-    expected = sum(m.fit_seconds for m in members)  # per fold
-    if state.budget.now() + expected * len(search.folds) > search.deadline:
-        state.warnings.append("the ensemble was skipped: it would end past the time budget")
+    members = {r.name: r for r in _ranked(search, results)}
+    chosen = select(list(members.values()), search.metric, search.y.to_numpy(), search.classes,
+                              search.folds, stop=lambda: state.budget.now() > search.deadline)
+    if chosen is None:
         return []
-    state.progress("ensemble", 0, 1, ", ".join(m.name for m in members))
+    weights, scores, blend = chosen
+    parts = [(members[name], count) for name, count in weights.items()]
 
     def make(task: str, seed: int, **params: Any) -> Any:
         from sklearn.ensemble import VotingClassifier, VotingRegressor
 
-        estimators = [(m.name, get_candidate(m.key).make(task, seed, **m.params)) for m in members]
+        estimators = [(m.name, get_candidate(m.key).make(task, seed, **m.params)) for m, _ in parts]
+        counts = [count for _, count in parts]
         if task == "regression":
-            return VotingRegressor(estimators, n_jobs=1)
-        return VotingClassifier(estimators, voting="soft", n_jobs=1)
+            return VotingRegressor(estimators, weights=counts, n_jobs=1)
+        return VotingClassifier(estimators, voting="soft", weights=counts, n_jobs=1)
 
     candidate = _Ensemble(_ENSEMBLE, make)
-    try:
-        result = search.defaults(candidate)
-    except OutOfTime as exc:
-        state.warnings.append(f"the ensemble {exc}; it was skipped")
-        return []
-    result.params = {m.name: m.params for m in members}
-    if not result.error:
-        state.reserve.note(search.metric.sign(result.cv_mean), result.fit_seconds)
+    result = CandidateResult(_ENSEMBLE, _ENSEMBLE, {m.name: {"weight": count, **m.params} for m, count in parts},
+                             scores, sum(m.fit_seconds for m, _ in parts), oof=blend)
+    state.reserve.note(search.metric.sign(result.cv_mean), result.fit_seconds)
     state.tracker.candidate(result, "ensemble")
-    state.progress("ensemble", 1, 1, "")
     state.extra[id(result)] = candidate
     return [result]
 

@@ -145,7 +145,7 @@ class ModelSpec(_Strict):
     time_column: str | None = None
     group_column: str | None = None
     features: FeatureSpec = Field(default_factory=FeatureSpec)
-    ensemble: bool = False
+    ensemble: bool = True  # a weighted average of the best candidates, chosen from their CV predictions
     seed: int = 0
     tracking_uri: str | None = None
     description: str = ""

@@ -184,7 +184,7 @@ def fit(
     drop: Iterable[str] = (),
     select: int | None = None,
     tune_top: int = 2,
-    ensemble: bool = False,
+    ensemble: bool = True,
     evaluate: bool = True,
     report_path: str | Path | None = None,
     data_version: dict[str, Any] | None = None,
@@ -229,7 +229,8 @@ def fit(
     tune_top
         How many of the best candidates Optuna tunes (0: none).
     ensemble
-        Also try a soft-voting (averaging) ensemble of the best three.
+        Also try a weighted soft-voting (averaging) ensemble of the candidates, its weights chosen
+        greedily on their out-of-fold predictions (nothing more is fitted until it wins).
     evaluate, report_path
         Build the evaluation (curves, importance, summary) and write its HTML report.
     clock
