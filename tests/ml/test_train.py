@@ -90,6 +90,20 @@ def test_the_ensemble_is_skipped_when_one_candidate_does_best_alone(binary_frame
     assert len(result.predict(test)) == len(test)
 
 
+def test_cv_auto_takes_fewer_folds_then_a_holdout_as_the_data_grows(binary_frame: pd.DataFrame,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from datamill.ml import _checks
+
+    kw = {**FAST, "cv": "auto", "candidates": ["baseline", "logistic"], "tune_top": 0}
+    assert fit(binary_frame, "churned", **kw).folds == 5  # 240 training rows: small
+    monkeypatch.setattr(_checks, "AUTO_FOLDS", ((100, 5), (300, 3)))  # the same rows, as if they were many
+    assert fit(binary_frame, "churned", **kw).folds == 3
+    monkeypatch.setattr(_checks, "AUTO_FOLDS", ((100, 5), (200, 3)))
+    holdout = fit(binary_frame, "churned", **kw)
+    assert holdout.folds == 1 and (holdout.leaderboard["cv_std"] == 0).all()
+    assert fit(binary_frame, "churned", **{**kw, "cv": 4}).folds == 4  # a number is taken as given
+
+
 def test_leakage_imbalance_and_few_rows_warnings() -> None:
     rng = np.random.default_rng(0)
     n = 60

@@ -292,7 +292,7 @@ def _finish(state: _Run, results: list[CandidateResult], *, evaluate: bool, repo
     board = leaderboard(results, plan.metric)
     out = TrainResult(board, best.name, pipeline, float(best.test_score), plan.metric.name, plan.task,
                       list(plan.X.columns), plan.warnings, tracker.run_id, tracker.uri, cv_mean=best.cv_mean,
-                      cv_std=best.cv_std, test_digest=plan.test_digest)
+                      cv_std=best.cv_std, test_digest=plan.test_digest, folds=len(plan.folds))
     if evaluate:
         state.progress("evaluate", 0, 1, best.name)
         out.evaluation, out.report_path = _evaluate(out, plan, board, report_path, target, seed, budget, log_at)

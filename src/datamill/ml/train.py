@@ -55,6 +55,7 @@ class TrainResult:
     report_path: Path | None = None
     seconds: float = 0.0
     test_digest: str = ""  # the test rows' content: equal digests, equal test rows (in any order)
+    folds: int = 0  # validation folds every candidate was scored on (1: a holdout)
 
     def predict(self, X: Any) -> np.ndarray:  # noqa: N803
         """Predict from raw columns (Arrow or pandas); extra columns are ignored."""
@@ -139,10 +140,12 @@ def _plan(data: Any, target: str, *, task: str | None, metric: str | None, cv: A
     warnings += [f"column {c!r} left out: {why}" for c, why in columns.dropped.items() if c != group_column]
     if not columns.used:
         raise ModelError("no column is left to learn from (every feature is constant, empty or an identifier)")
-    if isinstance(cv, int):
-        n_folds, more = _checks.fold_count(y, task, cv)
+    if cv == "auto" or isinstance(cv, int):
+        wanted, holdout = _checks.auto_folds(len(X)) if cv == "auto" else (cv, False)
+        n_folds, more = _checks.fold_count(y, task, wanted)
         warnings += more
         folds = cv_folds(X, y, task=task, folds=n_folds, seed=seed, time_column=time_column, group_column=group_column)
+        folds = folds[-1:] if holdout else folds  # the last: with a time_column, the most recent rows
     else:
         folds = _given_folds(cv, X, y, origin)
     warnings += _checks.leakage_warnings(X, y, task, columns.used, seed,
@@ -172,7 +175,7 @@ def fit(
     candidates: Iterable[str] | None = None,
     time_budget: float | None = None,
     trials: int | None = None,
-    cv: Any = 5,
+    cv: Any = "auto",
     test_size: float = 0.2,
     seed: int = 0,
     test_data: Any = None,
@@ -212,8 +215,10 @@ def fit(
     trials
         Optuna trials in all, shared by the tuned candidates (default 30).
     cv
-        Folds of cross-validation on the training part, or explicit ``(train, valid)``
-        row positions (or a scikit-learn splitter) over the training part, in its input order.
+        Folds of cross-validation on the training part; ``"auto"`` (the default): 5 up to
+        20,000 training rows, 3 up to 100,000, one holdout fold of five beyond. Or explicit
+        ``(train, valid)`` row positions (or a scikit-learn splitter) over the training part,
+        in its input order.
     seed
         The same data (in any row order) and seed give the same split, folds, model and scores.
     test_data
