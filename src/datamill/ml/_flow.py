@@ -35,7 +35,7 @@ _ENSEMBLE = "ensemble"
 _REFIT = 1.5  # a refit on every training row, in folds' time (k/(k-1) more rows, and a margin)
 _EVALUATE_SHARE, _EVALUATE_MAX = 0.1, 30.0  # of the budget kept for the evaluation, in seconds at most
 _SERVE_THREADS = 2
-_CHEAP_SHARE = 0.01  # refits this close (a share of the budget) to the cheapest one count as cheap
+_CHEAP_SHARE, _CHEAP_SECONDS = 0.01, 1.0  # refits this close (a share of the budget, or seconds) to the cheapest count as cheap
 _BLEND_MEMBERS = 3  # the ensemble's refit is kept time for as that of the best few candidates
 
 
@@ -137,7 +137,7 @@ def _defaults(state: _Run, names: list[str]) -> list[CandidateResult]:
     for done, name in enumerate(order):
         state.progress("defaults", done, len(order), name)
         first = not _ranked(search, results)  # until one candidate has scores, it must finish: a model is due
-        if not first and state.budget.now() > search.deadline:
+        if not first and state.budget.now() + _import_seconds(name) > search.deadline:
             state.warnings.append(f"time budget spent before candidate {name} ran with defaults; it was skipped")
             continue
         try:
@@ -156,6 +156,17 @@ def _defaults(state: _Run, names: list[str]) -> list[CandidateResult]:
     if not _ranked(search, results):
         raise ModelError("every candidate failed: " + "; ".join(f"{r.name}: {r.error}" for r in results))
     return results
+
+
+_IMPORTS = {"torch_mlp": ("torch", 3.0)}  # a candidate's library, and the seconds importing it takes (2-5 s measured)
+
+
+def _import_seconds(name: str) -> float:
+    """Seconds a candidate spends importing its library before its first fold (0 once imported)."""
+    import sys
+
+    module, seconds = _IMPORTS.get(name, ("", 0.0))
+    return seconds if module and module not in sys.modules else 0.0
 
 
 def _tune(state: _Run, results: list[CandidateResult], trials: int, top: int) -> list[CandidateResult]:
@@ -244,10 +255,10 @@ def _refit_best(state: _Run, ranked: list[CandidateResult], until: float) -> tup
     """The best model whose refit ends by ``until``.
 
     A model is due whatever the time: the best of the cheapest to refit (within
-    1% of the budget of the cheapest) is refit even when late, and never stopped.
+    1% of the budget, or a second, of the cheapest) is refit even when late, and never stopped.
     """
     budget, plan = state.budget, state.plan
-    cheap = min(r.fit_seconds for r in ranked) + _CHEAP_SHARE * budget.seconds / _REFIT
+    cheap = min(r.fit_seconds for r in ranked) + max(_CHEAP_SHARE * budget.seconds, _CHEAP_SECONDS) / _REFIT
     last = next(i for i, r in enumerate(ranked) if r.fit_seconds <= cheap)
     for i, result in enumerate(ranked[:last + 1]):
         last_resort = i == last
@@ -297,7 +308,7 @@ def _finish(state: _Run, results: list[CandidateResult], *, evaluate: bool, repo
         state.progress("evaluate", 0, 1, best.name)
         out.evaluation, out.report_path = _evaluate(out, plan, board, report_path, target, seed, budget, log_at)
         state.progress("evaluate", 1, 1, "")
-    limit_threads(pipeline, _SERVE_THREADS)  # the saved model serves with the machine's threads, not the CV's
+    _serving_threads(pipeline)
     metrics = {f"test_{plan.metric.name}": out.test_score, f"cv_{plan.metric.name}_mean": best.cv_mean,
                f"cv_{plan.metric.name}_std": best.cv_std, "seconds": round(budget.elapsed(), 2)}  # before logging
     metrics.update({f"test_{k}": v for k, v in _numbers(getattr(out.evaluation, "metrics", {})).items()})
@@ -308,6 +319,21 @@ def _finish(state: _Run, results: list[CandidateResult], *, evaluate: bool, repo
     out.seconds = round(budget.elapsed(), 2)
     state.progress("track", 1, 1, "")
     return out
+
+
+_ORDERLESS = ("RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier", "ExtraTreesRegressor")
+
+
+def _serving_threads(pipeline: Any) -> None:
+    """The saved model serves with the machine's threads, not the CV's; a forest predicts on one.
+
+    A forest's threads add up its trees' votes in whatever order they finish, so the same
+    model would predict differently in the last digits from one call to the next.
+    """
+    limit_threads(pipeline, _SERVE_THREADS)
+    forests = {f"{key}__n_jobs": 1 for key, value in pipeline.get_params(deep=True).items()
+               if type(value).__name__ in _ORDERLESS}
+    pipeline.set_params(**forests)
 
 
 def _numbers(metrics: Any) -> dict[str, float]:

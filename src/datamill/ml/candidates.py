@@ -88,11 +88,20 @@ def _forest_starts(task: str) -> list[dict[str, Any]]:
             {"n_estimators": 300, "max_depth": 16, "min_samples_leaf": 8, "max_features": "sqrt"}]
 
 
+# datamill's defaults for the boosted trees: slower learning, smaller trees, more rows per leaf and
+# subsampling than the libraries' own. On the AutoML benchmark's small datasets (a few hundred to a
+# few thousand rows) they beat the libraries' defaults in CV on nearly every one, at a similar cost.
+_HGB_DEFAULTS = {"learning_rate": 0.04, "max_iter": 250, "max_leaf_nodes": 8, "min_samples_leaf": 30,
+                 "l2_regularization": 3.0, "max_features": 0.6}
+_LIGHTGBM_DEFAULTS = {"n_estimators": 250, "learning_rate": 0.04, "num_leaves": 8, "min_child_samples": 30,
+                      "subsample": 0.7, "subsample_freq": 1, "colsample_bytree": 0.6, "reg_lambda": 3.0}
+
+
 def _hgb(task: str, seed: int, **params: Any) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     cls = HistGradientBoostingClassifier if _classifier(task) else HistGradientBoostingRegressor
-    return cls(**{"random_state": seed, **params})
+    return cls(**{**_HGB_DEFAULTS, "random_state": seed, **params})
 
 
 def _hgb_space(trial: Any, task: str) -> dict[str, Any]:
@@ -102,14 +111,15 @@ def _hgb_space(trial: Any, task: str) -> dict[str, Any]:
         "max_leaf_nodes": trial.suggest_int("max_leaf_nodes", 8, 128, log=True),
         "min_samples_leaf": trial.suggest_int("min_samples_leaf", 5, 100, log=True),
         "l2_regularization": trial.suggest_float("l2_regularization", 1e-8, 10.0, log=True),
+        "max_features": trial.suggest_float("max_features", 0.4, 1.0),
     }
 
 
 def _hgb_starts(task: str) -> list[dict[str, Any]]:
-    return [{"learning_rate": 0.05, "max_iter": 300, "max_leaf_nodes": 15, "min_samples_leaf": 20,
-             "l2_regularization": 1.0},
-            {"learning_rate": 0.03, "max_iter": 500, "max_leaf_nodes": 8, "min_samples_leaf": 40,
-             "l2_regularization": 3.0}]
+    return [{"learning_rate": 0.05, "max_iter": 200, "max_leaf_nodes": 15, "min_samples_leaf": 20,
+             "l2_regularization": 1.0, "max_features": 1.0},
+            {"learning_rate": 0.02, "max_iter": 500, "max_leaf_nodes": 8, "min_samples_leaf": 40,
+             "l2_regularization": 3.0, "max_features": 0.6}]
 
 
 def _lightgbm(task: str, seed: int, **params: Any) -> Any:
@@ -117,7 +127,7 @@ def _lightgbm(task: str, seed: int, **params: Any) -> Any:
 
     lgb = require("lightgbm", purpose="the lightgbm candidate")
     cls = lgb.LGBMClassifier if _classifier(task) else lgb.LGBMRegressor
-    return cls(**{"verbose": -1, "n_jobs": _N_JOBS, "random_state": seed, **params})
+    return cls(**{**_LIGHTGBM_DEFAULTS, "verbose": -1, "n_jobs": _N_JOBS, "random_state": seed, **params})
 
 
 def _lightgbm_space(trial: Any, task: str) -> dict[str, Any]:
@@ -134,11 +144,11 @@ def _lightgbm_space(trial: Any, task: str) -> dict[str, Any]:
 
 
 def _lightgbm_starts(task: str) -> list[dict[str, Any]]:
-    return [{"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 20, "subsample": 0.8,
+    return [{"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 20, "subsample": 0.8,
              "colsample_bytree": 0.8, "reg_lambda": 1.0},
-            {"n_estimators": 500, "learning_rate": 0.02, "num_leaves": 8, "min_child_samples": 30, "subsample": 0.7,
-             "colsample_bytree": 0.6, "reg_lambda": 3.0},
-            {"n_estimators": 200, "learning_rate": 0.1, "num_leaves": 31, "min_child_samples": 10, "subsample": 0.9,
+            {"n_estimators": 500, "learning_rate": 0.02, "num_leaves": 8, "min_child_samples": 40, "subsample": 0.7,
+             "colsample_bytree": 0.5, "reg_lambda": 5.0},
+            {"n_estimators": 300, "learning_rate": 0.1, "num_leaves": 31, "min_child_samples": 10, "subsample": 0.9,
              "colsample_bytree": 0.9, "reg_lambda": 1e-3}]
 
 
