@@ -26,6 +26,11 @@ def test_trials_are_nested_runs_and_the_model_reloads(binary_frame: pd.DataFrame
     assert kinds.count("candidate") == 3  # two defaults, one tuned
     trial = next(r for r in children if r.data.tags["datamill.kind"] == "trial")
     assert "cv_mean" in trial.data.metrics and "learning_rate" in trial.data.params
+    from datamill.ml.candidates import get_candidate
+
+    tried = {r.data.tags["datamill.trial"]: r.data.params for r in children if r.data.tags["datamill.kind"] == "trial"}
+    for number, start in enumerate(get_candidate("lightgbm").starts("binary")[:3]):  # the starting points first
+        assert {k: tried[str(number)][k] for k in start} == {k: str(v) for k, v in start.items()}
     mlflow.set_tracking_uri(tracking_uri)  # the model's models:/ URI lives in this store
     model = mlflow.pyfunc.load_model(result.model_uri)
     raw = binary_frame.drop(columns="churned").head(5)

@@ -41,6 +41,18 @@ def test_tuning_runs_trials_and_never_worsens_cv(binary_frame: pd.DataFrame) -> 
     assert tuned.cv_mean >= defaults.cv_mean
 
 
+def test_the_leader_gets_the_most_trials(binary_frame: pd.DataFrame) -> None:
+    result = fit(binary_frame, "churned", candidates=["baseline", "logistic", "lightgbm"],
+                 **{**FAST, "trials": 6, "tune_top": 2, "ensemble": False})
+    tuned = result.leaderboard[result.leaderboard["trials"] > 0]
+    by_rank = {row.candidate: row.trials for row in tuned.itertuples()}
+    assert sorted(by_rank.values()) == [2, 4]  # two thirds of the trials to the leader, a third to the next
+    defaults = fit(binary_frame, "churned", candidates=["baseline", "logistic", "lightgbm"],
+                   **{**FAST, "tune_top": 0, "ensemble": False}).leaderboard.set_index("candidate")
+    leader = defaults.drop(index="baseline")["cv_mean"].idxmax()
+    assert by_rank[leader] == 4
+
+
 def test_same_seed_same_leaderboard(binary_frame: pd.DataFrame) -> None:
     kw = {**FAST, "candidates": ["baseline", "logistic", "lightgbm"], "trials": 3}
     a = fit(binary_frame, "churned", seed=3, **kw).leaderboard
