@@ -47,6 +47,7 @@ class _Reserve:
     log_of: Callable[[], float] = lambda: 0.0  # MLflow's logging at the end (known better once its store is open)
     refit: float = 0.0  # the leader's expected refit
     leader: float = -math.inf  # the leader's CV score, larger is better
+    blend: float = 0.0  # the expected refit of an ensemble of the best few candidates
 
     @property
     def log(self) -> float:
@@ -54,7 +55,7 @@ class _Reserve:
 
     def __call__(self, fold_seconds: float = 0.0) -> float:
         """The seconds to keep; ``fold_seconds``: a candidate's, whose own refit must fit too if it is to lead."""
-        return max(self.refit, _REFIT * fold_seconds) + self.evaluate + self.log
+        return max(self.refit, self.blend, _REFIT * fold_seconds) + self.evaluate + self.log
 
     def note(self, signed_score: float, fold_seconds: float) -> None:
         """A new CV result: if it leads, its refit is the one to keep time for."""
@@ -215,8 +216,8 @@ def _ensemble(state: _Run, results: list[CandidateResult]) -> list[CandidateResu
 
     search = state.search
     members = {r.name: r for r in _ranked(search, results)}
-    chosen = select(list(members.values()), search.metric, search.y.to_numpy(), search.classes,
-                              search.folds, stop=lambda: state.budget.now() > search.deadline)
+    chosen = select(list(members.values()), search.metric, search.y.to_numpy(), search.classes, search.folds,
+                    stop=lambda: state.budget.now() > search.deadline)
     if chosen is None:
         return []
     weights, scores, blend = chosen
