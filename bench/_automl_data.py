@@ -123,7 +123,7 @@ DATASETS: dict[str, Dataset] = {
 
 
 def make_splits(key: str, n_splits: int) -> Path:
-    """Write (once per ``n_splits``) the dataset and the outer fold of every row: row ``i`` is tested in split ``fold[i]``.
+    """Write (once per ``n_splits``) the dataset and each row's outer fold: row ``i`` is tested in split ``fold[i]``.
 
     Outer folds are stratified for classification, shuffled with seed 0: every row is
     tested exactly once, and each split's train part is every other row.

@@ -87,8 +87,8 @@ def report(results: dict[str, Any], contenders: dict[str, tuple], datasets: dict
                 tally[k].append(ok)
             verdicts.append(_verdict(ok, gap) + (f" vs {label[other]}" if k == "best default" and other else ""))
         mixed = " (text columns, missing values)" if getattr(ds, "mixed", False) else ""
-        lines.append("| " + " | ".join([f"{ds.label}{mixed}", f"{ds.task} · {_LABEL[ds.task]}", rows, *cells, *verdicts])
-                     + " |")
+        first = [f"{ds.label}{mixed}", f"{ds.task} · {_LABEL[ds.task]}", rows]
+        lines.append("| " + " | ".join([*first, *cells, *verdicts]) + " |")
     lines += ["", *_targets(tally, len(data), judged), "", *_details(data, cols, label, budget, n_splits, datasets),
               "", *_footer(results, argv)]
     return "\n".join(lines)

@@ -53,7 +53,10 @@ AUTOGLUON_PRESETS = "medium_quality"
 
 # ------------------------------------------------------------------------------------ scoring
 def score(task: str, y: Any, pred: Any, classes: list | None = None) -> float:
-    """The benchmark's one test metric, higher is better: ``pred`` holds probabilities (columns: ``classes``) or values."""
+    """The benchmark's one test metric, higher is better.
+
+    ``pred`` holds probabilities (columns in ``classes`` order), or values for regression.
+    """
     import numpy as np
     from sklearn.metrics import log_loss, r2_score, roc_auc_score
 
@@ -188,7 +191,8 @@ def _datamill(key: str, split: int, n_splits: int, budget: int) -> dict:
     return {
         "test": score(ds.task, test[ds.target], _predicted(ds.task, result.best_pipeline, X_test), classes),
         "test_reported": sign * float(result.test_score), "cv": sign * float(result.cv_mean), "best": result.best_name,
-        "listed": default_candidates(ds.task), "candidates": sorted(board["candidate"]), "scored": sorted(scored), "trials": int(board["trials"].sum()),
+        "listed": default_candidates(ds.task),
+        "candidates": sorted(board["candidate"]), "scored": sorted(scored), "trials": int(board["trials"].sum()),
         "fit_seconds": float(result.seconds), "warnings": list(result.warnings),
         # datamill's own digest of the rows it tested on, against the same digest of the test rows given
         "own_test_digest_ok": result.test_digest == datamill_digest(X_test, test[ds.target]),

@@ -24,9 +24,9 @@ def _models() -> dict:
 
     out = {
         "random_forest": lambda: RandomForestClassifier(60, random_state=0, n_jobs=1),
-        "voting": lambda: VotingClassifier([("lr", LogisticRegression()), ("rf", RandomForestClassifier(30, random_state=0)),
-                                            ("gbm", HistGradientBoostingClassifier(max_iter=20, random_state=0))],
-                                           voting="soft", weights=[2, 1, 1]),
+        "voting": lambda: VotingClassifier(
+            [("lr", LogisticRegression()), ("rf", RandomForestClassifier(30, random_state=0)),
+             ("gbm", HistGradientBoostingClassifier(max_iter=20, random_state=0))], voting="soft", weights=[2, 1, 1]),
         "hist_gbm": lambda: HistGradientBoostingClassifier(max_iter=40, random_state=0),
         "lightgbm": lambda: LGBMClassifier(n_estimators=40, verbose=-1, n_jobs=1, random_state=0),
     }

@@ -35,7 +35,8 @@ _ENSEMBLE = "ensemble"
 _REFIT = 1.5  # a refit on every training row, in folds' time (k/(k-1) more rows, and a margin)
 _EVALUATE_SHARE, _EVALUATE_MAX = 0.1, 30.0  # of the budget kept for the evaluation, in seconds at most
 _SERVE_THREADS = 2
-_CHEAP_SHARE, _CHEAP_SECONDS = 0.01, 1.0  # refits this close (a share of the budget, or seconds) to the cheapest count as cheap
+# refits this close to the cheapest (a share of the budget, or seconds) count as cheap
+_CHEAP_SHARE, _CHEAP_SECONDS = 0.01, 1.0
 _BLEND_MEMBERS = 3  # the ensemble's refit is kept time for as that of the best few candidates
 
 

@@ -190,7 +190,9 @@ class Search:
         return result
 
     def tune(self, candidate: Candidate, base: CandidateResult, trials: int, until: float) -> CandidateResult:
-        """Optuna TPE with median pruning, after the candidate's starting points; keeps the defaults unless a trial beats them in CV.
+        """Optuna TPE with median pruning, after the candidate's starting points.
+
+        Keeps the defaults unless a trial beats them in CV.
 
         No trial starts after ``until`` (on the budget's clock) or the deadline; a
         trial running at the deadline is stopped.
