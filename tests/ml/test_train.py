@@ -41,6 +41,19 @@ def test_tuning_runs_trials_and_never_worsens_cv(binary_frame: pd.DataFrame) -> 
     assert tuned.cv_mean >= defaults.cv_mean
 
 
+def test_boosted_trees_default_to_small_data_settings_on_small_data(binary_frame: pd.DataFrame,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from datamill.ml import candidates
+
+    kw = {**FAST, "candidates": ["lightgbm", "hist_gbm"], "tune_top": 0, "ensemble": False}
+    board = fit(binary_frame, "churned", **kw).leaderboard.set_index("candidate")
+    assert board.loc["lightgbm", "params"] == candidates._LIGHTGBM_DEFAULTS  # 240 training rows: small
+    assert board.loc["hist_gbm", "params"] == candidates._HGB_DEFAULTS
+    monkeypatch.setattr(candidates, "_SMALL_ROWS", 100)
+    board = fit(binary_frame, "churned", **kw).leaderboard.set_index("candidate")
+    assert board.loc["lightgbm", "params"] == {} and board.loc["hist_gbm", "params"] == {}  # the libraries' own
+
+
 def test_the_leader_gets_the_most_trials(binary_frame: pd.DataFrame) -> None:
     result = fit(binary_frame, "churned", candidates=["baseline", "logistic", "lightgbm"],
                  **{**FAST, "trials": 6, "tune_top": 2, "ensemble": False})

@@ -175,10 +175,11 @@ class Search:
 
     def defaults(self, candidate: Candidate, *, may_stop: bool = True) -> CandidateResult:
         """Cross-validate ``candidate`` with its default parameters (``may_stop``: within the deadline)."""
-        result = CandidateResult(candidate.label(self.task), candidate.name, {})
+        params = candidate.defaults(self.task, len(self.X)) if candidate.defaults else {}
+        result = CandidateResult(candidate.label(self.task), candidate.name, params)
         try:
             result.scores, result.fit_seconds, result.oof = self.cross_validate(
-                lambda: self.pipeline(candidate, {}), may_stop=may_stop
+                lambda: self.pipeline(candidate, params), may_stop=may_stop
             )
         except OutOfTime:
             raise

@@ -31,6 +31,8 @@ class Candidate:
     # parameters tried first when tuning (in the space's terms): configurations known to do well on
     # small tabular data, more regularised than the defaults; the sampler takes over after them
     starts: Callable[[str], list[dict[str, Any]]] | None = None
+    # the parameters its defaults run with, by task and training rows (None: the library's own)
+    defaults: Callable[[str, int], dict[str, Any]] | None = None
 
     def label(self, task: str) -> str:
         """The name shown on the leaderboard (``logistic`` is a ridge for regression)."""
@@ -88,20 +90,26 @@ def _forest_starts(task: str) -> list[dict[str, Any]]:
             {"n_estimators": 300, "max_depth": 16, "min_samples_leaf": 8, "max_features": "sqrt"}]
 
 
-# datamill's defaults for the boosted trees: slower learning, smaller trees, more rows per leaf and
-# subsampling than the libraries' own. On the AutoML benchmark's small datasets (a few hundred to a
-# few thousand rows) they beat the libraries' defaults in CV on nearly every one, at a similar cost.
+# datamill's defaults for the boosted trees on small data: slower learning, smaller trees, more rows
+# per leaf and subsampling than the libraries' own. On the AutoML benchmark's small datasets (a few
+# hundred to a few thousand rows) they beat the libraries' defaults in CV on nearly every one, at a
+# similar cost; larger data gets the libraries' own, which have the capacity it can use.
+_SMALL_ROWS = 20_000
 _HGB_DEFAULTS = {"learning_rate": 0.04, "max_iter": 250, "max_leaf_nodes": 8, "min_samples_leaf": 30,
                  "l2_regularization": 3.0, "max_features": 0.6}
 _LIGHTGBM_DEFAULTS = {"n_estimators": 250, "learning_rate": 0.04, "num_leaves": 8, "min_child_samples": 30,
                       "subsample": 0.7, "subsample_freq": 1, "colsample_bytree": 0.6, "reg_lambda": 3.0}
 
 
+def _small(defaults: dict[str, Any]) -> Callable[[str, int], dict[str, Any]]:
+    return lambda task, rows: dict(defaults) if rows <= _SMALL_ROWS else {}
+
+
 def _hgb(task: str, seed: int, **params: Any) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     cls = HistGradientBoostingClassifier if _classifier(task) else HistGradientBoostingRegressor
-    return cls(**{**_HGB_DEFAULTS, "random_state": seed, **params})
+    return cls(**{"random_state": seed, **params})
 
 
 def _hgb_space(trial: Any, task: str) -> dict[str, Any]:
@@ -127,7 +135,7 @@ def _lightgbm(task: str, seed: int, **params: Any) -> Any:
 
     lgb = require("lightgbm", purpose="the lightgbm candidate")
     cls = lgb.LGBMClassifier if _classifier(task) else lgb.LGBMRegressor
-    return cls(**{**_LIGHTGBM_DEFAULTS, "verbose": -1, "n_jobs": _N_JOBS, "random_state": seed, **params})
+    return cls(**{"verbose": -1, "n_jobs": _N_JOBS, "random_state": seed, **params})
 
 
 def _lightgbm_space(trial: Any, task: str) -> dict[str, Any]:
@@ -173,8 +181,8 @@ CANDIDATES: dict[str, Candidate] = {
     "logistic": Candidate("logistic", _linear, _linear_space, _linear_starts),
     "ridge": Candidate("ridge", _linear, _linear_space, _linear_starts),
     "random_forest": Candidate("random_forest", _forest, _forest_space, _forest_starts),
-    "hist_gbm": Candidate("hist_gbm", _hgb, _hgb_space, _hgb_starts),
-    "lightgbm": Candidate("lightgbm", _lightgbm, _lightgbm_space, _lightgbm_starts),
+    "hist_gbm": Candidate("hist_gbm", _hgb, _hgb_space, _hgb_starts, _small(_HGB_DEFAULTS)),
+    "lightgbm": Candidate("lightgbm", _lightgbm, _lightgbm_space, _lightgbm_starts, _small(_LIGHTGBM_DEFAULTS)),
     "torch_mlp": Candidate("torch_mlp", _torch_mlp, _torch_space),
 }
 assert set(CANDIDATES) == set(CANDIDATE_NAMES)  # the spec validates names without importing this module
