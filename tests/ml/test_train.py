@@ -89,8 +89,8 @@ def test_an_ensemble_chosen_from_out_of_fold_predictions_wins_when_it_blends_bet
                  **{**FAST, "tune_top": 0})
     board = result.leaderboard.set_index("candidate")
     assert result.best_name == "ensemble"
-    weights = {name: p["weight"] for name, p in board.loc["ensemble", "params"].items()}
-    assert len(weights) >= 2 and "baseline" not in weights
+    weights = board.loc["ensemble", "params"]  # member -> weight
+    assert len(weights) >= 2 and "baseline" not in weights and all(w >= 1 for w in weights.values())
     assert board.loc["ensemble", "cv_mean"] < board.drop(index="ensemble")["cv_mean"].min()  # rmse: lower
     assert result.test_score < board.loc["hist_gbm", "test_score"]  # and it holds on the test rows
     assert len(result.predict(test)) == len(test)

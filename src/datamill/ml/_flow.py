@@ -234,7 +234,8 @@ def _ensemble(state: _Run, results: list[CandidateResult]) -> list[CandidateResu
         return VotingClassifier(estimators, voting="soft", weights=counts, n_jobs=1)
 
     candidate = _Ensemble(_ENSEMBLE, make)
-    result = CandidateResult(_ENSEMBLE, _ENSEMBLE, {m.name: {"weight": count, **m.params} for m, count in parts},
+    # its params: each member's weight (the members' own parameters are on their rows)
+    result = CandidateResult(_ENSEMBLE, _ENSEMBLE, {m.name: count for m, count in parts},
                              scores, sum(m.fit_seconds for m, _ in parts), oof=blend)
     state.reserve.note(search.metric.sign(result.cv_mean), result.fit_seconds)
     state.tracker.candidate(result, "ensemble")
