@@ -312,11 +312,13 @@ def _close(a: Any, b: Any, rel_tol: float) -> bool:
 
 
 # ------------------------------------------------------------------------- in the parent
-def run_child(module: str, key: str, *args: str, repeat: int = 1, python: str | Path | None = None) -> dict:
+def run_child(module: str, key: str, *args: str, repeat: int = 1, python: str | Path | None = None,
+              prefix: list[str] | None = None) -> dict:
     """Run one contender ``repeat`` times in fresh processes; keep the fastest.
 
     ``python`` is the interpreter to run it with (default: this one), for a peer
-    that needs its own virtual environment. The result also holds ``load`` (the
+    that needs its own virtual environment; ``prefix`` a command to run it under
+    (``["unshare", "--net", "--"]``: with no network). The result also holds ``load`` (the
     1-minute load average before and after each run) and, when every run
     returned a fingerprint, ``runs_agree`` (all runs wrote the same rows).
     """
@@ -326,7 +328,7 @@ def run_child(module: str, key: str, *args: str, repeat: int = 1, python: str | 
     for _ in range(repeat):
         loads.append(os.getloadavg()[0])
         out = subprocess.run(
-            [str(python or sys.executable), "-m", module, "--one", key, *args],
+            [*(prefix or []), str(python or sys.executable), "-m", module, "--one", key, *args],
             capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": _pythonpath()},
         )
         loads.append(os.getloadavg()[0])

@@ -19,8 +19,14 @@ def _models() -> dict:
     from lightgbm import LGBMClassifier
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+
     out = {
         "random_forest": lambda: RandomForestClassifier(60, random_state=0, n_jobs=1),
+        "voting": lambda: VotingClassifier(
+            [("lr", LogisticRegression()), ("rf", RandomForestClassifier(30, random_state=0)),
+             ("gbm", HistGradientBoostingClassifier(max_iter=20, random_state=0))], voting="soft", weights=[2, 1, 1]),
         "hist_gbm": lambda: HistGradientBoostingClassifier(max_iter=40, random_state=0),
         "lightgbm": lambda: LGBMClassifier(n_estimators=40, verbose=-1, n_jobs=1, random_state=0),
     }
@@ -40,7 +46,8 @@ def test_a_fit_with_time_left_is_the_model_a_plain_fit_gives(name: str) -> None:
     budget = Budget(60, FakeClock())
     model = fit_within(MODELS[name](), X, Y, budget.checker(lambda: budget.end))
     assert np.array_equal(model.predict_proba(X), MODELS[name]().fit(X, Y).predict_proba(X))
-    assert model.get_params() == MODELS[name]().get_params()  # warm_start and the sizes are put back
+    params = {k: repr(v) for k, v in model.get_params().items()}  # members compare by what they are, not identity
+    assert params == {k: repr(v) for k, v in MODELS[name]().get_params().items()}  # warm_start and sizes put back
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -53,7 +60,7 @@ def test_a_fit_that_reaches_the_deadline_is_stopped_part_way(name: str) -> None:
     assert clock.now - budget.start <= 6  # stopped at the first check past the deadline, not at the end
     grown = {"random_forest": lambda m: len(m.estimators_) < 60, "hist_gbm": lambda m: m.n_iter_ < 40,
              "lightgbm": lambda m: not hasattr(m, "booster_") or m.booster_.current_iteration() < 40,
-             "torch_mlp": lambda m: True}
+             "torch_mlp": lambda m: True, "voting": lambda m: not hasattr(m, "estimators_")}
     assert grown[name](model)
 
 

@@ -26,8 +26,41 @@ def test_trials_are_nested_runs_and_the_model_reloads(binary_frame: pd.DataFrame
     assert kinds.count("candidate") == 3  # two defaults, one tuned
     trial = next(r for r in children if r.data.tags["datamill.kind"] == "trial")
     assert "cv_mean" in trial.data.metrics and "learning_rate" in trial.data.params
+    from datamill.ml.candidates import get_candidate
+
+    tried = {r.data.tags["datamill.trial"]: r.data.params for r in children if r.data.tags["datamill.kind"] == "trial"}
+    for number, start in enumerate(get_candidate("lightgbm").starts("binary")[:3]):  # the starting points first
+        assert {k: tried[str(number)][k] for k in start} == {k: str(v) for k, v in start.items()}
     mlflow.set_tracking_uri(tracking_uri)  # the model's models:/ URI lives in this store
     model = mlflow.pyfunc.load_model(result.model_uri)
     raw = binary_frame.drop(columns="churned").head(5)
     assert list(model.predict(raw)) == list(result.predict(raw))
     assert model.metadata.get_input_schema().input_names() == list(raw.columns)
+
+
+def test_a_new_store_starts_from_an_empty_migrated_copy(tmp_path) -> None:
+    from mlflow import MlflowClient
+
+    from datamill.ml import tracking
+
+    uri, artifacts = tracking.project_tracking(tmp_path)
+    tracking._fresh_store(uri, artifacts)  # what a first training in a project does, before MLflow opens it
+    path = tmp_path / ".datamill" / "mlflow.db"
+    assert path.exists() and not list(path.parent.glob(".*.tmp"))
+    client = MlflowClient(uri)  # no migration to run: the copy is at this MLflow's schema
+    assert client.get_experiment("0").artifact_location == f"{artifacts}/0"
+    before = path.read_bytes()
+    tracking._fresh_store(uri, artifacts)  # an existing store is never replaced
+    assert path.read_bytes() == before
+
+
+def test_a_store_that_cannot_be_opened_stops_the_training_with_the_fix(binary_frame: pd.DataFrame, tmp_path) -> None:
+    import pytest
+
+    from datamill.exceptions import ModelError
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    with pytest.raises(ModelError, match="MLflow tracking at .* failed.*tracking_uri=False"):
+        fit(binary_frame, "churned", candidates=["baseline", "logistic"], cv=2, tune_top=0, evaluate=False,
+            tracking_uri=f"sqlite:///{blocked}/mlflow.db", clock=FakeClock())

@@ -41,6 +41,31 @@ def test_tuning_runs_trials_and_never_worsens_cv(binary_frame: pd.DataFrame) -> 
     assert tuned.cv_mean >= defaults.cv_mean
 
 
+def test_boosted_trees_default_to_small_data_settings_on_small_data(binary_frame: pd.DataFrame,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from datamill.ml import candidates
+
+    kw = {**FAST, "candidates": ["lightgbm", "hist_gbm"], "tune_top": 0, "ensemble": False}
+    board = fit(binary_frame, "churned", **kw).leaderboard.set_index("candidate")
+    assert board.loc["lightgbm", "params"] == candidates._LIGHTGBM_DEFAULTS  # 240 training rows: small
+    assert board.loc["hist_gbm", "params"] == candidates._HGB_DEFAULTS
+    monkeypatch.setattr(candidates, "_SMALL_ROWS", 100)
+    board = fit(binary_frame, "churned", **kw).leaderboard.set_index("candidate")
+    assert board.loc["lightgbm", "params"] == {} and board.loc["hist_gbm", "params"] == {}  # the libraries' own
+
+
+def test_the_leader_gets_the_most_trials(binary_frame: pd.DataFrame) -> None:
+    result = fit(binary_frame, "churned", candidates=["baseline", "logistic", "lightgbm"],
+                 **{**FAST, "trials": 6, "tune_top": 2, "ensemble": False})
+    tuned = result.leaderboard[result.leaderboard["trials"] > 0]
+    by_rank = {row.candidate: row.trials for row in tuned.itertuples()}
+    assert sorted(by_rank.values()) == [2, 4]  # two thirds of the trials to the leader, a third to the next
+    defaults = fit(binary_frame, "churned", candidates=["baseline", "logistic", "lightgbm"],
+                   **{**FAST, "tune_top": 0, "ensemble": False}).leaderboard.set_index("candidate")
+    leader = defaults.drop(index="baseline")["cv_mean"].idxmax()
+    assert by_rank[leader] == 4
+
+
 def test_same_seed_same_leaderboard(binary_frame: pd.DataFrame) -> None:
     kw = {**FAST, "candidates": ["baseline", "logistic", "lightgbm"], "trials": 3}
     a = fit(binary_frame, "churned", seed=3, **kw).leaderboard
@@ -49,12 +74,59 @@ def test_same_seed_same_leaderboard(binary_frame: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(a[cols], b[cols])
 
 
-def test_ensemble_and_given_test_data(binary_frame: pd.DataFrame) -> None:
-    train, test = binary_frame.iloc[:240], binary_frame.iloc[240:]
-    result = fit(train, "churned", test_data=test, ensemble=True,
-                 candidates=["logistic", "hist_gbm", "lightgbm"], **{**FAST, "tune_top": 0})
-    assert "ensemble" in set(result.leaderboard["candidate"])
+def _mixed_signal(n: int = 300) -> pd.DataFrame:
+    """A linear part and an interaction: a linear model and trees each see half of it."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.normal(size=n)})
+    df["y"] = 2 * df.a + np.where(df.b > 0, 1.5, -1.5) * np.sign(df.c) + rng.normal(0, 0.5, n)
+    return df
+
+
+def test_an_ensemble_chosen_from_out_of_fold_predictions_wins_when_it_blends_better() -> None:
+    df = _mixed_signal()
+    train, test = df.iloc[:240], df.iloc[240:]
+    result = fit(train, "y", test_data=test, candidates=["baseline", "ridge", "hist_gbm", "lightgbm"],
+                 **{**FAST, "tune_top": 0})
+    board = result.leaderboard.set_index("candidate")
+    assert result.best_name == "ensemble"
+    weights = board.loc["ensemble", "params"]  # member -> weight
+    assert len(weights) >= 2 and "baseline" not in weights and all(w >= 1 for w in weights.values())
+    assert board.loc["ensemble", "cv_mean"] < board.drop(index="ensemble")["cv_mean"].min()  # rmse: lower
+    assert result.test_score < board.loc["hist_gbm", "test_score"]  # and it holds on the test rows
     assert len(result.predict(test)) == len(test)
+    single = fit(train, "y", test_data=test, candidates=["baseline", "ridge", "hist_gbm", "lightgbm"],
+                 **{**FAST, "tune_top": 0, "ensemble": False})
+    assert "ensemble" not in set(single.leaderboard["candidate"])
+
+
+def test_same_seed_same_ensemble() -> None:
+    df = _mixed_signal()
+    runs = [fit(df, "y", candidates=["ridge", "hist_gbm", "lightgbm"], seed=2, **{**FAST, "trials": 4}) for _ in (0, 1)]
+    assert runs[0].best_name == "ensemble"
+    pd.testing.assert_frame_equal(runs[0].leaderboard, runs[1].leaderboard)
+    assert np.array_equal(runs[0].predict(df), runs[1].predict(df))
+
+
+def test_the_ensemble_is_skipped_when_one_candidate_does_best_alone(binary_frame: pd.DataFrame) -> None:
+    train, test = binary_frame.iloc[:240], binary_frame.iloc[240:]
+    result = fit(train, "churned", test_data=test, candidates=["logistic", "hist_gbm", "lightgbm"],
+                 **{**FAST, "tune_top": 0})
+    assert "ensemble" not in set(result.leaderboard["candidate"])  # the greedy selection kept lightgbm only
+    assert len(result.predict(test)) == len(test)
+
+
+def test_cv_auto_takes_fewer_folds_then_a_holdout_as_the_data_grows(binary_frame: pd.DataFrame,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from datamill.ml import _checks
+
+    kw = {**FAST, "cv": "auto", "candidates": ["baseline", "logistic"], "tune_top": 0}
+    assert fit(binary_frame, "churned", **kw).folds == 5  # 240 training rows: small
+    monkeypatch.setattr(_checks, "AUTO_FOLDS", ((100, 5), (300, 3)))  # the same rows, as if they were many
+    assert fit(binary_frame, "churned", **kw).folds == 3
+    monkeypatch.setattr(_checks, "AUTO_FOLDS", ((100, 5), (200, 3)))
+    holdout = fit(binary_frame, "churned", **kw)
+    assert holdout.folds == 1 and (holdout.leaderboard["cv_std"] == 0).all()
+    assert fit(binary_frame, "churned", **{**kw, "cv": 4}).folds == 4  # a number is taken as given
 
 
 def test_leakage_imbalance_and_few_rows_warnings() -> None:

@@ -9,7 +9,7 @@ A fit that would overrun is stopped while it runs, not only skipped next time:
 :func:`fit_within` calls ``check`` between units of work: each boosting round
 (LightGBM's callbacks), each chunk of iterations or trees (HistGradientBoosting
 and random forests, grown with ``warm_start``: the same model as one fit), each
-epoch (``torch_mlp``). ``check`` raises :class:`OutOfTime` to stop.
+epoch (``torch_mlp``), each member of a voting ensemble. ``check`` raises :class:`OutOfTime` to stop.
 
 internal: may change.
 """
@@ -101,9 +101,35 @@ def _fit_model(model: Any, X: Any, y: Any, check: Callable[[], None]) -> Any:  #
     if kind == "sklearn" and name in ("RandomForestClassifier", "RandomForestRegressor",
                                       "ExtraTreesClassifier", "ExtraTreesRegressor"):
         return _warm_chunks(model, "n_estimators", X, y, check)
+    if kind == "sklearn" and name in ("VotingClassifier", "VotingRegressor"):
+        return _fit_voting(model, X, y, check)
     if "on_epoch" in inspect.signature(model.fit).parameters:
         return model.fit(X, y, on_epoch=lambda epoch: check())
     return model.fit(X, y)
+
+
+def _fit_voting(model: Any, X: Any, y: Any, check: Callable[[], None]) -> Any:  # noqa: N803
+    """Fit a voting ensemble member by member (each stopping as its kind does), then the vote.
+
+    Each member is fitted as the ensemble's own ``fit`` would fit it (a clone, on the labels
+    encoded as 0..k-1 for classification); the vote then takes the fitted members as they are.
+    """
+    from sklearn.base import clone
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.preprocessing import LabelEncoder
+
+    target = LabelEncoder().fit_transform(y) if type(model).__name__ == "VotingClassifier" else y
+    members = model.estimators
+    fitted = []
+    for name, member in members:
+        check()
+        fitted.append((name, FrozenEstimator(_fit_model(clone(member), X, target, check))))
+    try:
+        model.set_params(estimators=fitted)
+        model.fit(X, y)
+    finally:
+        model.set_params(estimators=members)
+    return model
 
 
 def _warm_chunks(model: Any, attr: str, X: Any, y: Any, check: Callable[[], None]) -> Any:  # noqa: N803

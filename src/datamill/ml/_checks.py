@@ -16,7 +16,7 @@ import pandas as pd
 from datamill._registry import did_you_mean
 from datamill.exceptions import ConfigError, ModelError
 
-__all__ = ["MIN_ROWS", "detect_task", "fold_count", "leakage_warnings", "prepare", "to_frame"]
+__all__ = ["MIN_ROWS", "auto_folds", "detect_task", "fold_count", "leakage_warnings", "prepare", "to_frame"]
 
 MIN_ROWS = 20  # below this a test split and k-fold CV say nothing
 _MULTICLASS_MAX = 10  # an integer target with more distinct values is a regression
@@ -112,6 +112,26 @@ def _class_warnings(y: pd.Series, target: str) -> list[str]:
         return [f"severe class imbalance: class {counts.idxmin()!r} is {share:.1%} of rows; accuracy misleads here "
                 "(roc_auc, f1 or balanced_accuracy say more), and the test part holds few of them"]
     return []
+
+
+AUTO_FOLDS = ((20_000, 5), (100_000, 3))  # training rows up to -> folds; beyond: a holdout (one fold of five)
+
+
+def auto_folds(rows: int) -> tuple[int, bool]:
+    """``cv="auto"``: (folds, holdout) for ``rows`` training rows.
+
+    Small data gets 5-fold CV; larger data fewer folds, then one holdout fold, so the
+    budget buys trials rather than refits of the same configuration.
+
+    Examples
+    --------
+    >>> auto_folds(5_000), auto_folds(50_000), auto_folds(500_000)
+    ((5, False), (3, False), (5, True))
+    """
+    for limit, folds in AUTO_FOLDS:
+        if rows <= limit:
+            return folds, False
+    return 5, True
 
 
 def fold_count(y: pd.Series, task: str, wanted: int) -> tuple[int, list[str]]:

@@ -35,7 +35,9 @@ _ENSEMBLE = "ensemble"
 _REFIT = 1.5  # a refit on every training row, in folds' time (k/(k-1) more rows, and a margin)
 _EVALUATE_SHARE, _EVALUATE_MAX = 0.1, 30.0  # of the budget kept for the evaluation, in seconds at most
 _SERVE_THREADS = 2
-_CHEAP_SHARE = 0.01  # refits this close (a share of the budget) to the cheapest one count as cheap
+# refits this close to the cheapest (a share of the budget, or seconds) count as cheap
+_CHEAP_SHARE, _CHEAP_SECONDS = 0.01, 1.0
+_BLEND_MEMBERS = 3  # the ensemble's refit is kept time for as that of the best few candidates
 
 
 @dataclass
@@ -43,13 +45,18 @@ class _Reserve:
     """Seconds the search leaves for what follows it; the search's deadline is the budget's end less these."""
 
     evaluate: float = 0.0
-    log: float = 0.0
+    log_of: Callable[[], float] = lambda: 0.0  # MLflow's logging at the end (known better once its store is open)
     refit: float = 0.0  # the leader's expected refit
     leader: float = -math.inf  # the leader's CV score, larger is better
+    blend: float = 0.0  # the expected refit of an ensemble of the best few candidates
+
+    @property
+    def log(self) -> float:
+        return self.log_of()
 
     def __call__(self, fold_seconds: float = 0.0) -> float:
         """The seconds to keep; ``fold_seconds``: a candidate's, whose own refit must fit too if it is to lead."""
-        return max(self.refit, _REFIT * fold_seconds) + self.evaluate + self.log
+        return max(self.refit, self.blend, _REFIT * fold_seconds) + self.evaluate + self.log
 
     def note(self, signed_score: float, fold_seconds: float) -> None:
         """A new CV result: if it leads, its refit is the one to keep time for."""
@@ -68,6 +75,13 @@ class _Run:
     reserve: _Reserve
     warnings: list[str]
     extra: dict[int, Candidate] = field(default_factory=dict)  # id(result) -> a candidate not in the registry
+    ensemble: bool = False
+
+    def note_blend(self, results: list[CandidateResult]) -> None:
+        """Keep time for refitting an ensemble of the best candidates (when one is to be tried)."""
+        if self.ensemble:
+            best = [r for r in _ranked(self.search, results) if r.key != "baseline"][:_BLEND_MEMBERS]
+            self.reserve.blend = _REFIT * sum(r.fit_seconds for r in best) if len(best) > 1 else 0.0
 
     @property
     def budget(self) -> Budget:
@@ -82,7 +96,7 @@ def run(plan: Any, names: list[str], *, tracker: Any, budget: Budget, trials: in
         data_version: dict[str, Any], target: str) -> Any:
     """Defaults, tuning, ensemble, refit, test, evaluation, tracking; returns a TrainResult."""
     reserve = _Reserve(evaluate=min(_EVALUATE_SHARE * budget.seconds, _EVALUATE_MAX) if evaluate else 0.0,
-                       log=float(getattr(tracker, "finish_seconds", 0.0)))
+                       log_of=lambda: float(getattr(tracker, "finish_seconds", 0.0)))
     search = Search(plan.X, plan.y, plan.folds, plan.task, plan.metric,
                     lambda: make_features(plan.columns, task=plan.task, seed=seed, select=select), seed, budget,
                     reserve=reserve)
@@ -92,12 +106,13 @@ def run(plan: Any, names: list[str], *, tracker: Any, budget: Budget, trials: in
                                       "test_digest": plan.test_digest,
                                       **{f"data.{k}": v for k, v in data_version.items()}},
                   {"datamill.target": target})
-    state = _Run(plan, search, tracker, progress, reserve, plan.warnings)
+    state = _Run(plan, search, tracker, progress, reserve, plan.warnings, ensemble=ensemble)
     from threadpoolctl import threadpool_limits
 
     try:
         with threadpool_limits(search.threads):
             results = _defaults(state, names)
+            tracker.check()  # a store that cannot be opened stops the training here, not at its end
             results = _tune(state, results, trials, tune_top)
             if ensemble:
                 results += _ensemble(state, results)
@@ -124,7 +139,7 @@ def _defaults(state: _Run, names: list[str]) -> list[CandidateResult]:
     for done, name in enumerate(order):
         state.progress("defaults", done, len(order), name)
         first = not _ranked(search, results)  # until one candidate has scores, it must finish: a model is due
-        if not first and state.budget.now() > search.deadline:
+        if not first and state.budget.now() + _import_seconds(name) > search.deadline:
             state.warnings.append(f"time budget spent before candidate {name} ran with defaults; it was skipped")
             continue
         try:
@@ -138,22 +153,37 @@ def _defaults(state: _Run, names: list[str]) -> list[CandidateResult]:
             state.reserve.note(search.metric.sign(result.cv_mean), result.fit_seconds)
         state.tracker.candidate(result, "defaults")
         results.append(result)
+        state.note_blend(results)
     state.progress("defaults", len(order), len(order), "")
     if not _ranked(search, results):
         raise ModelError("every candidate failed: " + "; ".join(f"{r.name}: {r.error}" for r in results))
     return results
 
 
+_IMPORTS = {"torch_mlp": ("torch", 3.0)}  # a candidate's library, and the seconds importing it takes (2-5 s measured)
+
+
+def _import_seconds(name: str) -> float:
+    """Seconds a candidate spends importing its library before its first fold (0 once imported)."""
+    import sys
+
+    module, seconds = _IMPORTS.get(name, ("", 0.0))
+    return seconds if module and module not in sys.modules else 0.0
+
+
 def _tune(state: _Run, results: list[CandidateResult], trials: int, top: int) -> list[CandidateResult]:
+    """Tune the ``top`` best candidates, the leader with the most trials and time (halving down the ranks)."""
     search = state.search
     chosen = [r for r in _ranked(search, results) if get_candidate(r.key).space is not None][:top]
+    weights = [2.0 ** -i for i in range(len(chosen))]
     done = 0
     for i, base in enumerate(chosen):
         left = search.deadline - state.budget.now()
         if left <= 0:
             state.warnings.append(f"time budget spent before tuning {base.name}; it keeps its defaults")
             continue
-        share = math.ceil((trials - done) / (len(chosen) - i))
+        part = weights[i] / sum(weights[i:])
+        share = max(1, math.ceil((trials - done) * part))
 
         def on_trial(result: CandidateResult, trial: Any, name: str = base.name) -> None:
             nonlocal done
@@ -164,9 +194,10 @@ def _tune(state: _Run, results: list[CandidateResult], trials: int, top: int) ->
             state.progress("tune", done, trials, f"{name} trial {trial.number}")
 
         search.on_trial = on_trial
-        tuned = search.tune(get_candidate(base.key), base, share, state.budget.now() + left / (len(chosen) - i))
+        tuned = search.tune(get_candidate(base.key), base, share, state.budget.now() + left * part)
         state.tracker.candidate(tuned, "tuned")
         results[results.index(base)] = tuned
+        state.note_blend(results)
     state.progress("tune", trials, trials, "")
     return results
 
@@ -176,34 +207,38 @@ class _Ensemble(Candidate):
 
 
 def _ensemble(state: _Run, results: list[CandidateResult]) -> list[CandidateResult]:
-    """A soft-voting (averaging) ensemble of the three best non-baseline candidates, if time allows."""
+    """A weighted soft-voting (averaging) ensemble, chosen from the candidates' out-of-fold predictions.
+
+    Nothing is fitted here: the weights come from greedy selection on the predictions the
+    search already made (:func:`datamill.ml._ensemble.select`); the ensemble's CV scores are
+    those of its blended out-of-fold predictions, fold by fold, comparable to every candidate's.
+    """
+    from datamill.ml._ensemble import select
+
     search = state.search
-    members = [r for r in _ranked(search, results) if r.key != "baseline"][:3]
-    expected = sum(m.fit_seconds for m in members)  # per fold
-    if state.budget.now() + expected * len(search.folds) > search.deadline:
-        state.warnings.append("the ensemble was skipped: it would end past the time budget")
+    members = {r.name: r for r in _ranked(search, results)}
+    chosen = select(list(members.values()), search.metric, search.y.to_numpy(), search.classes, search.folds,
+                    stop=lambda: state.budget.now() > search.deadline)
+    if chosen is None:
         return []
-    state.progress("ensemble", 0, 1, ", ".join(m.name for m in members))
+    weights, scores, blend = chosen
+    parts = [(members[name], count) for name, count in weights.items()]
 
     def make(task: str, seed: int, **params: Any) -> Any:
         from sklearn.ensemble import VotingClassifier, VotingRegressor
 
-        estimators = [(m.name, get_candidate(m.key).make(task, seed, **m.params)) for m in members]
+        estimators = [(m.name, get_candidate(m.key).make(task, seed, **m.params)) for m, _ in parts]
+        counts = [count for _, count in parts]
         if task == "regression":
-            return VotingRegressor(estimators, n_jobs=1)
-        return VotingClassifier(estimators, voting="soft", n_jobs=1)
+            return VotingRegressor(estimators, weights=counts, n_jobs=1)
+        return VotingClassifier(estimators, voting="soft", weights=counts, n_jobs=1)
 
     candidate = _Ensemble(_ENSEMBLE, make)
-    try:
-        result = search.defaults(candidate)
-    except OutOfTime as exc:
-        state.warnings.append(f"the ensemble {exc}; it was skipped")
-        return []
-    result.params = {m.name: m.params for m in members}
-    if not result.error:
-        state.reserve.note(search.metric.sign(result.cv_mean), result.fit_seconds)
+    # its params: each member's weight (the members' own parameters are on their rows)
+    result = CandidateResult(_ENSEMBLE, _ENSEMBLE, {m.name: count for m, count in parts},
+                             scores, sum(m.fit_seconds for m, _ in parts), oof=blend)
+    state.reserve.note(search.metric.sign(result.cv_mean), result.fit_seconds)
     state.tracker.candidate(result, "ensemble")
-    state.progress("ensemble", 1, 1, "")
     state.extra[id(result)] = candidate
     return [result]
 
@@ -223,10 +258,10 @@ def _refit_best(state: _Run, ranked: list[CandidateResult], until: float) -> tup
     """The best model whose refit ends by ``until``.
 
     A model is due whatever the time: the best of the cheapest to refit (within
-    1% of the budget of the cheapest) is refit even when late, and never stopped.
+    1% of the budget, or a second, of the cheapest) is refit even when late, and never stopped.
     """
     budget, plan = state.budget, state.plan
-    cheap = min(r.fit_seconds for r in ranked) + _CHEAP_SHARE * budget.seconds / _REFIT
+    cheap = min(r.fit_seconds for r in ranked) + max(_CHEAP_SHARE * budget.seconds, _CHEAP_SECONDS) / _REFIT
     last = next(i for i, r in enumerate(ranked) if r.fit_seconds <= cheap)
     for i, result in enumerate(ranked[:last + 1]):
         last_resort = i == last
@@ -271,22 +306,37 @@ def _finish(state: _Run, results: list[CandidateResult], *, evaluate: bool, repo
     board = leaderboard(results, plan.metric)
     out = TrainResult(board, best.name, pipeline, float(best.test_score), plan.metric.name, plan.task,
                       list(plan.X.columns), plan.warnings, tracker.run_id, tracker.uri, cv_mean=best.cv_mean,
-                      cv_std=best.cv_std, test_digest=plan.test_digest)
+                      cv_std=best.cv_std, test_digest=plan.test_digest, folds=len(plan.folds))
     if evaluate:
         state.progress("evaluate", 0, 1, best.name)
         out.evaluation, out.report_path = _evaluate(out, plan, board, report_path, target, seed, budget, log_at)
         state.progress("evaluate", 1, 1, "")
-    limit_threads(pipeline, _SERVE_THREADS)  # the saved model serves with the machine's threads, not the CV's
+    _serving_threads(pipeline)
     metrics = {f"test_{plan.metric.name}": out.test_score, f"cv_{plan.metric.name}_mean": best.cv_mean,
                f"cv_{plan.metric.name}_std": best.cv_std, "seconds": round(budget.elapsed(), 2)}  # before logging
     metrics.update({f"test_{k}": v for k, v in _numbers(getattr(out.evaluation, "metrics", {})).items()})
     state.progress("track", 0, 1, "")
     tracker.finish(metrics=metrics, tags={"datamill.best": best.name, "datamill.warnings": str(len(out.warnings))},
                    pipeline=pipeline, example=plan.X.head(5), report=out.report_path, evaluation=out.evaluation)
-    out.model_uri = getattr(tracker, "model_uri", None)
+    out.model_uri, out.run_id = getattr(tracker, "model_uri", None), tracker.run_id
     out.seconds = round(budget.elapsed(), 2)
     state.progress("track", 1, 1, "")
     return out
+
+
+_ORDERLESS = ("RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier", "ExtraTreesRegressor")
+
+
+def _serving_threads(pipeline: Any) -> None:
+    """The saved model serves with the machine's threads, not the CV's; a forest predicts on one.
+
+    A forest's threads add up its trees' votes in whatever order they finish, so the same
+    model would predict differently in the last digits from one call to the next.
+    """
+    limit_threads(pipeline, _SERVE_THREADS)
+    forests = {f"{key}__n_jobs": 1 for key, value in pipeline.get_params(deep=True).items()
+               if type(value).__name__ in _ORDERLESS}
+    pipeline.set_params(**forests)
 
 
 def _numbers(metrics: Any) -> dict[str, float]:

@@ -30,29 +30,66 @@ class Metric:
     def better(self, a: float, b: float) -> bool:
         return self.sign(a) > self.sign(b)
 
+    def predictions(self, model: Any, X: Any) -> np.ndarray | None:  # noqa: N803
+        """What :meth:`of_predictions` scores: class probabilities, or predicted values for regression.
+
+        ``None`` for a classifier without probabilities (it is scored by :meth:`score` alone).
+        """
+        if not hasattr(model, "classes_"):
+            return np.asarray(model.predict(X), dtype="float64")
+        if not hasattr(model, "predict_proba"):
+            return None
+        return np.asarray(model.predict_proba(X), dtype="float64")
+
+    def of_predictions(self, y: Any, pred: np.ndarray, classes: list[Any] | None) -> float:
+        """The score of ``pred`` (from :meth:`predictions`; columns in ``classes`` order) against ``y``.
+
+        Labels are the most probable class, as a classifier's ``predict`` gives them.
+
+        Examples
+        --------
+        >>> Metric("roc_auc", True).of_predictions([0, 1, 1], np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8]]), [0, 1])
+        1.0
+        """
+        if classes is None:
+            return self._values(np.asarray(y), pred)
+        return self._probabilities(np.asarray(y), pred, list(classes))
+
     def score(self, model: Any, X: Any, y: Any) -> float:  # noqa: N803
         """Score a fitted model on ``X`` against ``y``."""
-        from sklearn import metrics as m
-
         y = np.asarray(y)
         if self.name in ("roc_auc", "log_loss"):
-            proba = model.predict_proba(X)
-            classes = list(model.classes_)
+            return self._probabilities(y, model.predict_proba(X), list(model.classes_))
+        pred = model.predict(X)
+        if self.name in ("accuracy", "balanced_accuracy", "f1"):
+            return self._labels(y, pred, list(getattr(model, "classes_", np.unique(y))))
+        return self._values(y, pred)
+
+    def _probabilities(self, y: np.ndarray, proba: np.ndarray, classes: list[Any]) -> float:
+        from sklearn import metrics as m
+
+        if self.name in ("roc_auc", "log_loss"):
             if self.name == "log_loss":
                 return float(m.log_loss(y, proba, labels=classes))
             if len(classes) == 2:
                 return float(m.roc_auc_score(y == classes[1], proba[:, 1]))
             return float(m.roc_auc_score(y, proba, multi_class="ovr", labels=classes))
-        pred = model.predict(X)
+        return self._labels(y, np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)], classes)
+
+    def _labels(self, y: np.ndarray, pred: np.ndarray, classes: list[Any]) -> float:
+        from sklearn import metrics as m
+
         if self.name == "accuracy":
             return float(m.accuracy_score(y, pred))
         if self.name == "balanced_accuracy":
             return float(m.balanced_accuracy_score(y, pred))
-        if self.name == "f1":
-            classes = list(getattr(model, "classes_", np.unique(y)))
-            if len(classes) == 2:
-                return float(m.f1_score(y, pred, pos_label=classes[1]))
-            return float(m.f1_score(y, pred, average="macro"))
+        if len(classes) == 2:
+            return float(m.f1_score(y, pred, pos_label=classes[1]))
+        return float(m.f1_score(y, pred, average="macro"))
+
+    def _values(self, y: np.ndarray, pred: np.ndarray) -> float:
+        from sklearn import metrics as m
+
         if self.name == "r2":
             return float(m.r2_score(y, pred))
         if self.name == "rmse":

@@ -35,6 +35,8 @@ class CandidateResult:
     trials: int = 0
     error: str | None = None
     test_score: float | None = None
+    # out-of-fold predictions (a row's, from the fold model that did not train on it): what the ensemble blends
+    oof: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def cv_mean(self) -> float:
@@ -110,9 +112,16 @@ class Search:
         model = candidate.make(self.task, self.seed, **params)
         return Pipeline([*self.make_steps(), ("model", limit_threads(model, self.threads))])
 
+    @property
+    def classes(self) -> list[Any] | None:
+        """The classes, in the order of every probability column (None for regression)."""
+        return None if self.task == "regression" else np.unique(self.y.to_numpy()).tolist()
+
     def cross_validate(self, make: Callable[[], Any], trial: Any = None, *, may_stop: bool = True,
-                       expected: float | None = None) -> tuple[list[float], float]:
-        """Scores per fold and the mean seconds of one fold (fit and score); reports to ``trial`` for pruning.
+                       expected: float | None = None) -> tuple[list[float], float, np.ndarray | None]:
+        """Scores per fold, the mean seconds of one fold (fit and score) and the out-of-fold predictions.
+
+        Reports to ``trial`` for pruning.
 
         With ``may_stop``, a run whose remaining folds would end past the deadline
         stops before them, and a fold still running at the deadline is stopped
@@ -125,12 +134,14 @@ class Search:
             return self._folds(make, trial, may_stop, expected)
 
     def _folds(self, make: Callable[[], Any], trial: Any, may_stop: bool,
-               expected: float | None) -> tuple[list[float], float]:
+               expected: float | None) -> tuple[list[float], float, np.ndarray | None]:
         import optuna
 
         clock, n = self.budget.now, len(self.folds)
         scores: list[float] = []
         seconds: list[float] = []
+        classes = self.classes
+        oof: np.ndarray | None = np.full((len(self.y), len(classes)) if classes else len(self.y), np.nan)
         for step, (train, valid) in enumerate(self.folds):
             guess = float(np.mean(seconds)) if seconds else expected
             if may_stop and guess is not None and clock() + (n - step) * guess > self.budget.end - self.reserve(guess):
@@ -146,21 +157,29 @@ class Search:
                 raise OutOfTime(f"stopped during fold {step + 1} of {n}: the time budget ran out") from None
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                scores.append(self.metric.score(model, self.X.iloc[valid], self.y.iloc[valid]))
+                pred = self.metric.predictions(model, self.X.iloc[valid])
+                if pred is None or oof is None:
+                    oof = None
+                    scores.append(self.metric.score(model, self.X.iloc[valid], self.y.iloc[valid]))
+                else:
+                    pred = _aligned(pred, list(getattr(model, "classes_", [])), classes)
+                    oof[valid] = pred
+                    scores.append(self.metric.of_predictions(self.y.iloc[valid], pred, classes))
             seconds.append(clock() - start)
             if trial is not None:
                 trial.report(self.metric.sign(float(np.mean(scores))), step)
                 if trial.should_prune():
                     trial.set_user_attr("scores", scores)
                     raise optuna.TrialPruned
-        return scores, float(np.mean(seconds))
+        return scores, float(np.mean(seconds)), oof
 
     def defaults(self, candidate: Candidate, *, may_stop: bool = True) -> CandidateResult:
         """Cross-validate ``candidate`` with its default parameters (``may_stop``: within the deadline)."""
-        result = CandidateResult(candidate.label(self.task), candidate.name, {})
+        params = candidate.defaults(self.task, len(self.X)) if candidate.defaults else {}
+        result = CandidateResult(candidate.label(self.task), candidate.name, params)
         try:
-            result.scores, result.fit_seconds = self.cross_validate(
-                lambda: self.pipeline(candidate, {}), may_stop=may_stop
+            result.scores, result.fit_seconds, result.oof = self.cross_validate(
+                lambda: self.pipeline(candidate, params), may_stop=may_stop
             )
         except OutOfTime:
             raise
@@ -172,7 +191,9 @@ class Search:
         return result
 
     def tune(self, candidate: Candidate, base: CandidateResult, trials: int, until: float) -> CandidateResult:
-        """Optuna TPE with median pruning; keeps the defaults unless a trial beats them in CV.
+        """Optuna TPE with median pruning, after the candidate's starting points.
+
+        Keeps the defaults unless a trial beats them in CV.
 
         No trial starts after ``until`` (on the budget's clock) or the deadline; a
         trial running at the deadline is stopped.
@@ -186,17 +207,26 @@ class Search:
             pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
         )
 
+        for start in candidate.starts(self.task) if candidate.starts else []:
+            study.enqueue_trial(start)
+        best_oof: dict[int, np.ndarray | None] = {}  # the best trial's out-of-fold predictions, only
+
         def objective(trial: Any) -> float:
             params = candidate.space(trial, self.task)  # type: ignore[misc]
             trial.set_user_attr("params", _jsonable(params))
             try:
-                scores, seconds = self.cross_validate(lambda: self.pipeline(candidate, params), trial,
-                                                      expected=base.fit_seconds)
+                scores, seconds, oof = self.cross_validate(lambda: self.pipeline(candidate, params), trial,
+                                                           expected=base.fit_seconds)
             except OutOfTime:
                 raise optuna.TrialPruned("time budget spent") from None
             trial.set_user_attr("scores", scores)
             trial.set_user_attr("fit_seconds", seconds)
-            return self.metric.sign(float(np.mean(scores)))
+            value = self.metric.sign(float(np.mean(scores)))
+            done = [t.value for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+            if not done or value > max(done):
+                best_oof.clear()
+                best_oof[trial.number] = oof
+            return value
 
         def after(study: Any, trial: Any) -> None:
             if self.on_trial is not None:
@@ -214,9 +244,19 @@ class Search:
             top = max(done, key=lambda t: t.value)
             if top.value > self.metric.sign(base.cv_mean):
                 best = CandidateResult(base.name, base.key, top.user_attrs["params"], top.user_attrs["scores"],
-                                       top.user_attrs["fit_seconds"], tuned=True)
+                                       top.user_attrs["fit_seconds"], tuned=True, oof=best_oof.get(top.number))
         best.trials = len(study.trials)
         return best
+
+
+def _aligned(pred: np.ndarray, have: list[Any], classes: list[Any] | None) -> np.ndarray:
+    """Probability columns put in ``classes`` order (a fold may lack a rare class: its column is 0)."""
+    if classes is None or have == classes:
+        return pred
+    out = np.zeros((len(pred), len(classes)))
+    for j, label in enumerate(have):
+        out[:, classes.index(label)] = pred[:, j]
+    return out
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:

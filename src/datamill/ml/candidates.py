@@ -28,6 +28,11 @@ class Candidate:
     name: str
     make: Callable[..., Any]
     space: Callable[[Any, str], dict[str, Any]] | None = None
+    # parameters tried first when tuning (in the space's terms): configurations known to do well on
+    # small tabular data, more regularised than the defaults; the sampler takes over after them
+    starts: Callable[[str], list[dict[str, Any]]] | None = None
+    # the parameters its defaults run with, by task and training rows (None: the library's own)
+    defaults: Callable[[str, int], dict[str, Any]] | None = None
 
     def label(self, task: str) -> str:
         """The name shown on the leaderboard (``logistic`` is a ridge for regression)."""
@@ -60,6 +65,10 @@ def _linear_space(trial: Any, task: str) -> dict[str, Any]:
     return {"alpha": trial.suggest_float("alpha", 1e-3, 1e3, log=True)}
 
 
+def _linear_starts(task: str) -> list[dict[str, Any]]:
+    return [{"C": 0.1}, {"C": 10.0}] if _classifier(task) else [{"alpha": 10.0}, {"alpha": 0.1}]
+
+
 def _forest(task: str, seed: int, **params: Any) -> Any:
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
@@ -76,6 +85,26 @@ def _forest_space(trial: Any, task: str) -> dict[str, Any]:
     }
 
 
+def _forest_starts(task: str) -> list[dict[str, Any]]:
+    return [{"n_estimators": 300, "max_depth": None, "min_samples_leaf": 3, "max_features": 0.5},
+            {"n_estimators": 300, "max_depth": 16, "min_samples_leaf": 8, "max_features": "sqrt"}]
+
+
+# datamill's defaults for the boosted trees on small data: slower learning, smaller trees, more rows
+# per leaf and subsampling than the libraries' own. On the AutoML benchmark's small datasets (a few
+# hundred to a few thousand rows) they beat the libraries' defaults in CV on nearly every one, at a
+# similar cost; larger data gets the libraries' own, which have the capacity it can use.
+_SMALL_ROWS = 20_000
+_HGB_DEFAULTS = {"learning_rate": 0.04, "max_iter": 250, "max_leaf_nodes": 8, "min_samples_leaf": 30,
+                 "l2_regularization": 3.0, "max_features": 0.6}
+_LIGHTGBM_DEFAULTS = {"n_estimators": 250, "learning_rate": 0.04, "num_leaves": 8, "min_child_samples": 30,
+                      "subsample": 0.7, "subsample_freq": 1, "colsample_bytree": 0.6, "reg_lambda": 3.0}
+
+
+def _small(defaults: dict[str, Any]) -> Callable[[str, int], dict[str, Any]]:
+    return lambda task, rows: dict(defaults) if rows <= _SMALL_ROWS else {}
+
+
 def _hgb(task: str, seed: int, **params: Any) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
@@ -90,7 +119,15 @@ def _hgb_space(trial: Any, task: str) -> dict[str, Any]:
         "max_leaf_nodes": trial.suggest_int("max_leaf_nodes", 8, 128, log=True),
         "min_samples_leaf": trial.suggest_int("min_samples_leaf", 5, 100, log=True),
         "l2_regularization": trial.suggest_float("l2_regularization", 1e-8, 10.0, log=True),
+        "max_features": trial.suggest_float("max_features", 0.4, 1.0),
     }
+
+
+def _hgb_starts(task: str) -> list[dict[str, Any]]:
+    return [{"learning_rate": 0.05, "max_iter": 200, "max_leaf_nodes": 15, "min_samples_leaf": 20,
+             "l2_regularization": 1.0, "max_features": 1.0},
+            {"learning_rate": 0.02, "max_iter": 500, "max_leaf_nodes": 8, "min_samples_leaf": 40,
+             "l2_regularization": 3.0, "max_features": 0.6}]
 
 
 def _lightgbm(task: str, seed: int, **params: Any) -> Any:
@@ -114,6 +151,15 @@ def _lightgbm_space(trial: Any, task: str) -> dict[str, Any]:
     }
 
 
+def _lightgbm_starts(task: str) -> list[dict[str, Any]]:
+    return [{"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 20, "subsample": 0.8,
+             "colsample_bytree": 0.8, "reg_lambda": 1.0},
+            {"n_estimators": 500, "learning_rate": 0.02, "num_leaves": 8, "min_child_samples": 40, "subsample": 0.7,
+             "colsample_bytree": 0.5, "reg_lambda": 5.0},
+            {"n_estimators": 300, "learning_rate": 0.1, "num_leaves": 31, "min_child_samples": 10, "subsample": 0.9,
+             "colsample_bytree": 0.9, "reg_lambda": 1e-3}]
+
+
 def _torch_mlp(task: str, seed: int, **params: Any) -> Any:
     from datamill._deps import require
 
@@ -132,11 +178,11 @@ def _torch_space(trial: Any, task: str) -> dict[str, Any]:
 
 CANDIDATES: dict[str, Candidate] = {
     "baseline": Candidate("baseline", _baseline),
-    "logistic": Candidate("logistic", _linear, _linear_space),
-    "ridge": Candidate("ridge", _linear, _linear_space),
-    "random_forest": Candidate("random_forest", _forest, _forest_space),
-    "hist_gbm": Candidate("hist_gbm", _hgb, _hgb_space),
-    "lightgbm": Candidate("lightgbm", _lightgbm, _lightgbm_space),
+    "logistic": Candidate("logistic", _linear, _linear_space, _linear_starts),
+    "ridge": Candidate("ridge", _linear, _linear_space, _linear_starts),
+    "random_forest": Candidate("random_forest", _forest, _forest_space, _forest_starts),
+    "hist_gbm": Candidate("hist_gbm", _hgb, _hgb_space, _hgb_starts, _small(_HGB_DEFAULTS)),
+    "lightgbm": Candidate("lightgbm", _lightgbm, _lightgbm_space, _lightgbm_starts, _small(_LIGHTGBM_DEFAULTS)),
     "torch_mlp": Candidate("torch_mlp", _torch_mlp, _torch_space),
 }
 assert set(CANDIDATES) == set(CANDIDATE_NAMES)  # the spec validates names without importing this module

@@ -7,7 +7,7 @@ Examples
 --------
 >>> spec = ModelSpec.model_validate({"from": "features", "target": "churned"})
 >>> spec.tune.timeout, spec.cv
-(120.0, 5)
+(120.0, 'auto')
 >>> ModelSpec.model_validate({"from": "f", "target": "y", "tune": {"timeout": "2m"}}).tune.timeout
 120.0
 """
@@ -140,15 +140,22 @@ class ModelSpec(_Strict):
     metric: str | None = None
     candidates: list[str] | None = None
     tune: TuneSpec = Field(default_factory=TuneSpec)
-    cv: int = Field(default=5, ge=2, le=20)
+    cv: int | Literal["auto"] = Field(default="auto")  # folds; auto: 5, fewer on larger data (see fit)
     test_size: float = Field(default=0.2, gt=0, lt=0.9)
     time_column: str | None = None
     group_column: str | None = None
     features: FeatureSpec = Field(default_factory=FeatureSpec)
-    ensemble: bool = False
+    ensemble: bool = True  # a weighted average of the best candidates, chosen from their CV predictions
     seed: int = 0
     tracking_uri: str | None = None
     description: str = ""
+
+    @field_validator("cv")
+    @classmethod
+    def _folds(cls, value: int | str) -> int | str:
+        if value != "auto" and not 2 <= int(value) <= 20:
+            raise ValueError("cv must be auto or a number of folds from 2 to 20 (e.g. cv: 5)")
+        return value
 
     @field_validator("candidates")
     @classmethod

@@ -64,35 +64,88 @@ class NullTracker:
     def trial(self, result: Any, trial: Any) -> None: ...
     def finish(self, **kwargs: Any) -> None: ...
     def fail(self, message: str) -> None: ...
+    def check(self) -> None: ...
+    def close(self) -> None: ...
 
 
 class Tracker(NullTracker):
-    """Writes one training to MLflow as it goes, so even a killed training leaves its trials."""
+    """Writes one training to MLflow, in a background thread, so the search never waits for it.
 
-    # logging the model (signature, pickle, requirements) and closing the run; measured
-    # 0.3-0.7 s here, kept with a margin for a busy machine
-    finish_seconds = 2.0
+    Importing MLflow and opening its store take seconds (a new SQLite store runs every
+    schema migration; the first logged model scans the installed packages): a thread
+    does all of it while the first candidates run, then writes each candidate and trial
+    as it comes, in order, so even a killed training leaves what was logged by then.
+    :meth:`finish` waits for everything. A store that cannot be opened is reported by
+    :meth:`check` (the training calls it after the candidates' defaults) and by :meth:`finish`.
+    """
+
+    # logging the model (signature, pickle, requirements) and closing the run, once the thread
+    # has warmed MLflow's caches; measured 0.3-0.7 s here, kept with a margin for a busy machine
+    _FINISH_SECONDS = 1.5
+    _FINISH_PER_OPEN = 0.25  # a busy machine slows both: opening took 4-20 s where the finish took 0.4-1.5 s
 
     def __init__(self, uri: str, experiment: str, artifact_location: str | None = None) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # scikit-learn tells data frames apart by looking polars up in sys.modules, and MLflow imports
+        # polars: seen half-imported from the search's thread, it breaks a fit. Import it here, first.
+        try:
+            import polars  # noqa: F401
+        except ImportError:
+            pass
+        self.uri = uri
+        self.run_id: str | None = None
+        self.model_uri: str | None = None
+        self.open_seconds: float | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="datamill-mlflow")
+        self._opened = self._pool.submit(self._open, experiment, artifact_location)
+        self._pending: list[Any] = []
+
+    @property
+    def finish_seconds(self) -> float:  # type: ignore[override]
+        """What :meth:`finish` is expected to take, from how long the store took to open (once it has)."""
+        if self.open_seconds is None:
+            return self._FINISH_SECONDS
+        return max(self._FINISH_SECONDS, self._FINISH_PER_OPEN * self.open_seconds)
+
+    def _open(self, experiment: str, artifact_location: str | None) -> None:
+        started = time.monotonic()
         _quiet()
         from mlflow import MlflowClient
 
-        # imported now, while the time is counted before the search, so logging at the end stays short
         import mlflow.models  # noqa: F401
         import mlflow.sklearn  # noqa: F401
 
         _quiet()  # again: importing mlflow configures its loggers
-
-        self.uri = uri
         try:
-            self.client = MlflowClient(tracking_uri=uri)
+            _fresh_store(self.uri, artifact_location)
+            self.client = MlflowClient(tracking_uri=self.uri)
             found = self.client.get_experiment_by_name(experiment)
             self.experiment_id = (found.experiment_id if found is not None else
                                   self.client.create_experiment(experiment, artifact_location=artifact_location))
         except Exception as exc:  # unreachable server, broken store: one clear message
-            raise ModelError(f"MLflow tracking at {uri} failed: {type(exc).__name__}: {exc} "
+            raise ModelError(f"MLflow tracking at {self.uri} failed: {type(exc).__name__}: {exc} "
                              "(fix: check tracking_uri, or pass tracking_uri=False to train without tracking)") from exc
-        self.run_id = None
+        self.open_seconds = time.monotonic() - started
+        _warm()
+
+    def _submit(self, work: Any, *args: Any) -> None:
+        self._pending.append(self._pool.submit(self._after_open, work, *args))
+
+    def _after_open(self, work: Any, *args: Any) -> Any:
+        if self._opened.exception() is not None:
+            return None  # reported by check() and finish()
+        return work(*args)
+
+    def close(self) -> None:
+        """Stop without logging anything more (a training that failed before it started)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def check(self) -> None:
+        """Raise the :class:`ModelError` of a store that could not be opened (waits for the opening)."""
+        exc = self._opened.exception()
+        if exc is not None:
+            raise exc
 
     def _run(self, name: str, params: dict[str, Any], metrics: dict[str, float], tags: dict[str, str],
              steps: dict[str, list[float]] | None = None, parent: bool = False) -> str:
@@ -114,7 +167,11 @@ class Tracker(NullTracker):
 
     def start(self, name: str, params: dict[str, Any], tags: dict[str, str]) -> None:
         """Open the parent run."""
-        self.run_id = self._run(name, params, {}, {**tags, "datamill.kind": "training"}, parent=True)
+
+        def start() -> None:
+            self.run_id = self._run(name, params, {}, {**tags, "datamill.kind": "training"}, parent=True)
+
+        self._submit(start)
 
     def candidate(self, result: Any, phase: str) -> None:
         """A nested run for a candidate's CV with its defaults, or its tuned result."""
@@ -125,24 +182,31 @@ class Tracker(NullTracker):
                 "state": "failed" if result.error else "ok"}
         if result.error:
             tags["error"] = result.error[:500]
-        self._run(f"{result.name} ({phase})", result.params, metrics, tags, {"cv_fold_score": result.scores})
+        # what the result holds now: it may change before the thread writes it
+        self._submit(self._run, f"{result.name} ({phase})", dict(result.params), metrics, tags,
+                     {"cv_fold_score": list(result.scores)})
 
     def trial(self, result: Any, trial: Any) -> None:
         """A nested run for one Optuna trial: its parameters, per-fold scores, state."""
         import numpy as np
 
-        scores = trial.user_attrs.get("scores", [])
+        scores = list(trial.user_attrs.get("scores", []))
         seconds = (trial.datetime_complete - trial.datetime_start).total_seconds() if trial.datetime_complete else 0.0
         metrics = {"cv_mean": float(np.mean(scores)) if scores else float("nan"),
                    "cv_std": float(np.std(scores)) if scores else float("nan"), "seconds": seconds}
         tags = {"datamill.kind": "trial", "datamill.candidate": result.name, "datamill.trial": str(trial.number),
                 "datamill.trial_state": trial.state.name.lower(), "state": "ok"}
-        self._run(f"{result.name} trial {trial.number}", trial.user_attrs.get("params", trial.params), metrics, tags,
-                  {"cv_fold_score": scores})
+        self._submit(self._run, f"{result.name} trial {trial.number}",
+                     dict(trial.user_attrs.get("params", trial.params)), metrics, tags, {"cv_fold_score": scores})
 
     def finish(self, *, metrics: dict[str, float], tags: dict[str, str], pipeline: Any = None,
                example: Any = None, report: Path | None = None, evaluation: Any = None) -> None:
-        """Log the test metrics, the evaluation report and the best model; close the parent run."""
+        """Log the test metrics, the evaluation report and the best model; close the parent run (waits for all)."""
+        self._submit(self._finish, metrics, tags, pipeline, example, report, evaluation)
+        self._drain()
+
+    def _finish(self, metrics: dict[str, float], tags: dict[str, str], pipeline: Any, example: Any,
+                report: Path | None, evaluation: Any) -> None:
         from mlflow.entities import Metric, RunTag
 
         now = int(time.time() * 1000)
@@ -155,6 +219,16 @@ class Tracker(NullTracker):
         if pipeline is not None:
             self._log_model(pipeline, example)
         self.client.set_terminated(self.run_id, "FINISHED")
+
+    def _drain(self) -> None:
+        """Wait for every write; the first error (the store's, or a write's) is raised here."""
+        try:
+            self.check()
+            for future in self._pending:
+                future.result()
+        finally:
+            self._pending = []
+            self._pool.shutdown(wait=True)
 
     def _log_evaluation(self, evaluation: Any) -> None:
         import json
@@ -185,10 +259,80 @@ class Tracker(NullTracker):
         self.model_uri = info.model_uri
 
     def fail(self, message: str) -> None:
-        """Close the parent run as failed, with the reason."""
-        if self.run_id is not None:
-            self.client.set_tag(self.run_id, "error", message[:500])
-            self.client.set_terminated(self.run_id, "FAILED")
+        """Close the parent run as failed, with the reason (waits for the writes before it)."""
+
+        def fail() -> None:
+            if self.run_id is not None:
+                self.client.set_tag(self.run_id, "error", message[:500])
+                self.client.set_terminated(self.run_id, "FAILED")
+
+        self._submit(fail)
+        try:
+            self._drain()
+        except Exception:  # the training's own error is the one to raise
+            pass
+
+
+def _warm() -> None:
+    """Fill MLflow's slow caches now, in the background, so logging the model at the end is quick.
+
+    The first logged model maps every installed package to its modules (to check the
+    model's requirements: seconds in a big environment) and imports the schema code.
+    """
+    try:
+        import pandas as pd
+        from mlflow.models import infer_signature
+        from mlflow.utils import requirements_utils
+
+        requirements_utils._init_packages_to_modules_map()  # internal: absent in another MLflow, no harm
+        infer_signature(pd.DataFrame({"x": [1.0], "t": ["a"]}), pd.Series([0]))
+    except Exception:  # a cache left cold costs time at the end, nothing else
+        pass
+
+
+def _template() -> Path:
+    """An empty SQLite store of this MLflow version, made once per machine (its migrations take seconds)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "datamill"
+    template = folder / f"mlflow-{mlflow.__version__}-empty.db"
+    if not template.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{template.name}.{os.getpid()}.tmp"
+        MlflowClient(tracking_uri=f"sqlite:///{tmp}").search_experiments()
+        os.replace(tmp, template)
+    return template
+
+
+def _fresh_store(uri: str, artifact_location: str | None) -> None:
+    """A new SQLite store begins as a copy of the empty template, so MLflow finds its schema up to date.
+
+    Anything that goes wrong leaves the store to MLflow, which creates it as usual.
+    """
+    import shutil
+    import sqlite3
+
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri[len("sqlite:///"):])
+    if path.exists() or not path.parent.is_dir():
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(_template(), tmp)
+        root = artifact_location or (Path.cwd() / "mlruns").as_uri()
+        with sqlite3.connect(tmp) as con:  # the Default experiment's artifacts: where this store's would go
+            con.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0", (f"{root}/0",))
+        con.close()
+        try:
+            os.link(tmp, path)  # never over a store another process made meanwhile
+        except FileExistsError:
+            pass
+    except (OSError, sqlite3.Error):
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -32,7 +32,6 @@ __all__ = ["TrainResult", "fit"]
 Progress = Callable[[str, int, "int | None", str], None]  # (stage, done, total, detail)
 
 _LEAK_SHARE = 0.1  # of the time budget the leakage check may use
-_LOG_PER_SETUP = 0.5  # MLflow's logging at the end, against the time its store took to open (measured 0.2-0.5)
 
 
 @dataclass
@@ -56,6 +55,7 @@ class TrainResult:
     report_path: Path | None = None
     seconds: float = 0.0
     test_digest: str = ""  # the test rows' content: equal digests, equal test rows (in any order)
+    folds: int = 0  # validation folds every candidate was scored on (1: a holdout)
 
     def predict(self, X: Any) -> np.ndarray:  # noqa: N803
         """Predict from raw columns (Arrow or pandas); extra columns are ignored."""
@@ -140,10 +140,12 @@ def _plan(data: Any, target: str, *, task: str | None, metric: str | None, cv: A
     warnings += [f"column {c!r} left out: {why}" for c, why in columns.dropped.items() if c != group_column]
     if not columns.used:
         raise ModelError("no column is left to learn from (every feature is constant, empty or an identifier)")
-    if isinstance(cv, int):
-        n_folds, more = _checks.fold_count(y, task, cv)
+    if cv == "auto" or isinstance(cv, int):
+        wanted, holdout = _checks.auto_folds(len(X)) if cv == "auto" else (cv, False)
+        n_folds, more = _checks.fold_count(y, task, wanted)
         warnings += more
         folds = cv_folds(X, y, task=task, folds=n_folds, seed=seed, time_column=time_column, group_column=group_column)
+        folds = folds[-1:] if holdout else folds  # the last: with a time_column, the most recent rows
     else:
         folds = _given_folds(cv, X, y, origin)
     warnings += _checks.leakage_warnings(X, y, task, columns.used, seed,
@@ -173,7 +175,7 @@ def fit(
     candidates: Iterable[str] | None = None,
     time_budget: float | None = None,
     trials: int | None = None,
-    cv: Any = 5,
+    cv: Any = "auto",
     test_size: float = 0.2,
     seed: int = 0,
     test_data: Any = None,
@@ -185,7 +187,7 @@ def fit(
     drop: Iterable[str] = (),
     select: int | None = None,
     tune_top: int = 2,
-    ensemble: bool = False,
+    ensemble: bool = True,
     evaluate: bool = True,
     report_path: str | Path | None = None,
     data_version: dict[str, Any] | None = None,
@@ -213,8 +215,10 @@ def fit(
     trials
         Optuna trials in all, shared by the tuned candidates (default 30).
     cv
-        Folds of cross-validation on the training part, or explicit ``(train, valid)``
-        row positions (or a scikit-learn splitter) over the training part, in its input order.
+        Folds of cross-validation on the training part; ``"auto"`` (the default): 5 up to
+        20,000 training rows, 3 up to 100,000, one holdout fold of five beyond. Or explicit
+        ``(train, valid)`` row positions (or a scikit-learn splitter) over the training part,
+        in its input order.
     seed
         The same data (in any row order) and seed give the same split, folds, model and scores.
     test_data
@@ -230,7 +234,8 @@ def fit(
     tune_top
         How many of the best candidates Optuna tunes (0: none).
     ensemble
-        Also try a soft-voting (averaging) ensemble of the best three.
+        Also try a weighted soft-voting (averaging) ensemble of the candidates, its weights chosen
+        greedily on their out-of-fold predictions (nothing more is fitted until it wins).
     evaluate, report_path
         Build the evaluation (curves, importance, summary) and write its HTML report.
     clock
@@ -243,12 +248,15 @@ def fit(
         get_candidate(name)
     if names is not None and not names:
         raise ConfigError("candidates is empty: name at least one (e.g. ['baseline', 'lightgbm'])")
-    plan = _plan(data, target, task=task, metric=metric, cv=cv, test_size=test_size, seed=seed, test_data=test_data,
-                 time_column=time_column, group_column=group_column, drop=list(drop), budget=budget)
-    opened = budget.now()
+    # MLflow opens in the background while the data is planned and the first candidates run
     tracker = _tracker(tracking_uri, experiment or f"datamill.{target}")
-    if tracker.finish_seconds:  # logging at the end is the same kind of work as opening the store: as slow
-        tracker.finish_seconds = max(tracker.finish_seconds, _LOG_PER_SETUP * (budget.now() - opened))
+    try:
+        plan = _plan(data, target, task=task, metric=metric, cv=cv, test_size=test_size, seed=seed,
+                     test_data=test_data, time_column=time_column, group_column=group_column, drop=list(drop),
+                     budget=budget)
+    except BaseException:
+        tracker.close()
+        raise
     from datamill.ml import _flow
 
     return _flow.run(plan, names or default_candidates(plan.task), tracker=tracker, budget=budget,
