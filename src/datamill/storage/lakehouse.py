@@ -180,7 +180,8 @@ class LakehouseStorage(Storage):
         """Adopt Parquet files as a new version: moved into the table and committed, not rewritten.
 
         Falls back to :meth:`write` (which rewrites them) for upserts, for types
-        Delta stores differently, and for a schema that differs from the table's.
+        Delta stores differently (:func:`_adoptable`), and for a schema that
+        differs from the table's.
         """
         import pyarrow.parquet as pq
 
@@ -190,7 +191,7 @@ class LakehouseStorage(Storage):
         schema = pq.read_schema(files[0])
         before = self.version(name)
         same = all(pq.read_schema(f).equals(schema) for f in files[1:])
-        if not same or _delta_schema(name, schema) != schema or (
+        if not same or not _adoptable(schema) or _delta_schema(name, schema) != schema or (
             before is not None and not self.scan(name).schema.equals(schema)
         ):
             return super().write_parquet(name, files, mode=mode)
@@ -335,6 +336,30 @@ class LakehouseStorage(Storage):
         except Exception as exc:
             raise StorageError(f"restoring table '{name}' to version {version} failed: {first_line(exc)}") from exc
         return self._find_commit(name, token)
+
+
+def _adoptable(schema: pa.Schema) -> bool:
+    """Whether Parquet files of ``schema`` hold their values as a Delta table reads them back.
+
+    Delta keeps timestamps in microseconds (UTC when zoned), dates as days and
+    text and bytes as plain strings and binaries; ``write`` converts anything else
+    (nanoseconds, other zones, 64-bit dates, large or view strings, dictionaries),
+    so files holding those are rewritten rather than adopted.
+    """
+    return all(_adoptable_type(f.type) for f in schema)
+
+
+def _adoptable_type(t: pa.DataType) -> bool:
+    if pt.is_timestamp(t):
+        return t.unit == "us" and t.tz in (None, "UTC")
+    if pt.is_struct(t):
+        return all(_adoptable_type(t.field(i).type) for i in range(t.num_fields))
+    if pt.is_list(t):
+        return _adoptable_type(t.value_type)
+    if pt.is_map(t):
+        return _adoptable_type(t.key_type) and _adoptable_type(t.item_type)
+    return (pt.is_boolean(t) or pt.is_signed_integer(t) or t in (pa.float32(), pa.float64()) or pt.is_string(t)
+            or pt.is_binary(t) or pt.is_date32(t) or pt.is_decimal128(t))
 
 
 def _delta_schema(name: str, schema: pa.Schema) -> pa.Schema:
