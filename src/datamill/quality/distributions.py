@@ -39,8 +39,8 @@ __all__ = ["SAMPLE_CELLS", "SAMPLE_ROWS", "changed_columns", "distributions"]
 
 BINS = 30
 TOP = 15
-SAMPLE_ROWS = 1_000_000  # about this many rows per side reach the driver...
-SAMPLE_CELLS = 10_000_000  # ...and about this many values (many changed columns: fewer rows)
+SAMPLE_ROWS = 100_000  # about this many rows per side reach the driver...
+SAMPLE_CELLS = 1_000_000  # ...and about this many values (many changed columns: fewer rows)
 _SIDE = "_dm_side"
 
 
