@@ -5,14 +5,17 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from datamill.exceptions import SourceError
 from datamill.sources._files import files_fingerprint, resolve_files, short
 from datamill.sources.base import ReadContext, Source, SourceOptions
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 __all__ = ["ParquetSource", "ParquetOptions"]
 
@@ -96,6 +99,8 @@ class ParquetSource(Source):
                 f"{ctx.where}: the files' columns do not agree: {short(str(exc))} "
                 "(read them as separate sources, or rewrite them with one schema)"
             ) from None
+        import pyarrow.dataset as ds  # imports pandas (0.3 s): only when the files are read, not copied
+
         dataset = ds.dataset([str(f) for f in files], schema=schema, format="parquet")
         return pa.RecordBatchReader.from_batches(schema, self._stream(dataset))
 

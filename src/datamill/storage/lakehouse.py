@@ -66,7 +66,18 @@ class LakehouseScan(TableScan):
 
     @property
     def schema(self) -> pa.Schema:
-        return self.to_dataset().schema
+        # as deltalake's own dataset builds it, without importing pyarrow.dataset (which imports pandas)
+        return pa.schema(self._table.schema().to_arrow())
+
+    def count_rows(self) -> int:
+        """From the log: each file's row count in its statistics, else its Parquet footer."""
+        features = self._table.protocol().reader_features or []
+        if "deletionVectors" in features:  # rows may be deleted inside a file: the dataset says how
+            return super().count_rows()
+        counts = self._table.get_add_actions().column("num_records")  # Arrow, though not pyarrow's
+        if counts.null_count:
+            return super().count_rows()
+        return sum(counts.to_pylist())
 
     def to_dataset(self) -> ds.Dataset:
         if self._dataset is None:
