@@ -107,8 +107,15 @@ def _collect(before: Frame, after: Frame, numeric: list[str], other: list[str], 
     for i, (frame, n) in enumerate(((before, rows[0]), (after, rows[1]))):
         base, cte = f"_dm_b{i}", f"_dm_u{i}"
         typed = frame.with_columns({f"_dm_c{j}": cast for j, cast in enumerate(casts)})
-        ctes.append(f"{cte} AS ({typed.select_sql(base=base)})")
-        inner = d.sample_rows(columns, cte, limit, n, seed) if n > limit else f"SELECT {columns} FROM {cte}"
+        if n > limit and not typed.windowed:
+            # sample the base rows, so the columns are computed for the sample only; the filters
+            # keep a share of them independent of the sample, so about `limit` rows still pass
+            sampled = f"({d.sample_rows('*', base, limit, n, seed)}) {base}"
+            ctes.append(f"{cte} AS ({typed.select_sql(base=sampled)})")
+            inner = f"SELECT {columns} FROM {cte}"
+        else:
+            ctes.append(f"{cte} AS ({typed.select_sql(base=base)})")
+            inner = d.sample_rows(columns, cte, limit, n, seed) if n > limit else f"SELECT {columns} FROM {cte}"
         parts.append(f"SELECT {i} AS {_SIDE}, {columns} FROM ({inner}) _dm_s{i}")
         tables |= {base: frame.base, **frame.others}
     query = f"WITH {', '.join(ctes)} " + " UNION ALL ".join(parts)
