@@ -34,10 +34,11 @@ def test_config_loads_no_stage() -> None:
 
 
 def test_ingesting_a_csv_loads_no_sql_parser_nor_dataframe_library(tmp_path) -> None:
-    # a run that only ingests files pays for no library it does not use (SQLGlot alone is 0.1 s)
+    # a run that only ingests files pays for no library it does not use (SQLGlot alone is 0.1 s),
+    # nor for the stages it has no blocks of (quality's and ml's models are built when used)
     (tmp_path / "data.csv").write_text("id,name\n1,ann\n2,bob\n")
     (tmp_path / "datamill.yaml").write_text("name: p\nsources:\n  data: {type: csv, path: data.csv}\n")
-    unused = ["sqlglot", "pandas", "polars", "pyarrow.compute", "pyarrow.dataset"]
+    unused = ["sqlglot", "pandas", "polars", "pyarrow.compute", "pyarrow.dataset", "datamill.quality", "datamill.ml"]
     code = (
         "import sys, datamill\n"
         f"with datamill.Project({str(tmp_path)!r}) as p:\n"
