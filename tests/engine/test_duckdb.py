@@ -97,6 +97,17 @@ def test_options_reach_duckdb(tmp_path: Path) -> None:
         assert settings == [{"t": 1}]
 
 
+
+def test_the_engine_connects_on_first_use_and_says_when_it_cannot(tmp_path: Path) -> None:
+    # a run that only ingests files opens no DuckDB; a bad option fails the first query, clearly
+    engine = DuckDBEngine(DuckDBOptions(memory_limit="lots"))
+    with engine.job_counter("ingest") as count:
+        pass
+    assert count.jobs == 0 and engine._connection is None
+    with pytest.raises(EngineError, match=r"DuckDB did not start: Memory must have a number \(e.g. 1GB\)"):
+        engine.sql("select 1 as x", {})
+    engine.close()
+
 def test_unknown_options_are_rejected() -> None:
     with pytest.raises(ValueError, match="thread"):
         DuckDBOptions(thread=4)  # type: ignore[call-arg]

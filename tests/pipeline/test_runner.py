@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from datamill import Project
@@ -241,3 +242,48 @@ def test_nested_ndjson_on_spark_as_on_duckdb(tmp_path: Path, spark) -> None:  # 
         assert theirs.to_pylist() == expected.to_pylist()
         assert [f.type for f in theirs.schema] == [f.type for f in expected.schema]
         assert expected.column("n_tags").to_pylist() == [2, 0, None]  # len() of a list is its size, as on DuckDB
+
+
+def _parquet_project(folder: Path, files: dict[str, pa.Table]) -> Path:
+    import pyarrow.parquet as pq
+
+    (folder / "data").mkdir(parents=True)
+    for name, table in files.items():
+        pq.write_table(table, folder / "data" / name)
+    (folder / "datamill.yaml").write_text(
+        "name: lake\nstorage: lakehouse:./warehouse\nsources:\n  events: {type: parquet, path: data}\n"
+    )
+    return folder
+
+
+def test_a_parquet_source_is_stored_as_a_copy_of_its_files_not_re_encoded(tmp_path: Path) -> None:
+    events = pa.table({"id": [1, 2, 3], "day": pa.array([1, 2, 3], pa.date32()), "what": ["a", None, "c"]})
+    project = _parquet_project(tmp_path, {"a.parquet": events})
+    source = project / "data" / "a.parquet"
+    with Project(project) as p:
+        record = p.run()
+        assert record.status == "ok" and record.nodes["events"].rows_out == 3
+        [stored] = [Path(f.removeprefix("file://")) for f in p.storage.scan("events").parquet_files()]
+        assert stored.read_bytes() == source.read_bytes()  # the very bytes: nothing decoded, nothing re-encoded
+        assert stored.stat().st_ino != source.stat().st_ino  # a copy: rewriting the source in place cannot reach it
+        with source.open("r+b") as fh:  # a writer that reuses the file (same inode)
+            fh.write(b"XXXX")
+        assert p.table("events").to_pylist() == events.to_pylist()
+
+
+def test_parquet_files_delta_would_read_differently_are_rewritten(tmp_path: Path) -> None:
+    import datetime
+
+    at = datetime.datetime(2024, 1, 1, 12, 0, 0, 1)
+    a = pa.table({"id": [1], "at": pa.array([at], pa.timestamp("ns")), "tag": pa.array(["x"], pa.large_string())})
+    with Project(_parquet_project(tmp_path / "one", {"a.parquet": a})) as p:  # copied, then rewritten by storage
+        assert p.run().status == "ok"
+        table = p.table("events")
+        assert [f.type for f in table.schema] == [pa.int64(), pa.timestamp("us"), pa.string()]
+        assert table.to_pylist() == [{"id": 1, "at": at, "tag": "x"}]
+    b = pa.table({"id": [2.5], "at": pa.array([at], pa.timestamp("ns")), "tag": pa.array(["y"], pa.large_string())})
+    with Project(_parquet_project(tmp_path / "two", {"a.parquet": a, "b.parquet": b})) as p:  # two schemas: unified
+        assert p.run().status == "ok"
+        table = p.table("events").sort_by("id")
+        assert table.schema.field("id").type == pa.float64()
+        assert table.to_pylist() == [{"id": 1.0, "at": at, "tag": "x"}, {"id": 2.5, "at": at, "tag": "y"}]

@@ -71,3 +71,18 @@ def test_a_big_table_gives_a_bounded_sample(engine, monkeypatch) -> None:  # noq
     assert d["sampled"] == 10_000
     assert 9_000 < d["before"]["rows"] < 11_000 and 9_000 < d["after"]["rows"] < 11_000  # about the bound
     assert (d["before"]["min"], d["after"]["max"]) == (0.0, 100.0)
+
+
+def test_a_sampled_forward_fill_is_computed_over_every_row(engine, monkeypatch) -> None:  # noqa: ANN001
+    from datamill.quality import distributions as module
+
+    monkeypatch.setattr(module, "SAMPLE_ROWS", 10_000)
+    n = 30_000  # pairs of rows: the first has the value, the second is filled from it
+    table = pa.table({"g": [i // 2 for i in range(n)], "t": [i % 2 for i in range(n)],
+                      "x": [float(i // 2) if i % 2 == 0 else None for i in range(n)]})
+    steps = CleanSpec.model_validate({"impute": {"x": {"method": "ffill", "by": "g", "order_by": "t"}}}).steps()
+    result = run_quality(engine, ArrowScan("t", table), steps, [], dataset="t")
+    result.close()
+    d = result.record.distributions["x"]
+    assert d["sampled"] == 10_000 and d["before"]["nulls"] > 4_000
+    assert d["after"]["nulls"] == 0  # a sample taken before the fill would leave rows without their pair's value

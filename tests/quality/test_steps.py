@@ -218,6 +218,14 @@ def test_outliers_iqr_on_a_constant_column_changes_nothing(engine: Engine) -> No
     assert step(r).values["x"] == {"method": "iqr", "action": "drop", "lower": 5.0, "upper": 5.0}
 
 
+
+def test_outliers_iqr_on_an_all_null_column_keeps_it_as_it_is(engine: Engine) -> None:
+    t = pa.table({"x": pa.array([None] * 5, pa.float64()), "y": [1.0, 2.0, 3.0, 4.0, 100.0]})
+    r = run(engine, t, {"outliers": {"x": "iqr", "y": "iqr"}})
+    assert r.table.column("x").to_pylist() == [None] * 5
+    assert step(r).values["x"] == {"method": "iqr", "action": "clip", "lower": None, "upper": None}
+    assert step(r).cells_changed == {"y": 1}
+
 def _cloud() -> pa.Table:
     a = [float(i % 5) for i in range(19)] + [50.0]
     b = [float(i // 5) for i in range(19)] + [50.0]

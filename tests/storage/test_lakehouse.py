@@ -52,6 +52,21 @@ def test_parquet_files_hold_exactly_that_version(lake: LakehouseStorage) -> None
         assert sum(pq.read_metadata(f).num_rows for f in files) == expected
 
 
+
+def test_a_scan_counts_rows_and_gives_the_schema_from_the_log(lake: LakehouseStorage, tmp_path: Path) -> None:
+    import datetime
+
+    table = pa.table({"id": [1, 2], "at": pa.array([datetime.datetime(2024, 1, 1)] * 2, pa.timestamp("us", "UTC")),
+                      "tags": [["a"], []], "price": pa.array([1.5, None], pa.float32())})
+    lake.write("t", table)
+    lake.write("t", table, mode="append")
+    pq.write_table(table, tmp_path / "adopted.parquet")
+    lake.write_parquet("t", [tmp_path / "adopted.parquet"], mode="append")  # its row count: datamill's own stats
+    for version, rows in [(0, 2), (1, 4), (2, 6)]:
+        scan = lake.scan("t", version=version)
+        assert scan.count_rows() == rows == scan.to_dataset().count_rows()
+        assert scan.schema == scan.to_dataset().schema == table.schema
+
 def test_history_reads_commits_of_other_delta_writers(lake: LakehouseStorage) -> None:
     from deltalake import write_deltalake
 

@@ -7,9 +7,9 @@ master URL) are validated by the backend's own ``Options`` model, looked up by
 
 The blocks that belong to stages above config (a dataset's ``clean:`` and
 ``checks:``, quality's; ``models:``, ml's) are those stages' own models too,
-named here as :class:`StageModel` and imported the first time a project is
+named here as :class:`StageModel` and imported the first time such a block is
 validated: config imports nothing above it, so ``import datamill.config``
-loads no stage.
+loads no stage, and a project with only sources loads neither quality nor ml.
 """
 
 from __future__ import annotations
@@ -17,7 +17,16 @@ from __future__ import annotations
 import importlib
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    PlainValidator,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "BackendSpec",
@@ -46,9 +55,11 @@ def quarantine_table_name(name: str) -> str:
 class StageModel:
     """A block of the project file validated by a stage's own model, ``"module:Class"``.
 
-    Used as ``Annotated[Any, StageModel("datamill.ml.spec:ModelSpec")]``; the
-    models holding such a field set ``defer_build``, so the stage is imported
-    when a project is first validated, not when config is.
+    Used as ``Annotated[Any, StageModel("datamill.ml.spec:ModelSpec")]``. The
+    stage is imported, and its model built, when a block of its kind is first
+    validated: ``import datamill.config`` loads no stage, and a project without
+    ``datasets:`` or ``models:`` never loads quality or ml. Errors inside the
+    block keep their place (``datasets.d.clean.impute``), as in a nested model.
     """
 
     def __init__(self, target: str) -> None:
@@ -58,8 +69,11 @@ class StageModel:
         module, _, name = self.target.partition(":")
         return getattr(importlib.import_module(module), name)
 
+    def validate(self, value: Any) -> Any:
+        return self.load().model_validate(value)  # its errors carry their own locations on
+
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
-        return handler.generate_schema(self.load())
+        return handler.generate_schema(Annotated[Any, PlainValidator(self.validate)])
 
     def __repr__(self) -> str:
         return f"StageModel({self.target!r})"
@@ -138,7 +152,7 @@ class DatasetSpec(_Strict):
     table, the start for cleaning steps) says where the rows come from.
     """
 
-    model_config = ConfigDict(defer_build=True)  # clean: and checks: are quality's models (StageModel)
+    model_config = ConfigDict(defer_build=True)  # built on first use, not when config is imported
 
     from_: str | None = Field(default=None, alias="from")
     sql: str | None = None
@@ -175,7 +189,7 @@ def _backend(value: Any, default_key: str) -> Any:
 class ProjectConfig(_Strict):
     """The whole project file."""
 
-    model_config = ConfigDict(defer_build=True)  # datasets and models hold stages' models (StageModel)
+    model_config = ConfigDict(defer_build=True)  # built on first use, not when config is imported
 
     name: str = Field(pattern=_NAME_PATTERN)
     description: str = ""

@@ -230,19 +230,30 @@ class DuckDBEngine(Engine):
 
     def __init__(self, options: DuckDBOptions | None = None) -> None:
         super().__init__(options)
+        # connected on first use: a run that only ingests files never needs the engine
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._materialized = 0
+        self._queries = _Queries()  # what job_counter counts
+
+    @property
+    def _con(self) -> duckdb.DuckDBPyConnection:
+        if self._connection is None:
+            self._connection = self._connect()
+        return self._connection
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
         opts: DuckDBOptions = self.options  # type: ignore[assignment]
         try:
-            self._con = duckdb.connect(opts.database or ":memory:")
+            con = duckdb.connect(opts.database or ":memory:")
             if opts.threads is not None:
-                self._con.execute(f"SET threads = {int(opts.threads)}")
+                con.execute(f"SET threads = {int(opts.threads)}")
             if opts.memory_limit is not None:
-                self._con.execute("SET memory_limit = ?", [opts.memory_limit])
-            self._materialized = 0
-            self._queries = _Queries()  # what job_counter counts
+                con.execute("SET memory_limit = ?", [opts.memory_limit])
             # Results should not depend on the machine's zone (DuckDB's default).
-            self._con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET TimeZone = 'UTC'")
         except duckdb.Error as exc:
             raise EngineError(f"DuckDB did not start: {duckdb_message(exc)}") from exc
+        return con
 
     def sql(self, query: str, tables: Mapping[str, TableInput], *, dialect: str = "duckdb") -> DuckDBRelation:
         """Bind ``query`` over the inputs it reads and return it unrun.
@@ -288,8 +299,8 @@ class DuckDBEngine(Engine):
         return DuckDBTable(self, table, relation.schema)
 
     def release(self, table: TableScan) -> None:
-        if isinstance(table, DuckDBTable) and table.engine is self:
-            self._con.execute(f'drop table if exists "{table.table}"')
+        if isinstance(table, DuckDBTable) and table.engine is self and self._connection is not None:
+            self._connection.execute(f'drop table if exists "{table.table}"')
 
     @contextmanager
     def job_counter(self, label: str) -> Iterator[JobCount]:
@@ -302,7 +313,9 @@ class DuckDBEngine(Engine):
             count.jobs = self._queries.n - start
 
     def close(self) -> None:
-        self._con.close()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
 
 class DuckDBTable(TableScan):

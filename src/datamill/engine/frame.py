@@ -195,6 +195,15 @@ class Frame:
             self.engine.release(self.base)
 
     @property
+    def windowed(self) -> bool:
+        """Whether a column or filter reads other rows (a window, such as a forward fill).
+
+        Such a frame's values over a sample of its base rows differ from its
+        values over all of them.
+        """
+        return any(_WINDOW.search(e) for e in (*self.columns.values(), *self.filters))
+
+    @property
     def schema(self) -> pa.Schema:
         return self.relation().schema
 

@@ -314,7 +314,11 @@ def _collect(removed: Removed) -> pa.Table:
 
 
 def _quarantine_table(parts: list[pa.Table], dataset: str, run_id: str) -> pa.Table:
-    """Removed rows in the one quarantine schema: each row as JSON in ``raw``."""
+    """Removed rows in the one quarantine schema: each row as JSON in ``raw``.
+
+    Built by DuckDB from the Arrow tables: no Python object per row (and no
+    pandas, which pyarrow imports to convert Python lists).
+    """
     import duckdb
 
     tables = [t for t in parts if t.num_rows]
@@ -322,17 +326,19 @@ def _quarantine_table(parts: list[pa.Table], dataset: str, run_id: str) -> pa.Ta
         return QUARANTINE_SCHEMA.empty_table()
     out = []
     con = duckdb.connect()
-    for i, t in enumerate(tables):
-        con.register(f"r{i}", t.drop_columns(["_dm_reason"]))
-        raw = con.sql(f"SELECT to_json(r) AS raw FROM r{i} r").to_arrow_table().column("raw").cast(pa.string())
-        n = t.num_rows
-        out.append(pa.table({
-            "origin": pa.array([dataset] * n, pa.string()),
-            "run_id": pa.array([run_id] * n, pa.string()),
-            "line": pa.nulls(n, pa.int64()),
-            "column": pa.nulls(n, pa.string()),
-            "reason": t.column("_dm_reason").cast(pa.string()),
-            "raw": raw,
-        }, schema=QUARANTINE_SCHEMA))
-    con.close()
+    try:
+        for i, t in enumerate(tables):
+            con.register(f"r{i}", t)
+            row = ", ".join(f"{_ident(c)} := {_ident(c)}" for c in t.column_names if c != "_dm_reason")
+            out.append(con.sql(
+                f'SELECT ?::VARCHAR AS origin, ?::VARCHAR AS run_id, NULL::BIGINT AS line, NULL::VARCHAR AS "column", '
+                f"CAST(_dm_reason AS VARCHAR) AS reason, CAST(to_json(struct_pack({row})) AS VARCHAR) AS raw FROM r{i}",
+                params=[dataset, run_id],
+            ).to_arrow_table().cast(QUARANTINE_SCHEMA))
+    finally:
+        con.close()
     return pa.concat_tables(out)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

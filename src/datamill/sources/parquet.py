@@ -1,17 +1,21 @@
-"""Parquet files (one, a folder, or a glob) streamed with :mod:`pyarrow.dataset`."""
+"""Parquet files (one, a folder, or a glob): streamed with :mod:`pyarrow.dataset`, or copied as they are."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from datamill.exceptions import SourceError
 from datamill.sources._files import files_fingerprint, resolve_files, short
 from datamill.sources.base import ReadContext, Source, SourceOptions
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 __all__ = ["ParquetSource", "ParquetOptions"]
 
@@ -52,7 +56,8 @@ class ParquetSource(Source):
     def fingerprint(self) -> str | None:
         return self._options_digest(files_fingerprint(self._files(), self.digests))
 
-    def read(self, ctx: ReadContext) -> pa.RecordBatchReader:
+    def _schemas(self, ctx: ReadContext) -> tuple[list[Path], list[pa.Schema]]:
+        """The files and their schemas, from their footers (nothing else is read)."""
         files = self._files()
         ctx.where = files[0].name if len(files) == 1 else f"{self.options.path} ({len(files)} files)"
         schemas = []
@@ -63,6 +68,30 @@ class ParquetSource(Source):
                 schemas.append(pq.read_schema(f))  # reads only the footer
             except (pa.ArrowException, OSError) as exc:
                 raise _corrupt(f, exc) from None
+        return files, schemas
+
+    def read_to_parquet(self, ctx: ReadContext, folder: Path) -> list[Path] | None:
+        """Copy the files as they are when they share one schema; ``None`` (read and unify them) otherwise.
+
+        Nothing needs decoding: the rows are the files' rows, and a storage that
+        keeps Parquet (the lakehouse) adopts the copies without re-encoding them.
+        Copies, never links, so a table never shares its files with the source.
+        A file whose footer reads but whose data pages are damaged is therefore
+        found when the table is first read, not here.
+        """
+        files, schemas = self._schemas(ctx)
+        if any(not s.equals(schemas[0]) for s in schemas[1:]):
+            return None
+        out = []
+        for i, f in enumerate(files):
+            out.append(folder / f"part-{i:05d}.parquet")
+            shutil.copyfile(f, out[-1])  # in the kernel (copy_file_range): no pass through Python
+            if ctx.on_progress is not None:
+                ctx.on_progress((i + 1) / len(files))
+        return out
+
+    def read(self, ctx: ReadContext) -> pa.RecordBatchReader:
+        files, schemas = self._schemas(ctx)
         try:
             schema = pa.unify_schemas(schemas, promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -70,6 +99,8 @@ class ParquetSource(Source):
                 f"{ctx.where}: the files' columns do not agree: {short(str(exc))} "
                 "(read them as separate sources, or rewrite them with one schema)"
             ) from None
+        import pyarrow.dataset as ds  # imports pandas (0.3 s): only when the files are read, not copied
+
         dataset = ds.dataset([str(f) for f in files], schema=schema, format="parquet")
         return pa.RecordBatchReader.from_batches(schema, self._stream(dataset))
 

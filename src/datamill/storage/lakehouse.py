@@ -67,7 +67,18 @@ class LakehouseScan(TableScan):
 
     @property
     def schema(self) -> pa.Schema:
-        return self.to_dataset().schema
+        # as deltalake's own dataset builds it, without importing pyarrow.dataset (which imports pandas)
+        return pa.schema(self._table.schema().to_arrow())
+
+    def count_rows(self) -> int:
+        """From the log: each file's row count in its statistics, else its Parquet footer."""
+        features = self._table.protocol().reader_features or []
+        if "deletionVectors" in features:  # rows may be deleted inside a file: the dataset says how
+            return super().count_rows()
+        counts = self._table.get_add_actions().column("num_records")  # Arrow, though not pyarrow's
+        if counts.null_count:
+            return super().count_rows()
+        return sum(counts.to_pylist())
 
     def to_dataset(self) -> ds.Dataset:
         if self._dataset is None:
@@ -181,7 +192,8 @@ class LakehouseStorage(Storage):
         """Adopt Parquet files as a new version: moved into the table and committed, not rewritten.
 
         Falls back to :meth:`write` (which rewrites them) for upserts, for types
-        Delta stores differently, and for a schema that differs from the table's.
+        Delta stores differently (:func:`_adoptable`), and for a schema that
+        differs from the table's.
         """
         import pyarrow.parquet as pq
 
@@ -191,7 +203,7 @@ class LakehouseStorage(Storage):
         schema = pq.read_schema(files[0])
         before = self.version(name)
         same = all(pq.read_schema(f).equals(schema) for f in files[1:])
-        if not same or _delta_schema(name, schema) != schema or (
+        if not same or not _adoptable(schema) or _delta_schema(name, schema) != schema or (
             before is not None and not self.scan(name).schema.equals(schema)
         ):
             return super().write_parquet(name, files, mode=mode)
@@ -372,6 +384,30 @@ def _add_actions(files: Sequence[Path]) -> tuple[list[Any], int]:
         actions.append(AddAction(file.name, stat.st_size, {}, int(stat.st_mtime * 1000), True,
                                  json.dumps({"numRecords": count})))
     return actions, rows
+
+
+def _adoptable(schema: pa.Schema) -> bool:
+    """Whether Parquet files of ``schema`` hold their values as a Delta table reads them back.
+
+    Delta keeps timestamps in microseconds (UTC when zoned), dates as days and
+    text and bytes as plain strings and binaries; ``write`` converts anything else
+    (nanoseconds, other zones, 64-bit dates, large or view strings, dictionaries),
+    so files holding those are rewritten rather than adopted.
+    """
+    return all(_adoptable_type(f.type) for f in schema)
+
+
+def _adoptable_type(t: pa.DataType) -> bool:
+    if pt.is_timestamp(t):
+        return t.unit == "us" and t.tz in (None, "UTC")
+    if pt.is_struct(t):
+        return all(_adoptable_type(t.field(i).type) for i in range(t.num_fields))
+    if pt.is_list(t):
+        return _adoptable_type(t.value_type)
+    if pt.is_map(t):
+        return _adoptable_type(t.key_type) and _adoptable_type(t.item_type)
+    return (pt.is_boolean(t) or pt.is_signed_integer(t) or t in (pa.float32(), pa.float64()) or pt.is_string(t)
+            or pt.is_binary(t) or pt.is_date32(t) or pt.is_decimal128(t))
 
 
 def _delta_schema(name: str, schema: pa.Schema) -> pa.Schema:

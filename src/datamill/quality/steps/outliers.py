@@ -74,9 +74,8 @@ class Outliers(Step):
         exprs: dict[str, str] = {}
         for c, m in self._per_column().items():
             col = f"CAST({{{c}}} AS DOUBLE)"
-            if m.method == "iqr":
-                exprs[f"q1_{c}"] = d.quantile(col, 0.25)
-                exprs[f"q3_{c}"] = d.quantile(col, 0.75)
+            if m.method == "iqr":  # both quartiles from one aggregate: the column's values gathered once
+                exprs[f"quartiles_{c}"] = d.quantiles(col, [0.25, 0.75])
             elif m.method == "zscore":
                 exprs[f"mean_{c}"] = f"avg({col})"
                 exprs[f"sd_{c}"] = f"stddev_samp({col})"
@@ -169,9 +168,10 @@ def _num(value: float) -> str:
 
 def _fences(c: str, m: OutlierMethod, stats: dict[str, Any]) -> tuple[float | None, float | None]:
     if m.method == "iqr":
-        q1, q3 = stats.get(f"q1_{c}"), stats.get(f"q3_{c}")
-        if q1 is None:
+        quartiles = stats.get(f"quartiles_{c}")
+        if quartiles is None or quartiles[0] is None:
             return None, None
+        q1, q3 = quartiles
         iqr = q3 - q1
         return q1 - m.k * iqr, q3 + m.k * iqr
     if m.method == "zscore":
