@@ -411,20 +411,40 @@ def _adoptable_type(t: pa.DataType) -> bool:
 
 
 def _delta_schema(name: str, schema: pa.Schema) -> pa.Schema:
-    """The schema Delta Lake can store for ``schema``, or a clear error."""
-    fields = []
-    for field in schema:
-        t = field.type
-        if pt.is_dictionary(t):
-            t = t.value_type
-        t = _WIDER.get(t, t)
-        if pt.is_time(t) or pt.is_duration(t) or pt.is_interval(t):
-            raise StorageError(
-                f"table '{name}', column '{field.name}': Delta Lake has no {t} type "
-                "(fix: cast it to a string, or to an integer count of microseconds)"
-            )
-        fields.append(field.with_type(t))
-    return pa.schema(fields, metadata=schema.metadata)
+    """The schema Delta Lake stores for ``schema`` (the files are written in it), or a clear error.
+
+    Delta keeps timestamps in microseconds (UTC when zoned), dates as days, text and
+    bytes as plain strings and binaries, and no unsigned integers; a value that does
+    not fit (a timestamp with nanoseconds) fails the write, it is never cut.
+    """
+    return pa.schema([field.with_type(_stored_type(name, field.name, field.type)) for field in schema],
+                     metadata=schema.metadata)
+
+
+def _stored_type(name: str, column: str, t: pa.DataType) -> pa.DataType:
+    if pt.is_dictionary(t):
+        t = t.value_type
+    t = _WIDER.get(t, t)
+    if pt.is_time(t) or pt.is_duration(t) or pt.is_interval(t):
+        raise StorageError(
+            f"table '{name}', column '{column}': Delta Lake has no {t} type "
+            "(fix: cast it to a string, or to an integer count of microseconds)"
+        )
+    if pt.is_timestamp(t):
+        return pa.timestamp("us", tz=None if t.tz is None else "UTC")
+    if pt.is_large_string(t) or pt.is_string_view(t):
+        return pa.string()
+    if pt.is_large_binary(t) or pt.is_binary_view(t) or pt.is_fixed_size_binary(t):
+        return pa.binary()
+    if pt.is_date64(t):
+        return pa.date32()
+    if pt.is_struct(t):
+        return pa.struct([t.field(i).with_type(_stored_type(name, column, t.field(i).type)) for i in range(t.num_fields)])
+    if pt.is_map(t):
+        return pa.map_(_stored_type(name, column, t.key_type), _stored_type(name, column, t.item_type))
+    if pt.is_list(t) or pt.is_large_list(t) or pt.is_fixed_size_list(t) or pt.is_list_view(t):
+        return pa.list_(t.value_field.with_type(_stored_type(name, column, t.value_type)))
+    return t
 
 
 def _commit(entry: dict[str, Any]) -> Commit:
