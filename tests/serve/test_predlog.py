@@ -120,7 +120,7 @@ def test_close_flushes_what_is_buffered(store: Storage, tmp_path: Path, clock: F
 def test_append_never_waits_for_a_stuck_store(lake: Storage, tmp_path: Path) -> None:
     faulty = FaultyStorage(lake)
     faulty.stuck.set()
-    log = PredictionLog(faulty, spill_dir=tmp_path / "spill", batch_rows=50, max_pending_rows=100)
+    log = PredictionLog(faulty, spill_dir=tmp_path / "spill", batch_rows=50)
     log.append([record(i) for i in range(50)])
     wait_for(faulty.entered.is_set, "a write to hang")
     for start in range(50, 2000, 50):  # the writer is stuck inside storage.write all along

@@ -200,7 +200,11 @@ class SpillFolder:
         was_inflight = path.suffix == _INFLIGHT
         if not was_inflight:
             inflight = path.with_suffix(_INFLIGHT)
-            path.rename(inflight)  # from now on a crash leaves it marked "maybe written"
+            try:
+                path.rename(inflight)  # from now on a crash leaves it marked "maybe written"
+            except OSError:
+                handle.close()
+                return None
             path = inflight
         return ClaimedFile(path, handle, was_inflight, _rows(path))
 

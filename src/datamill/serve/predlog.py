@@ -186,6 +186,13 @@ class PredictionLog:
         if not rows:
             return
         with self._cond:
+            if not self._closing and self._buffer_rows + rows > self.max_pending_rows:
+                # the flusher cannot keep up (a very slow local disk): memory stays bounded
+                self._counts["appended"] += rows
+                self._counts["dropped"] += rows
+                _log.error("prediction log: dropped %d records: %d already wait in memory (max_pending_rows)",
+                           rows, self._buffer_rows)
+                return
             if not self._closing:
                 if not self._buffer_rows:
                     self._buffer_since = self.clock()
@@ -226,8 +233,10 @@ class PredictionLog:
         """
         deadline = time.monotonic() + timeout
         with self._cond:
-            if self._closed:
-                return self._stats()
+            closed = self._closed
+        if closed:
+            return self.stats()
+        with self._cond:
             self._closing, self._retry_at = True, 0.0
             self._cond.notify_all()
             while time.monotonic() < deadline and not self._settled():
@@ -259,15 +268,13 @@ class PredictionLog:
         ``bad_files``: unreadable spill files set aside; ``failures``: failed
         writes in a row; ``last_error``: the latest failure, ``None`` when none yet.
         """
+        rows, files = self._spill.rows()  # outside the lock: append never waits on a folder listing
+        bad = self._spill.bad_files()
         with self._cond:
-            return self._stats()
-
-    def _stats(self) -> dict[str, Any]:
-        rows, files = self._spill.rows()
-        pending = self._buffer_rows + self._in_hand + sum(t.num_rows for t in self._held)
-        return {"appended": self._counts["appended"], "written": self._counts["written"], "pending": pending,
-                "spilled": rows, "spill_files": files, "dropped": self._counts["dropped"],
-                "bad_files": self._spill.bad_files(), "failures": self._failures, "last_error": self._last_error}
+            pending = self._buffer_rows + self._in_hand + sum(t.num_rows for t in self._held)
+            return {"appended": self._counts["appended"], "written": self._counts["written"], "pending": pending,
+                    "spilled": rows, "spill_files": files, "dropped": self._counts["dropped"], "bad_files": bad,
+                    "failures": self._failures, "last_error": self._last_error}
 
     def __enter__(self) -> PredictionLog:
         return self
@@ -308,8 +315,13 @@ class PredictionLog:
         except OSError as exc:
             with self._cond:
                 self._error(f"spill folder {self._spill.path}: {exc.strerror or exc}")
-                self._held.append(batch)
-                self._drop_over_limit()
+                if self._closed:  # no writer is left to take it from memory
+                    self._counts["dropped"] += batch.num_rows
+                    _log.error("prediction log: %d records appended after close are lost: %s",
+                               batch.num_rows, self._last_error)
+                else:
+                    self._held.append(batch)
+                    self._drop_over_limit()
         else:
             with self._cond:
                 self._counts["spilled"] += batch.num_rows
@@ -412,7 +424,7 @@ class PredictionLog:
             return False
         with self._cond:
             if self._failures:
-                _log.warning("prediction log: storage is back; writing to '%s' again", self.table)
+                _log.info("prediction log: storage is back; writing to '%s' again", self.table)
             self._failures, self._retry_at = 0, 0.0
             self._counts["written"] += data.num_rows
         return True
