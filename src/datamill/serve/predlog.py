@@ -54,7 +54,7 @@ from datamill.exceptions import ServingError, TableNotFound
 from datamill.serve._spill import Claim, ClaimedFile, SpillFolder
 from datamill.storage import Storage
 
-__all__ = ["PREDICTION_SCHEMA", "PredictionLog", "read_predictions"]
+__all__ = ["PREDICTION_SCHEMA", "PredictionLog", "default_spill_dir", "read_predictions"]
 
 _log = logging.getLogger("datamill.serve.predlog")
 
@@ -443,6 +443,17 @@ class PredictionLog:
         if self._last_error != message:
             _log.warning("prediction log: %s (records wait in %s and are retried)", message, self._spill.path)
         self._last_error = message
+
+
+def default_spill_dir(project_dir: Path, table: str = "predictions_log") -> Path:
+    """The spill folder a project's servers share for ``table``: ``.datamill/spill/<table>``.
+
+    Examples
+    --------
+    >>> default_spill_dir(Path("/srv/churn")).as_posix()
+    '/srv/churn/.datamill/spill/predictions_log'
+    """
+    return Path(project_dir) / ".datamill" / "spill" / table
 
 
 def _exit_hook(ref: weakref.ref[PredictionLog]) -> Callable[[], None]:
