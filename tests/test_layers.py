@@ -87,6 +87,7 @@ LAYERS: list[set[str]] = [
     {"quality"},
     {"profile"},
     {"ml"},
+    {"serve"},  # the model server and its prediction log (reads ml's models, writes storage)
     {"pipeline"},
     {"analytics", "demo", "project"},
     {"cli", "__main__"},
