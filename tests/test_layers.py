@@ -87,6 +87,7 @@ LAYERS: list[set[str]] = [
     {"quality"},
     {"profile"},
     {"ml"},
+    {"serve"},  # the model server (the registry, below it, comes with issue 9's store)
     {"pipeline"},
     {"analytics", "demo", "project"},
     {"cli", "__main__"},
