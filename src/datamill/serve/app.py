@@ -167,6 +167,8 @@ def create_app(predictor: Predictor, *, store: Any = None, reference: str | None
             await state.batcher.stop()
             if state.log is not None:
                 await asyncio.to_thread(_close_log, state.log)
+            log.info("stopped: every request answered (last model %s version %s)", state.predictor.name,
+                     state.predictor.version)
 
     app = FastAPI(title=f"datamill serve: {predictor.name}", version=str(predictor.version), lifespan=lifespan,
                   description=openapi.DESCRIPTION, docs_url="/docs", redoc_url=None)
