@@ -148,7 +148,8 @@ def running(root: Path, reference: str, *args: str, env: dict[str, str] | None =
 @pytest.fixture(scope="module")
 def server(store: Store) -> Iterator[Server]:
     """churn@champion, reload off: what most tests talk to."""
-    with running(store.root, "churn@champion", "--reload-interval", "0") as s:
+    # a generous wait, so that concurrent requests surely share batches (tested through /metrics)
+    with running(store.root, "churn@champion", "--reload-interval", "0", "--max-wait-ms", "20") as s:
         yield s
 
 

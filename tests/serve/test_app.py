@@ -54,7 +54,7 @@ def _problems(response: httpx.Response) -> list[tuple]:
     _no_traceback(response)
     body = response.json()
     assert body["error"] == "invalid" and body["total"] == len(body["errors"])
-    return sorted((e["record"], e["field"], e["problem"]) for e in body["errors"])
+    return sorted(((e["record"], e["field"], e["problem"]) for e in body["errors"]), key=_order)
 
 
 def test_malformed_json_is_a_400_that_says_where(client: httpx.Client) -> None:
@@ -143,6 +143,21 @@ def test_metrics_count_requests_errors_batches_and_the_version(client: httpx.Cli
                                             ("version", "1")))] == 1
 
 
+def test_concurrent_single_records_share_predict_calls(client: httpx.Client, store: Store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = _samples(client.get("/metrics").text)
+    records = [dict(RECORD, x0=float(i)) for i in range(64)]
+    with ThreadPoolExecutor(16) as pool, httpx.Client(base_url=client.base_url, timeout=60) as c:
+        answers = list(pool.map(lambda r: c.post("/predict", json=r).json(), records))
+    labels, _ = _expected(store, records)
+    assert [a["prediction"] for a in answers] == labels  # each request got its own row's answer
+    after = _samples(client.get("/metrics").text)
+    calls = after[("datamill_batch_requests_count", ())] - before[("datamill_batch_requests_count", ())]
+    requests = after[("datamill_batch_requests_sum", ())] - before[("datamill_batch_requests_sum", ())]
+    assert requests == 64 and calls < 64  # fewer predict calls than requests: they were batched
+
+
 def _samples(text: str) -> dict[tuple, float]:
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -185,3 +200,8 @@ def test_a_bearer_token_guards_everything_but_health_and_ready(store: Store) -> 
             assert c.get("/metadata", headers=good).json()["options"]["auth"] is True
             assert 's3cret' not in c.get("/metadata", headers=good).text
             assert 'datamill_errors_total{kind="unauthorized"} 6.0' in c.get("/metrics", headers=good).text
+
+
+def _order(problem: tuple) -> tuple:
+    record, field, kind = problem
+    return (-1 if record is None else record, field or "", kind)
