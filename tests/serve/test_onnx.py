@@ -27,6 +27,15 @@ def test_onnx_and_scikit_learn_agree_on_a_numeric_pipeline(store: Store) -> None
     assert labels.tolist() == native_labels.tolist() == store.numeric_pipeline.predict(frame).tolist()
 
 
+def test_values_beyond_float32_are_answered_by_scikit_learn(store: Store) -> None:
+    models = ModelStore.for_project(store.root)
+    p = Predictor.from_version(models, models.resolve("numeric@champion"), onnx="on")
+    values = {"f0": [1e300, 0.5], "f1": [0.0, 0.1], "f2": [0.0, None], "f3": [1.0, 2.0], "f4": [-1.0, 3.0]}
+    labels, probabilities = p.predict_columns(values, 2)  # ONNX's float32 would make 1e300 infinite: NaN answers
+    np.testing.assert_array_equal(probabilities, p.native_columns(values, 2)[1])
+    assert not np.isnan(probabilities).any()
+
+
 def test_a_pipeline_with_categories_and_dates_stays_native_and_says_why(store: Store) -> None:
     models = ModelStore.for_project(store.root)
     mv = models.resolve("churn@champion")

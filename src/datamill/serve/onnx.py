@@ -44,6 +44,14 @@ class OnnxSession:
         self.session, self.names, self.classes = session, names, classes
         self._labels = None if classes is None else np.asarray(classes, dtype=object)
 
+    def fits(self, arrays: dict[str, np.ndarray]) -> bool:
+        """Whether every value survives float32 (beyond ±3.4e38 it becomes infinite: scikit-learn answers then)."""
+        for name in self.names:
+            values = _float32_safe(arrays[name])
+            if values.size and not np.nanmax(np.abs(values), initial=0.0) < _FLOAT32_MAX:
+                return False
+        return True
+
     def predict(self, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
         feeds = {n: _float32(arrays[n]).reshape(-1, 1) for n in self.names}
         outputs = self.session.run(None, feeds)
@@ -51,6 +59,15 @@ class OnnxSession:
             return np.asarray(outputs[0], dtype="float64").reshape(-1), None
         probabilities = np.asarray(outputs[1], dtype="float64")
         return self._labels[probabilities.argmax(axis=1)], probabilities
+
+
+_FLOAT32_MAX = float(np.finfo("float32").max)
+
+
+def _float32_safe(values: np.ndarray) -> np.ndarray:
+    if values.dtype == object:
+        return np.array([np.nan if v is None else float(v) for v in values], dtype="float64")
+    return np.asarray(values, dtype="float64")
 
 
 def _float32(values: np.ndarray) -> np.ndarray:

@@ -55,7 +55,7 @@ def _schemas(predictor: Any, max_records: int) -> dict[str, Any]:
                     "properties": {c.name: {"type": "array", "items": _value_schema(c.type), "minItems": 1,
                                             "maxItems": max_records} for c in columns}}
     probabilities = ({"type": "object", "description": "probability of each class, by label",
-                      "properties": {str(k): {"type": "number"} for k in predictor.classes}}
+                      "properties": {str(k): {"type": ["number", "null"]} for k in predictor.classes}}
                      if predictor.classes is not None else None)
     one = {"type": "object", "properties": {"prediction": {}, **({"probabilities": probabilities}
                                                                if probabilities else {})}}

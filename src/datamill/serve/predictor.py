@@ -142,7 +142,7 @@ class Predictor:
     def predict_columns(self, values: Mapping[str, Sequence[Any]], rows: int) -> tuple[np.ndarray, np.ndarray | None]:
         """The hot path: validated columns as lists -> (predictions, probabilities or ``None``)."""
         arrays = {c.name: _array(c.type, list(values[c.name])) for c in self.columns}
-        if self._onnx is not None:
+        if self._onnx is not None and self._onnx.fits(arrays):
             return self._onnx.predict(arrays)
         frame = self._frame(arrays, rows)
         if self.classes is not None:
