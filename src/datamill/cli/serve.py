@@ -16,6 +16,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from datamill._deps import require
 from datamill.cli.app import app, console, state
 from datamill.exceptions import ConfigError
 
@@ -61,7 +62,7 @@ def serve(
     }
     _logging()
     server, predictor = _build(settings, with_log=workers == 1)
-    import uvicorn
+    uvicorn = require("uvicorn", purpose="datamill serve")
 
     where = f"http://{host}:{port}"
     console.print(f"serving [bold]{predictor.name}[/] version {predictor.version} ({model}, {predictor.runtime}) "
@@ -100,6 +101,7 @@ def _logging() -> None:
 
 def _build(settings: dict[str, Any], *, with_log: bool) -> tuple[Any, Any]:
     """The store, the model and the app, as ``settings`` say."""
+    require("fastapi", purpose="datamill serve")
     from datamill.serve.store import ModelStore
     from datamill.serve.app import ServeOptions, create_app
     from datamill.serve.predictor import Predictor
