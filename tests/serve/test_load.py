@@ -40,3 +40,13 @@ def test_60_seconds_at_32_connections_without_an_error(store: Store) -> None:
     assert tally["bad"] == 0, tally.get("errors", [])[:5]
     assert tally["ok"] > 0
     assert f'datamill_requests_total{{endpoint="/predict",status="200"}} {float(tally["ok"])}' in metrics
+
+
+@pytest.mark.slow
+def test_two_worker_processes_share_the_port_and_answer(store: Store) -> None:
+    with running(store.root, "churn@champion", "--workers", "2", "--reload-interval", "0") as server:
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            answers = [c.post("/predict", json=RECORD) for _ in range(20)]
+    assert {r.status_code for r in answers} == {200}
+    assert {r.json()["version"] for r in answers} == {1}
+    assert "with 2 worker(s)" in server.output()
