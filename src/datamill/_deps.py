@@ -19,6 +19,8 @@ _EXTRA_FOR = {
     "optuna": "ml",
     "mlflow": "ml",
     "torch": "torch",
+    "fastapi": "serve",
+    "uvicorn": "serve",
 }
 
 

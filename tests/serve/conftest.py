@@ -1,101 +1,159 @@
-"""Fixtures for the serve tests: real storages, a clock moved by hand, a store that can fail."""
+"""A real project with a real MLflow store and registered models, and real servers in subprocesses.
+
+The models are trained by datamill itself (``datamill.ml.fit``, tracking into the
+project's store) and registered with MLflow: ``churn`` (numbers, categories and a
+date: the pipeline datamill trains on mixed tables) and ``numeric`` (numbers
+only: the pipeline that converts to ONNX). Servers are ``python -m datamill serve``
+processes on free ports; tests talk to them with httpx.
+"""
 
 from __future__ import annotations
 
-import threading
+import os
+import signal
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
+import httpx
+import numpy as np
+import pandas as pd
 import pytest
 
-from datamill.exceptions import StorageError
-from datamill.storage import Storage, TableScan, WriteMode, WriteResult
-from tests.storage.conftest import BACKENDS, _drop_schema, make_store
+from tests.ml.conftest import FakeClock
+from tests.services import free_port
+
+DATAMILL = [sys.executable, "-m", "datamill"]
 
 
-class FakeClock:
-    """Monotonic seconds that move only when a test says so."""
+def churn_frame() -> pd.DataFrame:
+    from sklearn.datasets import make_classification
 
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class FaultyStorage(Storage):
-    """A real storage behind a switch: while ``down``, every write raises; while ``stuck``, writes wait.
-
-    It injects the faults a real store has (unreachable, hanging) in front of a real one.
-    """
-
-    def __init__(self, inner: Storage) -> None:
-        super().__init__(inner.options, project_dir=inner.project_dir)
-        self.inner = inner
-        self.down = False
-        self.stuck = threading.Event()  # set: writes block until it is cleared
-        self.entered = threading.Event()  # set when a write is blocked
-        self.attempts = 0
-
-    def write(self, name: str, data: pa.Table | pa.RecordBatchReader, *, mode: WriteMode = "overwrite",
-              keys: Sequence[str] = ()) -> WriteResult:
-        self.attempts += 1
-        while self.stuck.is_set():
-            self.entered.set()
-            time.sleep(0.01)
-        if self.down:
-            raise StorageError("cannot connect to the store (test: it is down)")
-        return self.inner.write(name, data, mode=mode, keys=keys)
-
-    def scan(self, name: str, version: int | None = None) -> TableScan:
-        if self.down:
-            raise StorageError("cannot connect to the store (test: it is down)")
-        return self.inner.scan(name, version)
-
-    def list(self) -> list[str]:
-        return self.inner.list()
-
-    def history(self, name: str):  # noqa: ANN201
-        return self.inner.history(name)
+    X, y = make_classification(300, 4, n_informative=3, n_redundant=0, random_state=0)
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(X, columns=["x0", "x1", "x2", "x3"])
+    df["visits"] = rng.integers(0, 50, len(df))
+    df["plan"] = rng.choice(["basic", "pro", "team"], len(df))
+    df["signup"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, len(df)), unit="D")
+    df.loc[rng.choice(len(df), 20, replace=False), "x0"] = np.nan
+    df["churned"] = np.where(y == 1, "yes", "no")
+    return df
 
 
-def wait_for(predicate: Callable[[], bool], what: str, guard: float = 120.0) -> None:
-    """Wait until ``predicate()`` holds; ``guard`` only turns a hang into a failure."""
-    deadline = time.monotonic() + guard
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.005)
+def numeric_frame() -> pd.DataFrame:
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(400, 5, n_informative=4, n_redundant=0, random_state=1)
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(5)])
+    df["label"] = y
+    return df
 
 
-def settle(log, turns: int = 6) -> None:  # noqa: ANN001
-    """Let both of the log's threads look at the state (and the clock) a few times."""
-    start = log._cycles
-    wait_for(lambda: log._cycles >= start + turns, "the log's threads to run")
+RECORD = {"x0": 0.5, "x1": -1.0, "x2": 2.0, "x3": None, "visits": 3, "plan": "pro", "signup": "2024-05-01"}
 
 
-@pytest.fixture()
-def clock() -> FakeClock:
-    return FakeClock()
+@dataclass
+class Store:
+    root: Path
+    uri: str
+    churn_pipeline: object
+    numeric_pipeline: object
 
 
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    """Every storage backend in turn, each on a fresh place."""
-    s = make_store(request.param, tmp_path, request)
-    yield s
-    s.close()
-    if request.param == "postgres":
-        _drop_schema(s)
+def _register(uri: str, model_uri: str, name: str, *aliases: str) -> int:
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri, registry_uri=uri)
+    mlflow.set_tracking_uri(uri)
+    version = int(mlflow.register_model(model_uri, name).version)
+    for alias in aliases:
+        client.set_registered_model_alias(name, alias, str(version))
+    client.set_model_version_tag(name, str(version), "datamill.table", f"{name}_table")
+    client.set_model_version_tag(name, str(version), "datamill.rows", "300")
+    return version
 
 
-@pytest.fixture()
-def lake(tmp_path: Path) -> Storage:
-    from datamill.storage.lakehouse import LakehouseOptions, LakehouseStorage
+@pytest.fixture(scope="session")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """A project whose store holds churn versions 1 and 2 (champion, staging -> 1) and numeric version 1."""
+    from datamill.ml import fit
+    from datamill.ml.tracking import project_tracking
 
-    return LakehouseStorage(LakehouseOptions(path="warehouse"), project_dir=tmp_path)
+    root = tmp_path_factory.mktemp("serve-project")
+    (root / "datamill.yaml").write_text("name: servetest\n", encoding="utf-8")
+    uri, _ = project_tracking(root)
+    fast = dict(cv=2, trials=1, tune_top=0, time_budget=60, evaluate=False, tracking_uri=uri, clock=FakeClock())
+    churn = fit(churn_frame(), "churned", candidates=["logistic"], experiment="servetest.churn", **fast)
+    numeric = fit(numeric_frame(), "label", candidates=["logistic"], experiment="servetest.numeric", **fast)
+    assert _register(uri, churn.model_uri, "churn", "champion", "staging") == 1
+    assert _register(uri, churn.model_uri, "churn", "candidate") == 2
+    _register(uri, numeric.model_uri, "numeric", "champion")
+    return Store(root, uri, churn.best_pipeline, numeric.best_pipeline)
+
+
+class Server:
+    """A ``datamill serve`` subprocess; its output goes to files (a pipe could fill and stall it)."""
+
+    def __init__(self, root: Path, reference: str, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.out, self.err = root / f"server-{self.port}.out", root / f"server-{self.port}.err"
+        command = [*DATAMILL, "serve", reference, "--port", str(self.port), *args]
+        environment = {**os.environ, "COLUMNS": "200", **(env or {})}
+        with open(self.out, "wb") as out, open(self.err, "wb") as err:
+            self.proc = subprocess.Popen(command, cwd=root, env=environment, stdout=out, stderr=err)
+
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the server exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                if httpx.get(self.url + "/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"the server was not ready in {timeout} s:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.out.read_text(errors="replace") + self.err.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # graceful: the app's shutdown runs
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@contextmanager
+def running(root: Path, reference: str, *args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    server = Server(root, reference, *args, env=env)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def server(store: Store) -> Iterator[Server]:
+    """churn@champion, reload off: what most tests talk to."""
+    # a generous wait, so that concurrent requests surely share batches (tested through /metrics)
+    with running(store.root, "churn@champion", "--reload-interval", "0", "--max-wait-ms", "20") as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def client(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=60) as c:
+        yield c
