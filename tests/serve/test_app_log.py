@@ -60,3 +60,24 @@ def test_every_answered_row_is_logged_and_the_log_closed_on_shutdown(store: Stor
     assert json.loads(first["prediction"]) == one["prediction"]
     assert json.loads(first["probabilities"]) == [one["probabilities"]["no"], one["probabilities"]["yes"]]
     assert first["ts"].tzinfo is not None
+
+
+def test_datamill_serve_logs_every_answer_to_the_project_storage(store: Store, tmp_path) -> None:
+    """Through the CLI: a real server writes a real PredictionLog into the project's lakehouse; a stop flushes it."""
+    import shutil
+
+    from datamill.project import Project
+    from datamill.serve import read_predictions
+    from tests.serve.conftest import running
+
+    root = tmp_path / "project"
+    shutil.copytree(store.root, root, ignore=shutil.ignore_patterns("server-*", "warehouse", "spill"))
+    with running(root, "churn@champion", "--reload-interval", "0") as server, \
+            httpx.Client(base_url=server.url, timeout=60) as c:
+        ids = [c.post("/predict", json=RECORD).json()["request_id"] for _ in range(3)]
+        ids.append(c.post("/predict", json=[RECORD, RECORD]).json()["request_id"])
+    with Project(root) as p:
+        logged = read_predictions(p.storage)
+    assert sorted(logged.column("request_id").to_pylist()) == sorted(ids[:3] + [ids[3], ids[3]])
+    assert set(logged.column("model").to_pylist()) == {"churn"} and set(logged.column("version").to_pylist()) == {1}
+    assert not any((root / ".datamill" / "spill").rglob("*.arrow"))  # nothing left waiting
