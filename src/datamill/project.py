@@ -170,6 +170,50 @@ class Project:
         return train_model(self.root, self.config.name, name, spec, self.storage, trials=trials, timeout=timeout,
                            progress=progress)
 
+    def predict(self, model: str, *, table: str, output: str, tracking_uri: str | None = None,
+                progress: Any = None) -> Any:
+        """Score table ``table`` with registered ``model`` into table ``output``; a :class:`~datamill.pipeline.predictions.Scored`.
+
+        ``model`` is ``NAME`` (its latest version), ``NAME@ALIAS`` or
+        ``NAME/VERSION`` in the project's model store (or ``tracking_uri``'s).
+        Scoring runs on the project's engine; ``output`` gets ``table``'s
+        columns, the prediction (and class probabilities), and the model's
+        name and version on every row.
+        """
+        from datamill.pipeline.predictions import describe, load_scorer, resolve_model, score_table
+        from datamill.pipeline.records import new_run_id
+
+        self._check_output(table, output)
+        if table not in self.tables():
+            from datamill._registry import did_you_mean
+
+            tables = self.tables()
+            raise ConfigError(f"no table '{table}' in storage to score{did_you_mean(table, tables)}; tables: "
+                              f"{', '.join(tables) or 'none yet (run `datamill run`)'}")
+        store, mv = resolve_model(self.root, model, tracking_uri)
+        scorer = load_scorer(store, mv)
+        if progress is not None:
+            progress.start(output, f"score {table} with {describe(mv)}")
+        scored = score_table(self.engine, self.storage, scorer, mv, table, output,
+                             staging=self.root / ".datamill" / "tmp" / f"{new_run_id()}-{output}",
+                             on_rows=None if progress is None else lambda n: progress.advance(output, n))
+        if progress is not None:
+            progress.finish(output, "ok", f"{scored.rows_out:,} rows")
+        return scored
+
+    def _check_output(self, table: str, output: str) -> None:
+        import re
+
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", output):
+            raise ConfigError(f"output table '{output}': use letters, digits and _ and start with a letter")
+        if output == table:
+            raise ConfigError(f"output table '{output}' is the table being scored: write the scores to a table of "
+                              f"their own (e.g. {table}_scored)")
+        owned = {**{n: "source" for n in self.config.sources}, **{n: "dataset" for n in self.config.datasets}}
+        if output in owned:
+            raise ConfigError(f"output table '{output}' is a {owned[output]} of this project: scoring would "
+                              f"overwrite it (fix: --output {output}_scored)")
+
     def runs(self) -> list[Any]:
         """Recorded runs, newest first."""
         from datamill.pipeline import RunStore
