@@ -194,9 +194,14 @@ class Project:
         scorer = load_scorer(store, mv)
         if progress is not None:
             progress.start(output, f"score {table} with {describe(mv)}")
-        scored = score_table(self.engine, self.storage, scorer, mv, table, output,
-                             staging=self.root / ".datamill" / "tmp" / f"{new_run_id()}-{output}",
-                             on_rows=None if progress is None else lambda n: progress.advance(output, n))
+        try:
+            scored = score_table(self.engine, self.storage, scorer, mv, table, output,
+                                 staging=self.root / ".datamill" / "tmp" / f"{new_run_id()}-{output}",
+                                 on_rows=None if progress is None else lambda n: progress.advance(output, n))
+        except BaseException:
+            if progress is not None:
+                progress.finish(output, "failed")
+            raise
         if progress is not None:
             progress.finish(output, "ok", f"{scored.rows_out:,} rows")
         return scored
