@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from datamill._deps import require
 from datamill._registry import did_you_mean
 from datamill.exceptions import ConfigError, ModelError
 
@@ -83,11 +84,9 @@ class ModelStore:
     def client(self) -> Any:
         if self._client is None:
             _quiet()
-            from mlflow import MlflowClient
-
+            mlflow = require("mlflow", purpose="the model store")
             _quiet()  # again: importing mlflow configures its loggers
-
-            self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+            self._client = mlflow.MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
         return self._client
 
     def resolve(self, ref: str) -> ModelVersion:
@@ -123,19 +122,17 @@ class ModelStore:
                             signature=self._signature(name, version))
 
     def _signature(self, name: str, version: int) -> Any:
-        from mlflow.models import get_model_info
-
+        models = require("mlflow.models", purpose="the model store")
         try:
             with self._fluent():
-                return get_model_info(f"models:/{name}/{version}").signature
+                return models.get_model_info(f"models:/{name}/{version}").signature
         except Exception:  # a model logged without an MLmodel file the client can read: no signature
             return None
 
     @contextmanager
     def _fluent(self) -> Iterator[None]:
         """Point MLflow's process-wide URIs at this store for a moment (``models:/`` URIs are read through them)."""
-        import mlflow
-
+        mlflow = require("mlflow", purpose="the model store")
         before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
@@ -147,11 +144,10 @@ class ModelStore:
 
     def load(self, mv: ModelVersion) -> Any:
         """The fitted scikit-learn pipeline of ``mv``."""
-        import mlflow.sklearn
-
+        sklearn_flavor = require("mlflow.sklearn", purpose="loading scikit-learn models")
         try:
             with self._fluent():
-                return mlflow.sklearn.load_model(mv.model_uri)
+                return sklearn_flavor.load_model(mv.model_uri)
         except Exception as exc:
             raise ModelError(f"model '{mv.name}' v{mv.version} ({mv.model_uri}) could not be loaded: "
                              f"{type(exc).__name__}: {exc}") from exc
