@@ -118,3 +118,26 @@ def test_the_scorer_pickles(classifier: BatchScorer) -> None:
 
     # Spark ships it to its executors
     assert pickle.loads(pickle.dumps(classifier))(ROWS).equals(classifier(ROWS))
+
+
+@pytest.mark.parametrize("estimator", ["hist_gbm", "random_forest", "lightgbm", "voting"])
+def test_a_model_asked_once_gives_its_own_predict(estimator: str) -> None:
+    from sklearn.ensemble import (HistGradientBoostingClassifier, RandomForestClassifier, VotingClassifier)
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"x": rng.normal(size=400), "n": rng.integers(0, 9, 400).astype(float)})  # noqa: N806
+    y = np.where(X.x + rng.normal(scale=0.8, size=400) > 0, "left", "stayed")
+    if estimator == "lightgbm":
+        import lightgbm
+
+        model = lightgbm.LGBMClassifier(n_estimators=20, verbose=-1)
+    else:
+        model = {"hist_gbm": HistGradientBoostingClassifier(max_iter=20),
+                 "random_forest": RandomForestClassifier(n_estimators=10, random_state=0),
+                 "voting": VotingClassifier([("a", LogisticRegression()), ("b", RandomForestClassifier(5))],
+                                            voting="soft")}[estimator]
+    model.fit(X, y)
+    scorer = BatchScorer(model, name="m", version=1, inputs={"x": "double", "n": "double"})
+    out = scorer(pa.RecordBatch.from_pandas(X, preserve_index=False))
+    assert out.column("prediction").to_pylist() == list(model.predict(X))
