@@ -164,3 +164,19 @@ def test_mapped_rows_are_written_by_the_executors_in_the_promised_types(spark_en
     assert set(written.column("at").to_pylist()) == {__import__("datetime").datetime(2024, 5, 6, 7, 8, 9, 123456)}
     plain = spark_engine.sql("select * from t", {"t": rows})
     assert plain.write_parquet(tmp_path / "plain") is None  # other relations keep their way to storage
+
+
+def _refuse(batch: pa.RecordBatch) -> pa.RecordBatch:
+    from datamill.exceptions import ModelError
+
+    raise ModelError(f"model 'm' v1 failed to score {batch.num_rows} rows: ValueError: NaN (fix: impute)")
+
+
+def test_a_datamill_error_on_an_executor_reaches_the_driver_as_it_was_raised(spark_engine) -> None:  # noqa: ANN001
+    from datamill.exceptions import ModelError
+
+    relation = spark_engine.sql("select * from t", {"t": pa.table({"x": [1.0]})})
+    mapped = spark_engine.map_batches(relation, _refuse, relation.schema)
+    with pytest.raises(ModelError) as err:
+        mapped.to_arrow()
+    assert str(err.value) == "model 'm' v1 failed to score 1 rows: ValueError: NaN (fix: impute)"

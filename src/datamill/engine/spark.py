@@ -36,7 +36,7 @@ from datamill.engine._errors import check_inputs, column_not_found
 from datamill.engine.base import BatchFunction, Engine, EngineOptions, JobCount, Relation, TableInput, conform_mapped
 from datamill.engine.dialect import Dialect, fill_window, literal
 from datamill.engine.sql import NOT_A_QUERY, check_syntax, is_query, referenced_tables, translate
-from datamill.exceptions import EngineError
+from datamill.exceptions import DatamillError, EngineError
 from datamill.storage.base import TableScan
 
 __all__ = ["SparkDialect", "SparkEngine", "SparkOptions", "SparkRelation", "get_or_create_session"]
@@ -615,7 +615,10 @@ class _Context:
         except (PySparkException, Py4JError) as exc:
             raise self.translate(exc) from exc
 
-    def translate(self, exc: Exception) -> EngineError:
+    def translate(self, exc: Exception) -> DatamillError:
+        raised = _worker_error(str(exc))
+        if raised is not None:  # a datamill error raised on an executor (map_batches' function): as it was
+            return raised
         cls = _error_class(exc)
         params = _error_params(exc)
         if cls.startswith("UNRESOLVED_COLUMN"):
@@ -639,6 +642,21 @@ class _Context:
         if cls.startswith("PARSE_SYNTAX_ERROR"):
             return EngineError(f"Spark cannot parse the translated SQL: {message}\n  Spark SQL: {self.spark_sql}")
         return EngineError(f"Spark: {message}\n  Spark SQL: {self.spark_sql}")
+
+
+def _worker_error(text: str) -> DatamillError | None:
+    """The datamill error a Python worker raised, rebuilt from the exception Spark reports, or ``None``.
+
+    The user reads the message the function raised, not the worker's traceback.
+    """
+    import datamill.exceptions as errors
+
+    match = re.search(r"^datamill\.exceptions\.(\w+): (.*)", text, re.MULTILINE | re.DOTALL)
+    cls = getattr(errors, match.group(1), None) if match else None
+    if not (isinstance(cls, type) and issubclass(cls, errors.DatamillError)):
+        return None
+    message = re.split(r"\n\s*(?:JVM stacktrace:|at org\.apache|\tat )", match.group(2))[0].strip()
+    return cls(message)
 
 
 def _error_class(exc: Exception) -> str:

@@ -169,7 +169,8 @@ class BatchScorer:
             else:
                 prediction = np.asarray(final.predict(frame))
         except Exception as exc:  # the model's own failure on these rows: say which model and why
-            raise ModelError(f"model '{self.name}' v{self.version} failed to score {len(frame):,} rows: "
+            rows = f"{len(frame):,} row{'s' if len(frame) != 1 else ''}"
+            raise ModelError(f"model '{self.name}' v{self.version} failed to score {rows}: "
                              f"{type(exc).__name__}: {exc} (fix: check the rows' values; nulls where the model "
                              "was trained on none need imputing in a dataset)") from exc
         if self.classes is None:
