@@ -171,17 +171,17 @@ class Project:
                            progress=progress)
 
     def predict(self, model: str, *, table: str, output: str, tracking_uri: str | None = None,
-                progress: Any = None) -> Any:
+                progress: Any = None, run_id: str | None = None) -> Any:
         """Score table ``table`` with registered ``model`` into table ``output``; a :class:`~datamill.pipeline.predictions.Scored`.
 
         ``model`` is ``NAME`` (its latest version), ``NAME@ALIAS`` or
         ``NAME/VERSION`` in the project's model store (or ``tracking_uri``'s).
         Scoring runs on the project's engine; ``output`` gets ``table``'s
         columns, the prediction (and class probabilities), and the model's
-        name and version on every row.
+        name and version on every row. The scoring is recorded as a run
+        (``datamill runs``) under ``run_id`` (default: a new one).
         """
-        from datamill.pipeline.predictions import describe, load_scorer, resolve_model, score_table
-        from datamill.pipeline.records import new_run_id
+        from datamill.pipeline.predictions import predict_recorded
 
         self._check_output(table, output)
         if table not in self.tables():
@@ -190,21 +190,8 @@ class Project:
             tables = self.tables()
             raise ConfigError(f"no table '{table}' in storage to score{did_you_mean(table, tables)}; tables: "
                               f"{', '.join(tables) or 'none yet (run `datamill run`)'}")
-        store, mv = resolve_model(self.root, model, tracking_uri)
-        scorer = load_scorer(store, mv)
-        if progress is not None:
-            progress.start(output, f"score {table} with {describe(mv)}")
-        try:
-            scored = score_table(self.engine, self.storage, scorer, mv, table, output,
-                                 staging=self.root / ".datamill" / "tmp" / f"{new_run_id()}-{output}",
-                                 on_rows=None if progress is None else lambda n: progress.advance(output, n))
-        except BaseException:
-            if progress is not None:
-                progress.finish(output, "failed")
-            raise
-        if progress is not None:
-            progress.finish(output, "ok", f"{scored.rows_out:,} rows")
-        return scored
+        return predict_recorded(self.root, self.config.name, self.engine, self.storage, model, table, output,
+                                tracking_uri=tracking_uri, progress=progress, run_id=run_id)
 
     def _check_output(self, table: str, output: str) -> None:
         import re

@@ -68,3 +68,21 @@ def test_bad_input_is_one_clear_error(trained: Path, args: list[str], message: s
     assert message in " ".join(out.stderr.split()), out.stderr
     assert "Traceback" not in out.stdout + out.stderr
     assert "out_scored" not in cli(trained, "tables").stdout  # nothing half-written
+
+
+def test_a_scoring_is_recorded_as_a_run(trained: Path) -> None:
+    import json
+
+    out = cli(trained, "predict", "churn@champion", "-t", "customers", "-o", "recorded")
+    assert out.returncode == 0, out.stdout + out.stderr
+    records = [json.loads(f.read_text()) for f in (trained / ".datamill" / "runs").glob("*.json")]
+    [record] = [r for r in records if r["selection"] == ["recorded"]]
+    node = record["nodes"]["recorded"]
+    assert (record["status"], node["kind"], node["rows_in"], node["rows_out"]) == ("ok", "predictions", 300, 300)
+    assert node["summary"] == "300 rows of customers scored by churn v1 (@champion)"
+    assert node["engine_jobs"] >= 1 and node["output_version"] is not None
+    failed = cli(trained, "predict", "churn@nope", "-t", "customers", "-o", "recorded_too")
+    assert failed.returncode == 1
+    records = [json.loads(f.read_text()) for f in (trained / ".datamill" / "runs").glob("*.json")]
+    [record] = [r for r in records if r["selection"] == ["recorded_too"]]
+    assert record["status"] == "failed" and "has no alias 'nope'" in record["nodes"]["recorded_too"]["error"]

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from datamill.cli.app import app, console, open_project
+from datamill.cli.app import app, console, open_project, state
 
 
 @app.command()
@@ -28,6 +28,7 @@ def predict(
 
     project = open_project()
     with RichProgress(console) as progress:
-        scored = project.predict(model, table=table, output=output, tracking_uri=tracking_uri, progress=progress)
+        scored = project.predict(model, table=table, output=output, tracking_uri=tracking_uri, progress=progress,
+                                 run_id=state.run_id)
     console.print(f"scored {scored.rows_out:,} rows of [bold]{scored.table}[/] with [bold]{describe(scored.model)}"
                   f"[/] into [bold]{scored.output}[/] (version {scored.output_version})", highlight=False)

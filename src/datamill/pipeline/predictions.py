@@ -20,7 +20,7 @@ from datamill.exceptions import ConfigError
 from datamill.ml.batch import BatchScorer
 from datamill.pipeline._model_store import ModelStore, ModelVersion
 
-__all__ = ["Scored", "describe", "load_scorer", "resolve_model", "score_table"]
+__all__ = ["Scored", "describe", "load_scorer", "predict_recorded", "resolve_model", "score_table"]
 
 
 def resolve_model(root: Path, ref: str, tracking_uri: str | None = None) -> tuple[ModelStore, ModelVersion]:
@@ -89,3 +89,53 @@ def score_table(engine: Any, storage: Any, scorer: BatchScorer, mv: ModelVersion
 def describe(mv: ModelVersion) -> str:
     """``churn v3 (@champion)``: the version that scored, and the alias that chose it."""
     return f"{mv.name} v{mv.version}" + (f" (@{mv.alias})" if mv.alias else "")
+
+
+def predict_recorded(root: Path, project: str, engine: Any, storage: Any, model: str, table: str, output: str, *,
+                     tracking_uri: str | None = None, progress: Any = None, run_id: str | None = None) -> Scored:
+    """Resolve ``model``, score ``table`` into ``output``, and leave a run record of it (``datamill predict``).
+
+    The record has one node, ``output`` of kind ``predictions``: its rows,
+    versions, engine work and the model version that scored, or its error.
+    """
+    import time
+
+    from datamill.exceptions import DatamillError
+    from datamill.pipeline.records import NodeRun, RunRecord, RunStore, new_run_id
+
+    record = RunRecord(run_id=run_id or new_run_id(), project=project, selection=[output])
+    node = record.nodes[output] = NodeRun(name=output, kind="predictions", started=record.started)
+    store_runs, start = RunStore(root), time.perf_counter()
+    if progress is not None:
+        progress.start(output, f"score {table} with {model}")
+    try:
+        with engine.job_counter(output) as jobs:
+            store, mv = resolve_model(root, model, tracking_uri)
+            scored = score_table(engine, storage, load_scorer(store, mv), mv, table, output,
+                                 staging=root / ".datamill" / "tmp" / f"{record.run_id}-{output}",
+                                 on_rows=None if progress is None else lambda n: progress.advance(output, n))
+    except BaseException as exc:
+        node.status = record.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        node.error = str(exc) if isinstance(exc, DatamillError) else f"{type(exc).__name__}: {exc}"
+        if progress is not None:
+            progress.finish(output, node.status)
+        raise
+    else:
+        node.status = record.status = "ok"
+        node.rows_in, node.rows_out, node.output_version = scored.rows_in, scored.rows_out, scored.output_version
+        node.input_versions = {table: scored.input_version}
+        node.summary = f"{scored.rows_out:,} rows of {table} scored by {describe(mv)}"
+        node.engine_jobs = jobs.jobs
+        if progress is not None:
+            progress.finish(output, "ok", f"{scored.rows_out:,} rows")
+        return scored
+    finally:
+        node.ended = record.ended = _now()
+        node.seconds = round(time.perf_counter() - start, 3)
+        store_runs.save(record)
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
