@@ -45,12 +45,12 @@ def test_an_empty_table_scores_to_an_empty_table(trained: Path) -> None:
     assert "probability_stayed" in columns.stdout and "model_version" in columns.stdout
 
 
+# the model store's own messages (what it does have) are its tests' business: here, that the bad part is named
 @pytest.mark.parametrize(("args", "message"), [
-    (["chrun@champion"], "no model 'chrun' in the model store at sqlite:///"),
-    (["churn@champ"], "model 'churn' has no alias 'champ' (did you mean 'champion'?); its aliases: @champion → v1 "
-                      "(fix: point it at a version, e.g. `datamill models promote churn 2 --alias champ`)"),
-    (["churn/9"], "model 'churn' has no version 9; its versions: 1, 2"),
-    (["churn@a@b"], "model reference 'churn@a@b': write NAME, NAME@ALIAS or NAME/VERSION"),
+    (["chrun@champion"], "chrun"),
+    (["churn@champ"], "champ"),
+    (["churn/9"], "9"),
+    (["churn@a@b"], "churn@a@b"),
     (["churn", "-t", "custmers"], "no table 'custmers' in storage to score (did you mean 'customers'?)"),
     (["churn", "-t", "customers", "-o", "customers"], "output table 'customers' is the table being scored"),
     (["churn", "-t", "wrong_types", "-o", "no_rows"], "output table 'no_rows' is a dataset of this project: scoring "
