@@ -170,6 +170,42 @@ class Project:
         return train_model(self.root, self.config.name, name, spec, self.storage, trials=trials, timeout=timeout,
                            progress=progress)
 
+    def predict(self, model: str, *, table: str, output: str, tracking_uri: str | None = None,
+                progress: Any = None, run_id: str | None = None) -> Any:
+        """Score table ``table`` with registered ``model`` into table ``output``; a :class:`~datamill.pipeline.predictions.Scored`.
+
+        ``model`` is ``NAME`` (its latest version), ``NAME@ALIAS`` or
+        ``NAME/VERSION`` in the project's model store (or ``tracking_uri``'s).
+        Scoring runs on the project's engine; ``output`` gets ``table``'s
+        columns, the prediction (and class probabilities), and the model's
+        name and version on every row. The scoring is recorded as a run
+        (``datamill runs``) under ``run_id`` (default: a new one).
+        """
+        from datamill.pipeline.predictions import predict_recorded
+
+        self._check_output(table, output)
+        if table not in self.tables():
+            from datamill._registry import did_you_mean
+
+            tables = self.tables()
+            raise ConfigError(f"no table '{table}' in storage to score{did_you_mean(table, tables)}; tables: "
+                              f"{', '.join(tables) or 'none yet (run `datamill run`)'}")
+        return predict_recorded(self.root, self.config.name, self.engine, self.storage, model, table, output,
+                                tracking_uri=tracking_uri, progress=progress, run_id=run_id)
+
+    def _check_output(self, table: str, output: str) -> None:
+        import re
+
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", output):
+            raise ConfigError(f"output table '{output}': use letters, digits and _ and start with a letter")
+        if output == table:
+            raise ConfigError(f"output table '{output}' is the table being scored: write the scores to a table of "
+                              f"their own (e.g. {table}_scored)")
+        owned = {**{n: "source" for n in self.config.sources}, **{n: "dataset" for n in self.config.datasets}}
+        if output in owned:
+            raise ConfigError(f"output table '{output}' is a {owned[output]} of this project: scoring would "
+                              f"overwrite it (fix: --output {output}_scored)")
+
     def runs(self) -> list[Any]:
         """Recorded runs, newest first."""
         from datamill.pipeline import RunStore
