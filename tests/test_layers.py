@@ -87,6 +87,7 @@ LAYERS: list[set[str]] = [
     {"quality"},
     {"profile"},
     {"ml"},
+    {"registry"},  # the model store: ml logs models, the registry versions them
     {"pipeline"},
     {"analytics", "demo", "project"},
     {"cli", "__main__"},
