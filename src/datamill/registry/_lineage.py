@@ -56,7 +56,13 @@ def _text(value: Any) -> str:
 def _signature_text(signature: Any) -> str | None:
     if signature is None or getattr(signature, "inputs", None) is None:
         return None
-    return json.dumps([{"name": c.name, "type": str(c.type)} for c in signature.inputs.inputs])
+    return json.dumps([{"name": c.name, "type": type_name(c)} for c in signature.inputs.inputs])
+
+
+def type_name(column: Any) -> str:
+    """A signature column's type as MLflow writes it in ``MLmodel`` (``long``, ``string``, ``datetime``)."""
+    kind = getattr(column, "type", None)
+    return str(getattr(kind, "name", None) or getattr(column, "dtype", None) or kind)
 
 
 def lineage_tags(result: Any, *, root: Path | None, project_file: Path | None, fingerprint: str | None,

@@ -214,20 +214,24 @@ class ModelStore:
         raise ModelError(f"no model '{name}' in the model store {self.uri}{did_you_mean(name, names)}; {listing} "
                          "(fix: `datamill train NAME` registers a version of a models: entry)")
 
-    def _version(self, entity: Any, alias: str | None = None) -> ModelVersion:
+    def _version(self, entity: Any, alias: str | None = None, aliases: list[str] | None = None) -> ModelVersion:
         return ModelVersion(
             name=entity.name, version=int(entity.version), alias=alias, run_id=entity.run_id or None,
             model_uri=f"models:/{entity.name}/{entity.version}", tags=dict(entity.tags or {}),
-            aliases=tuple(sorted(entity.aliases or ())), source=entity.source or "",
+            aliases=tuple(sorted(entity.aliases or aliases or ())), source=entity.source or "",
             created=_time(entity.creation_timestamp), description=entity.description or None, _store=self,
         )
 
     def versions(self, name: str) -> list[ModelVersion]:
         """Every version of model ``name``, newest first."""
-        self._model(name)
+        model = self._model(name)
         found = self._call(f"listing versions of '{name}'", "search_model_versions", f"name = '{_quote(name)}'",
                            max_results=10000)
-        return sorted((self._version(v) for v in found), key=lambda v: -v.version)
+        by_version: dict[int, list[str]] = {}
+        for alias, version in (model.aliases or {}).items():  # searches leave versions' aliases out
+            by_version.setdefault(int(version), []).append(alias)
+        return sorted((self._version(v, aliases=by_version.get(int(v.version))) for v in found),
+                      key=lambda v: -v.version)
 
     def latest(self, name: str) -> ModelVersion | None:
         """The newest version of ``name``, or ``None`` when it has none (or is not registered)."""
@@ -273,6 +277,33 @@ class ModelStore:
                                  f"(fix: datamill models list; datamill models show {ref.name})")
         entity = self._call(f"reading {ref.name}/{version}", "get_model_version", ref.name, str(version))
         return self._version(entity, alias=ref.alias)
+
+    def training(self, mv: ModelVersion) -> dict[str, dict[str, Any]]:
+        """The run behind ``mv``: its ``params`` and ``metrics``, and the winning model's ``model_params``.
+
+        Empty dicts for a version without a run (registered by hand) or whose run is gone.
+        """
+        out: dict[str, dict[str, Any]] = {"params": {}, "metrics": {}, "model_params": {}}
+        if not mv.run_id:
+            return out
+        try:
+            run = self._retry(lambda: self.client.get_run(mv.run_id))
+        except Exception:
+            return out
+        out["params"], out["metrics"] = dict(run.data.params), dict(run.data.metrics)
+        best = run.data.tags.get("datamill.best") or mv.tags.get("datamill.best")
+        if best:
+            query = (f"tags.`mlflow.parentRunId` = '{mv.run_id}' and tags.`datamill.kind` = 'candidate' "
+                     f"and tags.`datamill.candidate` = '{_quote(best)}'")
+            try:
+                found = self._retry(lambda: self.client.search_runs([run.info.experiment_id], query, max_results=50))
+            except Exception:
+                found = []
+            phases = {r.data.tags.get("datamill.phase"): r for r in found}
+            chosen = phases.get("tuned") or phases.get("ensemble") or phases.get("defaults")
+            if chosen is not None:
+                out["model_params"] = dict(chosen.data.params)
+        return out
 
     def history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
         """Every move of model ``name``'s aliases (or of one), oldest first."""
