@@ -118,3 +118,11 @@ def test_a_write_is_retried_while_the_database_is_locked() -> None:
     assert now[0] <= 1.0 + 2.0
     with pytest.raises(ValueError):  # any other error is not retried
         store._retry(lambda: (_ for _ in ()).throw(ValueError("bad")))
+
+
+def test_public_names() -> None:
+    import datamill.registry
+
+    assert sorted(datamill.registry.__all__) == sorted([
+        "AliasEvent", "FINGERPRINT_TAG", "ModelRef", "ModelStore", "ModelSummary", "ModelVersion", "parse_ref",
+        "train_and_register"])

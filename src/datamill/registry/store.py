@@ -361,8 +361,13 @@ class ModelStore:
         """Register the logged model ``model_uri`` (``models:/m-…`` or an artifact URI) as a new version of ``name``."""
         from mlflow.exceptions import MlflowException
 
-        model_id = model_uri[len("models:/"):] if model_uri.startswith("models:/m-") else None
-        source = self.artifact_location(model_uri)
+        source, model_id = model_uri, None
+        if model_uri.startswith("models:/m-"):
+            # looked up here: MLflow's own lookup of models:/m-… (and of a missing run id) reads the
+            # process's global tracking URI, not this store's
+            model_id = model_uri[len("models:/"):]
+            logged = self._call(f"reading logged model {model_uri}", "get_logged_model", model_id)
+            source, run_id = logged.artifact_location, run_id or logged.source_run_id
         try:
             self._retry(lambda: self.client.create_registered_model(name))
         except MlflowException as exc:
