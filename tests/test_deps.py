@@ -44,6 +44,7 @@ EXTRA_MODULES = {
     "sources/sql.py": ("postgres",),
     "ml/": ("ml",),
     "ml/torch_mlp.py": ("ml", "torch"),
+    "registry/": ("ml",),  # the model store is MLflow's registry
     "testing/engine.py": ("testing",),  # pytest only in engine_cases(), for one test per case
     "testing/storage.py": ("testing",),
 }

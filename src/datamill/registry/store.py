@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from datamill._deps import require
 from datamill.exceptions import ConfigError, ModelError
 from datamill.registry._history import AliasEvent, events_from_tags, rollback_target, who
 from datamill.registry._refs import ModelRef, parse_ref
@@ -121,6 +122,11 @@ class ModelStore:
     def __repr__(self) -> str:
         return f"ModelStore({self.uri!r})"
 
+    @property
+    def tracking_uri(self) -> str:
+        """The store's MLflow tracking (and registry) URI: :attr:`uri`."""
+        return self.uri
+
     # -- opening and calling MLflow ---------------------------------------------------------------
 
     def _db_file(self) -> Path | None:
@@ -137,6 +143,7 @@ class ModelStore:
         if self._client is None:
             from datamill.ml.tracking import prepare_store, quiet_mlflow
 
+            require("mlflow", purpose="the model store")
             quiet_mlflow()
             prepare_store(self.uri)
             from mlflow import MlflowClient
