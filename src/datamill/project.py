@@ -153,12 +153,14 @@ class Project:
 
     def train(self, name: str, *, trials: int | None = None, timeout: float | None = None, progress: Any = None,
               build: bool = True) -> Any:
-        """Train the ``models:`` entry ``name`` now; return its :class:`~datamill.ml.TrainResult`.
+        """Train the ``models:`` entry ``name`` now and register it; return its :class:`~datamill.ml.TrainResult`.
+
+        The new version is ``result.model_version`` in the model store (:mod:`datamill.registry`).
 
         With ``build``, the tables it reads are built first where missing or stale,
         as ``datamill run --select +TABLE`` would (a run record of its own).
         """
-        from datamill.ml.project import train_model
+        from datamill.registry import train_and_register
 
         inputs = self.model_inputs(name)
         spec = self.config.models[name]
@@ -167,8 +169,8 @@ class Project:
         if spec.from_ not in self.tables():
             raise ConfigError(f"model '{name}' reads table '{spec.from_}', which is not in storage yet "
                               f"(fix: datamill run --select +{spec.from_})")
-        return train_model(self.root, self.config.name, name, spec, self.storage, trials=trials, timeout=timeout,
-                           progress=progress)
+        return train_and_register(self.root, self.config.name, name, spec, self.storage, trials=trials,
+                                  timeout=timeout, progress=progress, project_file=self.file)
 
     def predict(self, model: str, *, table: str, output: str, tracking_uri: str | None = None,
                 progress: Any = None, run_id: str | None = None) -> Any:

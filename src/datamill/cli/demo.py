@@ -90,16 +90,23 @@ def _show_profiles(project) -> None:  # noqa: ANN001
 
 
 def _show_model(project) -> None:  # noqa: ANN001
-    """The churn model the run trained: its score, report and MLflow run."""
+    """The churn model the run trained: its registered version (promoted to champion), score, report and run."""
     from datamill.demo import MODEL
-    from datamill.ml.project import load_model_record
+    from datamill.registry import ModelStore
 
-    record = load_model_record(project.root, MODEL)
-    if record is None:
+    store = ModelStore.for_project(project.root, project.config.models[MODEL].tracking_uri)
+    latest = store.latest(MODEL)
+    if latest is None:
         return
-    console.print(f"\n[bold]model {MODEL}[/]: best {record['best']}, test {record['metric']} "
-                  f"{record['test_score']:.4f} (cv {record['cv_mean']:.4f} ± {record['cv_std']:.4f})", highlight=False)
-    if record.get("report"):
-        console.print(f"  evaluation report: [bold]{record['report']}[/]", highlight=False)
-    console.print(f"  MLflow run {record['run_id']} in {record['tracking_uri']}; "
+    if "champion" not in latest.aliases:
+        store.promote(MODEL, latest.version, "champion", by="datamill demo", reason="the demo's newest training")
+    tags = latest.tags
+    console.print(f"\n[bold]model {latest.ref}[/] (champion): best {tags.get('datamill.best')}, test "
+                  f"{tags.get('datamill.metric')} {float(tags.get('datamill.test_score', 'nan')):.4f} "
+                  f"(cv {float(tags.get('datamill.cv_mean', 'nan')):.4f} ± {float(tags.get('datamill.cv_std', 'nan')):.4f})",
+                  highlight=False)
+    if tags.get("datamill.report"):
+        console.print(f"  evaluation report: [bold]{tags['datamill.report']}[/]", highlight=False)
+    console.print(f"  MLflow run {latest.run_id} in {store.uri}; "
+                  f"versions: [cyan]datamill -p {project.root} models show {MODEL}[/]; "
                   f"retrain: [cyan]datamill -p {project.root} train {MODEL}[/]", highlight=False)

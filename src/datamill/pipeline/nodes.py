@@ -412,14 +412,16 @@ class ModelNode(Node):
         return _digest(self.spec.model_dump(mode="json", by_alias=True), ctx.storage.version(self.spec.from_))
 
     def is_current(self, ctx: RunContext, previous: dict[str, Any], fingerprint: str | None) -> bool:
-        from datamill.ml.project import load_model_record
+        """Current when the registry's newest version of the model was trained with this fingerprint."""
+        if not (fingerprint and previous.get("fingerprint") == fingerprint):
+            return False  # decided without opening the model store
+        from datamill.registry import FINGERPRINT_TAG, ModelStore
 
-        record = load_model_record(ctx.root, self.name)
-        return bool(fingerprint and record and record.get("fingerprint") == fingerprint
-                    and previous.get("fingerprint") == fingerprint)
+        tags = ModelStore.for_project(ctx.root, self.spec.tracking_uri).latest_tags(self.name)
+        return tags is not None and tags.get(FINGERPRINT_TAG) == fingerprint
 
     def execute(self, ctx: RunContext, record: NodeRun) -> None:
-        from datamill.ml.project import train_model
+        from datamill.registry import train_and_register
 
         record.input_versions = {self.spec.from_: ctx.storage.version(self.spec.from_)}
         ctx.progress.start(self.name, f"train {self.name}", total=None)
@@ -429,12 +431,13 @@ class ModelNode(Node):
                 ctx.progress.fraction(self.name, {"defaults": 0.0, "tune": 0.3, "refit": 0.8}.get(stage, 0.9)
                                       + (0.3 if stage in ("defaults", "tune") else 0.1) * done / total)
 
-        result = train_model(ctx.root, self.project, self.name, self.spec, ctx.storage, progress=progress,
-                             fingerprint=record.fingerprint)
+        result = train_and_register(ctx.root, self.project, self.name, self.spec, ctx.storage, progress=progress,
+                                    fingerprint=record.fingerprint, by="datamill run")
         record.rows_in = ctx.storage.scan(self.spec.from_).count_rows()
         record.warnings += result.warnings
         record.summary = (f"best {result.best_name}: test {result.metric} {result.test_score:.4f} "
-                          f"(cv {result.cv_mean:.4f} ± {result.cv_std:.4f}; MLflow run {result.run_id})")
+                          f"(cv {result.cv_mean:.4f} ± {result.cv_std:.4f}; registered {result.model_version.ref}; "
+                          f"MLflow run {result.run_id})")
 
 
 @dataclass
