@@ -8,7 +8,7 @@ import pytest
 
 from datamill.exceptions import ModelError, ServingError
 from datamill.serve.predictor import Predictor
-from datamill.serve.store import ModelStore
+from datamill.registry import ModelStore
 from tests.serve.conftest import Store, churn_frame
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from datamill.exceptions import ConfigError
 from datamill.ml.batch import BatchScorer
-from datamill.pipeline._model_store import ModelStore, ModelVersion
+from datamill.registry import ModelStore, ModelVersion
 
 __all__ = ["Scored", "describe", "load_scorer", "predict_recorded", "resolve_model", "score_table"]
 
