@@ -43,7 +43,8 @@ def compare_answers(expected: Mapping[str, Any], got: Mapping[str, Sequence[Any]
                    for a, b in zip(got_row, row))
     failed = [f"{LABELS.get(s, s)} failed {len(f)} of {bodies} bodies ({f[0]})" for s, f in failures.items() if f]
     same = not failed and between == 0
-    unfaithful = [f"{LABELS.get(s, s)} gives {n:,} of {rows:,} labels other than predict()'s" for s, n in versus.items() if n]
+    unfaithful = [f"{LABELS.get(s, s)} gives {n:,} of {rows:,} labels other than predict()'s"
+                  for s, n in versus.items() if n]
     if diff is None:
         unfaithful.append("datamill's probabilities could not be compared")
     elif diff > tolerance:
@@ -100,21 +101,23 @@ def _errors_cell(s: Mapping[str, Any]) -> str:
     return f"{s['errors']:,} of {s['requests']:,}" if s["errors"] else "0"
 
 
-def target(single: Mapping[str, Mapping[str, Any]], same: bool) -> str:
+def target(single: Mapping[str, Mapping[str, Any]], same: bool, faithful: bool = True) -> str:
     """The issue's target, judged on single-record requests: ≥ 10× req/s, p99 ≤ 1/5, 0 errors, the same answers."""
     ours, theirs = single.get("datamill"), single.get("mlflow")
     if not ours or not theirs:
         return "Target not judged: a server is missing from this run."
     rps, p99 = ours["rps"] / theirs["rps"], ours["p99_ms"] / theirs["p99_ms"]
-    checks = [(rps >= TARGET_RPS, f"req/s {ratio(ours['rps'], theirs['rps'])} MLflow's (target ≥ {TARGET_RPS:.0f}×)"),
+    checks = [(rps >= TARGET_RPS,
+               f"req/s {ratio(ours['rps'], theirs['rps'])} MLflow's (target ≥ {TARGET_RPS:.0f}×)"),
               (p99 <= TARGET_P99, f"p99 {ratio(ours['p99_ms'], theirs['p99_ms'])} MLflow's (target ≤ 1/5)"),
               (ours["errors"] == 0, f"{ours['errors']:,} errors (target 0)"),
               (same, "the same answers as MLflow" if same else "answers differ from MLflow's (see above)")]
     met = all(ok for ok, _ in checks)
     missed = [text for ok, text in checks if not ok]
-    return (f"Target on single-record requests (≥ {TARGET_RPS:.0f}× MLflow's req/s, p99 ≤ 1/5 of MLflow's, 0 errors, "
-            f"the same answers as MLflow): **{'met' if met else 'NOT met'}**"
-            + (f" ({'; '.join(missed)})." if missed else f": {'; '.join(t for _, t in checks)}."))
+    return (f"Target on single-record requests (≥ {TARGET_RPS:.0f}× MLflow's req/s, p99 ≤ 1/5 of MLflow's, "
+            f"0 errors, the same answers as MLflow): **{'met' if met else 'NOT met'}**"
+            + (f" ({'; '.join(missed)})." if missed else f": {'; '.join(t for _, t in checks)}.")
+            + ("" if faithful else " Both servers' answers differ from the pipeline's own, though (above)."))
 
 
 # ------------------------------------------------------------------------- the section
@@ -123,7 +126,8 @@ def report(results: Mapping[str, Any], argv: list[str]) -> str:
     sums = {s: {size: summary(r) for size, r in by_size.items()} for s, by_size in results["runs"].items()}
     sizes = sorted({int(n) for by_size in sums.values() for n in by_size})
     lines = [_intro(results), "",
-             "| server | records per request | req/s (range) | rows/s | p50 (ms) | p99 (ms) | errors | server RSS (MB) |",
+             "| server | records per request | req/s (range) | rows/s | p50 (ms) | p99 (ms) | errors "
+             "| server RSS (MB) |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for size in sizes:
         for server, by_size in sums.items():
@@ -136,11 +140,13 @@ def report(results: Mapping[str, Any], argv: list[str]) -> str:
     for size in sizes:
         ours, theirs = sums.get("datamill", {}).get(str(size)), sums.get("mlflow", {}).get(str(size))
         if ours and theirs:
-            lines.append(f"| {size} | {ratio(ours['rps'], theirs['rps'])} | {ratio(ours['p50_ms'], theirs['p50_ms'])} | "
+            lines.append(f"| {size} | {ratio(ours['rps'], theirs['rps'])} | "
+                         f"{ratio(ours['p50_ms'], theirs['p50_ms'])} | "
                          f"{ratio(ours['p99_ms'], theirs['p99_ms'])} | {ratio(ours['rss_mb'], theirs['rss_mb'])} |")
     same = results["same_result"]
     single = {s: by_size.get("1") for s, by_size in sums.items()}
-    lines += ["", f"Same result, checked before timing: {same['text']}.", "", target(single, same["same"]), "",
+    lines += ["", f"Same result, checked before timing: {same['text']}.", "",
+              target(single, same["same"], same.get("faithful", True)), "",
               _runtime(results), ""]
     if results.get("batch"):
         lines += [*_batch(results["batch"]), ""]

@@ -238,7 +238,8 @@ def servers(folder: Path, info: dict[str, Any], core: int, logs: Path) -> dict[s
     pin = ["taskset", "-c", str(core)]
     dm_port, ml_port = _free_port(), _free_port()
     datamill = Server(
-        "datamill", [*pin, sys.executable, "-m", "datamill", "serve", f"{info['name']}@{ALIAS}", "--port", str(dm_port)],
+        "datamill",
+        [*pin, sys.executable, "-m", "datamill", "serve", f"{info['name']}@{ALIAS}", "--port", str(dm_port)],
         f"http://127.0.0.1:{dm_port}", "/ready", folder, env, logs / "datamill-serve.log")
     mlflow = Server(
         "mlflow", [*pin, str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m",
@@ -287,7 +288,8 @@ def same_result(records: dict[str, Any], urls: dict[str, str], tolerance: float)
             got[server].append(found)
             if server == "datamill" and not isinstance(found, str):
                 probabilities += probabilities_of(answer, records["classes"])
-    expected = {"labels": [g["labels"] for g in groups], "probabilities": [p for g in groups for p in g["probabilities"]]}
+    expected = {"labels": [g["labels"] for g in groups],
+                "probabilities": [p for g in groups for p in g["probabilities"]]}
     return compare_answers(expected, got, probabilities, tolerance)
 
 
