@@ -88,6 +88,7 @@ LAYERS: list[set[str]] = [
     {"profile"},
     {"ml"},
     {"pipeline"},
+    {"serve"},  # the model server and its images: read ml's store, never read by what sits below
     {"analytics", "demo", "project"},
     {"cli", "__main__"},
 ]
