@@ -87,8 +87,9 @@ LAYERS: list[set[str]] = [
     {"quality"},
     {"profile"},
     {"ml"},
+    {"registry"},  # the model store: ml logs models, the registry versions them
+    {"serve"},  # the model server (the registry, below it, comes with issue 9's store)
     {"pipeline"},
-    {"serve"},  # the model server and its images: read ml's store, never read by what sits below
     {"analytics", "demo", "project"},
     {"cli", "__main__"},
 ]

@@ -148,6 +148,7 @@ def run_logged(command: list[str], log: Path, on_line: Callable[[str], None] | N
             assert process.stdout is not None
             for line in process.stdout:
                 out.write(line)
+                out.flush()  # a build takes minutes: the log can be followed meanwhile
                 line = line.rstrip()
                 if line:
                     tail.append(line)
