@@ -50,17 +50,18 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "    candidates: [logistic]\n    cv: 2\n    tune: {top: 0, timeout: 60s}\n")
     out = cli("train", "churn_model", cwd=folder)
     assert out.returncode == 0, out.stdout + out.stderr
-    from mlflow import MlflowClient
+    import mlflow
 
     uri = f"sqlite:///{folder / '.datamill' / 'mlflow.db'}"
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    mlflow.set_tracking_uri(uri)  # registering a logged model (models:/m-...) reads it through the fluent API's URIs
+    mlflow.set_registry_uri(uri)
+    client = mlflow.MlflowClient()
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()],
                               "tags.`datamill.kind` = 'training'")
     model_uri = runs[0].data.tags["datamill.model_uri"]
     client.create_registered_model("churn", tags={"team": "growth"})
     for _ in range(2):  # version 2: the image must keep the number, not restart at 1
-        mv = client.create_model_version("churn", source=model_uri, run_id=runs[0].info.run_id,
-                                         tags={"datamill.table": "customers"})
+        mv = mlflow.register_model(model_uri, "churn", tags={"datamill.table": "customers"})
     client.set_registered_model_alias("churn", "champion", mv.version)
     return folder
 
