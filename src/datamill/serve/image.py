@@ -215,8 +215,8 @@ def _registry_copy(store: Any, mv: Any, uri: str, database: Path) -> None:
         made = client.create_model_version(mv.name, source=IMAGE_MODEL, run_id=mv.run_id, tags=dict(mv.tags))
         if int(made.version) != mv.version:  # MLflow numbered it otherwise: never ship a wrong version
             raise RuntimeError(f"the copy got version {made.version}, not {mv.version}")
-        if mv.alias:
-            client.set_registered_model_alias(mv.name, mv.alias, str(mv.version))
+        for alias in sorted({mv.alias, *getattr(mv, "aliases", ())} - {None}):  # every alias on it, as in the store
+            client.set_registered_model_alias(mv.name, alias, str(mv.version))
     except Exception as exc:
         raise ServingError(f"the image's registry ({database}) could not be written: {type(exc).__name__}: "
                            f"{_first_line(exc)} (fix: rerun with --debug and report it)") from exc
