@@ -88,7 +88,7 @@ LAYERS: list[set[str]] = [
     {"profile"},
     {"ml"},
     {"registry"},  # the model store: ml logs models, the registry versions them
-    {"serve"},  # the model server (the registry, below it, comes with issue 9's store)
+    {"serve"},  # the model server and its prediction log (reads ml's models, writes storage)
     {"pipeline"},
     {"analytics", "demo", "project"},
     {"cli", "__main__"},
