@@ -329,9 +329,20 @@ class ModelStore:
                 return path
         import mlflow.artifacts
 
+        def fetch() -> str:
+            # a source written by mlflow.register_model is models:/m-ID, which MLflow looks up in the
+            # process-wide tracking and registry URIs, whatever tracking_uri says: point both here meanwhile
+            before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+            mlflow.set_tracking_uri(self.uri)
+            mlflow.set_registry_uri(self.uri)
+            try:
+                return mlflow.artifacts.download_artifacts(artifact_uri=mv.source, tracking_uri=self.uri)
+            finally:
+                mlflow.set_tracking_uri(before[0])
+                mlflow.set_registry_uri(before[1])
+
         try:
-            return Path(self._retry(lambda: mlflow.artifacts.download_artifacts(artifact_uri=mv.source,
-                                                                                 tracking_uri=self.uri)))
+            return Path(self._retry(fetch))
         except Exception as exc:
             raise ModelError(f"{mv.ref}: its artifacts at {mv.source} could not be read: {type(exc).__name__}: "
                              f"{exc} (fix: check the artifact store is reachable)") from exc
