@@ -25,7 +25,14 @@ from tests.serve.conftest import RECORD, Store, running
 
 def _copy(store: Store, tmp_path: Path) -> Path:
     (tmp_path / ".datamill").mkdir()
-    shutil.copy(store.root / ".datamill" / "mlflow.db", tmp_path / ".datamill" / "mlflow.db")
+    import sqlite3
+
+    # SQLite's backup, not a file copy: the store runs in WAL mode, so recent writes may sit in mlflow.db-wal
+    with sqlite3.connect(store.root / ".datamill" / "mlflow.db") as src, \
+            sqlite3.connect(tmp_path / ".datamill" / "mlflow.db") as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
     shutil.copy(store.root / "datamill.yaml", tmp_path / "datamill.yaml")
     return tmp_path
 
