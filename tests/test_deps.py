@@ -45,6 +45,7 @@ EXTRA_MODULES = {
     "ml/": ("ml",),
     "ml/torch_mlp.py": ("ml", "torch"),
     "serve/": ("serve",),
+    "registry/": ("ml",),  # the model store is MLflow's registry
     "testing/engine.py": ("testing",),  # pytest only in engine_cases(), for one test per case
     "testing/storage.py": ("testing",),
 }

@@ -87,6 +87,7 @@ LAYERS: list[set[str]] = [
     {"quality"},
     {"profile"},
     {"ml"},
+    {"registry"},  # the model store: ml logs models, the registry versions them
     {"serve"},  # the model server and its prediction log (reads ml's models, writes storage)
     {"pipeline"},
     {"analytics", "demo", "project"},

@@ -153,12 +153,14 @@ class Project:
 
     def train(self, name: str, *, trials: int | None = None, timeout: float | None = None, progress: Any = None,
               build: bool = True) -> Any:
-        """Train the ``models:`` entry ``name`` now; return its :class:`~datamill.ml.TrainResult`.
+        """Train the ``models:`` entry ``name`` now and register it; return its :class:`~datamill.ml.TrainResult`.
+
+        The new version is ``result.model_version`` in the model store (:mod:`datamill.registry`).
 
         With ``build``, the tables it reads are built first where missing or stale,
         as ``datamill run --select +TABLE`` would (a run record of its own).
         """
-        from datamill.ml.project import train_model
+        from datamill.registry import train_and_register
 
         inputs = self.model_inputs(name)
         spec = self.config.models[name]
@@ -167,8 +169,44 @@ class Project:
         if spec.from_ not in self.tables():
             raise ConfigError(f"model '{name}' reads table '{spec.from_}', which is not in storage yet "
                               f"(fix: datamill run --select +{spec.from_})")
-        return train_model(self.root, self.config.name, name, spec, self.storage, trials=trials, timeout=timeout,
-                           progress=progress)
+        return train_and_register(self.root, self.config.name, name, spec, self.storage, trials=trials,
+                                  timeout=timeout, progress=progress, project_file=self.file)
+
+    def predict(self, model: str, *, table: str, output: str, tracking_uri: str | None = None,
+                progress: Any = None, run_id: str | None = None) -> Any:
+        """Score table ``table`` with registered ``model`` into table ``output``; a :class:`~datamill.pipeline.predictions.Scored`.
+
+        ``model`` is ``NAME`` (its latest version), ``NAME@ALIAS`` or
+        ``NAME/VERSION`` in the project's model store (or ``tracking_uri``'s).
+        Scoring runs on the project's engine; ``output`` gets ``table``'s
+        columns, the prediction (and class probabilities), and the model's
+        name and version on every row. The scoring is recorded as a run
+        (``datamill runs``) under ``run_id`` (default: a new one).
+        """
+        from datamill.pipeline.predictions import predict_recorded
+
+        self._check_output(table, output)
+        if table not in self.tables():
+            from datamill._registry import did_you_mean
+
+            tables = self.tables()
+            raise ConfigError(f"no table '{table}' in storage to score{did_you_mean(table, tables)}; tables: "
+                              f"{', '.join(tables) or 'none yet (run `datamill run`)'}")
+        return predict_recorded(self.root, self.config.name, self.engine, self.storage, model, table, output,
+                                tracking_uri=tracking_uri, progress=progress, run_id=run_id)
+
+    def _check_output(self, table: str, output: str) -> None:
+        import re
+
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", output):
+            raise ConfigError(f"output table '{output}': use letters, digits and _ and start with a letter")
+        if output == table:
+            raise ConfigError(f"output table '{output}' is the table being scored: write the scores to a table of "
+                              f"their own (e.g. {table}_scored)")
+        owned = {**{n: "source" for n in self.config.sources}, **{n: "dataset" for n in self.config.datasets}}
+        if output in owned:
+            raise ConfigError(f"output table '{output}' is a {owned[output]} of this project: scoring would "
+                              f"overwrite it (fix: --output {output}_scored)")
 
     def runs(self) -> list[Any]:
         """Recorded runs, newest first."""

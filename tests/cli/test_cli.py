@@ -117,6 +117,10 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert "(holds)" in out.stdout
     report = tmp_path / "demo" / "reports" / "quality-customers_clean.html"
     assert report.is_file() and str(report) in out.stdout.replace("\n", "")
+    assert "model churn_model/1 (champion)" in out.stdout  # registered by the run, promoted by the demo
+    flat = " ".join(out.stdout.split())
+    assert "batch scoring: 19,560 customers scored by churn_model/1 into customers_scored" in flat  # every row
+    assert flat.count("answered by version 1") == 3  # a real `datamill serve` answered three requests
     again = cli("demo", str(tmp_path / "demo"), "--rows", "20000")
     assert again.returncode == 0 and "up to date" in again.stdout
 

@@ -67,3 +67,42 @@ def test_job_counter_counts_the_work_run_inside_it(engine: Engine) -> None:
     with engine.job_counter("one read") as one:
         relation.to_arrow()
     assert one.jobs == busy.jobs // 2
+
+
+# -- map_batches: a Python function over Arrow batches, on the engine ---------------------------
+
+def _halve(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Module level, so Spark can ship it to its executors."""
+    import pyarrow.compute as pc
+
+    half = pc.divide(pc.cast(batch["id"], pa.float64()), 2.0)
+    return pa.RecordBatch.from_arrays([*batch.columns, half, pa.array([batch.num_rows] * batch.num_rows)],
+                                      names=[*batch.schema.names, "half", "rows"])
+
+
+MAPPED = pa.schema([*CUSTOMERS.schema, ("half", pa.float64()), ("rows", pa.int32())])
+
+
+def test_map_batches_runs_a_function_over_the_rows_lazily(engine: Engine) -> None:
+    relation = engine.sql("select * from customers", {"customers": CUSTOMERS})
+    mapped = engine.map_batches(relation, _halve, MAPPED)
+    assert mapped.schema.field("rows").type == pa.int64()  # normalised, as every engine's results
+    table = mapped.to_arrow()
+    assert table.schema == mapped.schema
+    assert sorted(table.select(["id", "income", "code", "half"]).to_pylist(), key=lambda r: r["id"]) == [
+        {"id": 1, "income": 10.0, "code": "7", "half": 0.5}, {"id": 2, "income": 20.0, "code": "x", "half": 1.0}]
+
+
+def test_map_batches_streams_one_batch_at_a_time(duckdb_engine: Engine) -> None:
+    rows = pa.table({"id": list(range(10_000)), "income": [1.0] * 10_000, "code": ["a"] * 10_000})
+    relation = duckdb_engine.sql("select * from customers", {"customers": rows})
+    reader = duckdb_engine.map_batches(relation, _halve, MAPPED).to_reader(batch_size=2_048)
+    sizes = [batch.num_rows for batch in reader]
+    assert sum(sizes) == 10_000 and max(sizes) <= 2_048  # the function saw each batch on its own
+
+
+def test_a_batch_function_breaking_its_promise_is_named(engine: Engine) -> None:
+    relation = engine.sql("select * from customers", {"customers": CUSTOMERS})
+    wrong = pa.schema([*CUSTOMERS.schema, ("half", pa.float64()), ("count", pa.int64())])
+    with pytest.raises(Exception, match=r"returned columns \[.*'rows'\], but promised \[.*'count'\]"):
+        engine.map_batches(relation, _halve, wrong).to_arrow()

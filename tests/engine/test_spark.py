@@ -139,3 +139,44 @@ def test_a_materialised_table_stays_cached_while_a_table_made_from_it_needs_it(s
     assert read.jobs == 1  # computed by the query that reads it, not in a job of its own
     spark_engine.release(second)
     assert not first.dataframe.is_cached and not second.dataframe.is_cached
+
+
+def _stamp(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Module level, so Spark can ship it to its executors: the rows plus a naive timestamp."""
+    from datetime import datetime
+
+    when = pa.array([datetime(2024, 5, 6, 7, 8, 9, 123456)] * batch.num_rows, pa.timestamp("us"))
+    return pa.RecordBatch.from_arrays([*batch.columns, when], names=[*batch.schema.names, "at"])
+
+
+def test_mapped_rows_are_written_by_the_executors_in_the_promised_types(spark_engine, tmp_path: Path) -> None:  # noqa: ANN001
+    rows = pa.table({"id": list(range(100)), "s": [str(i) for i in range(100)]})
+    relation = spark_engine.sql("select * from t", {"t": rows})
+    schema = pa.schema([*rows.schema, ("at", pa.timestamp("us"))])
+    mapped = spark_engine.map_batches(relation, _stamp, schema)
+    files = mapped.write_parquet(tmp_path)  # Spark's own writers, not a collect on the driver
+    assert files and all(f.suffix == ".parquet" for f in files)
+    import pyarrow.parquet as pq
+
+    written = pa.concat_tables([pq.read_table(f) for f in files])
+    assert written.schema.remove_metadata() == mapped.schema  # Spark's INT96 timestamps rewritten as micros
+    assert sorted(written.column("id").to_pylist()) == list(range(100))
+    assert set(written.column("at").to_pylist()) == {__import__("datetime").datetime(2024, 5, 6, 7, 8, 9, 123456)}
+    plain = spark_engine.sql("select * from t", {"t": rows})
+    assert plain.write_parquet(tmp_path / "plain") is None  # other relations keep their way to storage
+
+
+def _refuse(batch: pa.RecordBatch) -> pa.RecordBatch:
+    from datamill.exceptions import ModelError
+
+    raise ModelError(f"model 'm' v1 failed to score {batch.num_rows} rows: ValueError: NaN (fix: impute)")
+
+
+def test_a_datamill_error_on_an_executor_reaches_the_driver_as_it_was_raised(spark_engine) -> None:  # noqa: ANN001
+    from datamill.exceptions import ModelError
+
+    relation = spark_engine.sql("select * from t", {"t": pa.table({"x": [1.0]})})
+    mapped = spark_engine.map_batches(relation, _refuse, relation.schema)
+    with pytest.raises(ModelError) as err:
+        mapped.to_arrow()
+    assert str(err.value) == "model 'm' v1 failed to score 1 rows: ValueError: NaN (fix: impute)"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from datamill.config import load_config
+from datamill.registry import ModelStore
 
 
 def _cli(project: Path, *args: str) -> subprocess.CompletedProcess:
@@ -32,9 +32,10 @@ def test_models_block_is_validated(project_dir: Path) -> None:
 def test_run_then_train_end_to_end(project_dir: Path) -> None:
     run = _cli(project_dir, "run")
     assert run.returncode == 0, run.stdout + run.stderr
-    record = json.loads((project_dir / ".datamill" / "models" / "churn_model.json").read_text())
-    assert record["data"] == {"table": "customers", "version": record["data"]["version"], "rows": 300}
-    assert record["test_score"] > 0.75 and record["run_id"]
+    assert not (project_dir / ".datamill" / "models").exists()  # the registry alone keeps models
+    tags = ModelStore.for_project(project_dir).resolve("churn_model").tags
+    assert (tags["datamill.table"], tags["datamill.rows"]) == ("customers", "300")
+    assert float(tags["datamill.test_score"]) > 0.75 and tags["datamill.run_id"]
     again = _cli(project_dir, "run")
     assert "up to date" in again.stdout
     out = _cli(project_dir, "train", "churn_model", "--trials", "2", "--timeout", "30")
@@ -87,8 +88,8 @@ def test_rows_in_another_order_train_the_same_model(project_dir: Path) -> None:
             return p.table("shuffled").slice(0, 20).to_pylist()
 
     def record() -> dict:
-        data = json.loads((project_dir / ".datamill" / "models" / "churn_model.json").read_text())
-        return {k: data.get(k) for k in ("best", "test_score", "cv_mean", "cv_std", "test_digest")}
+        tags = ModelStore.for_project(project_dir).latest_tags("churn_model") or {}
+        return {k: tags.get(f"datamill.{k}") for k in ("best", "test_score", "cv_mean", "cv_std", "test_digest")}
 
     assert env_cli("run").returncode == 0
     order, trained_by_run = first_rows(), record()

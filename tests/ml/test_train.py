@@ -264,3 +264,29 @@ def test_the_same_rows_in_another_order_give_the_same_model(binary_frame: pd.Dat
         pd.testing.assert_frame_equal(runs[0].leaderboard[cols], other.leaderboard[cols])
         assert other.test_score == runs[0].test_score and other.test_digest == runs[0].test_digest
         assert np.array_equal(other.predict_proba(binary_frame), runs[0].predict_proba(binary_frame))
+
+
+def test_a_date_column_is_learnt_as_a_date_and_served_as_one() -> None:
+    """Arrow dates train as dates: a server or a scorer builds datetime64 values from the signature, and gets
+    the same answers as the training's own frame (as Python date objects they passed for text, and were unseen)."""
+    import datetime
+
+    from datamill.ml._checks import to_frame
+
+    rng = np.random.default_rng(0)
+    days = rng.integers(0, 700, 400)
+    start = datetime.date(2023, 1, 1)
+    table = pa.table({
+        "signup": pa.array([start + datetime.timedelta(days=int(d)) for d in days], pa.date32()),
+        "visits": rng.integers(0, 20, 400),
+        "churned": (days > 350).astype(int),
+    })
+    frame = to_frame(table)
+    assert pd.api.types.is_datetime64_any_dtype(frame["signup"])
+    result = fit(table, "churned", candidates=["logistic"], **FAST)
+    served = pd.DataFrame({"signup": pd.to_datetime([start + datetime.timedelta(days=int(d)) for d in days]),
+                           "visits": table.column("visits").to_numpy()})
+    assert np.allclose(result.predict_proba(served), result.predict_proba(table))
+    assert result.test_score > 0.9  # the date carries the signal: learnt as a date, not as unseen text
+    from_pandas = to_frame(table.to_pandas())  # Python date objects from pandas become datetime64 too
+    assert pd.api.types.is_datetime64_any_dtype(from_pandas["signup"])

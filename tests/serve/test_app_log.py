@@ -14,7 +14,7 @@ import httpx
 
 from datamill.serve.app import ServeOptions, create_app
 from datamill.serve.predictor import Predictor
-from datamill.serve.store import ModelStore
+from datamill.registry import ModelStore
 from tests.serve.conftest import RECORD, Store
 from tests.services import free_port
 

@@ -9,7 +9,7 @@ import pytest
 from datamill.exceptions import ServingError
 from datamill.serve import onnx
 from datamill.serve.predictor import Predictor
-from datamill.serve.store import ModelStore
+from datamill.registry import ModelStore
 from tests.serve.conftest import Store, numeric_frame, running
 
 

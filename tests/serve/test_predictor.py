@@ -6,9 +6,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from datamill.exceptions import ModelError, ServingError
+from datamill.exceptions import DatamillError, ModelError, ServingError
 from datamill.serve.predictor import Predictor
-from datamill.serve.store import ModelStore
+from datamill.registry import ModelStore
 from tests.serve.conftest import Store, churn_frame
 
 
@@ -32,15 +32,15 @@ def test_references_resolve_by_alias_version_and_latest(store: Store) -> None:
     assert models.resolve("churn").version == 2
     assert models.resolve("churn/1").alias is None and models.resolve("churn/1").version == 1
     assert models.resolve("churn@candidate").version == 2
-    for bad, message in [("churn@nope", "not in the model store"), ("nope@champion", "not in the model store"),
-                         ("churn/9", "not in the model store"), ("churn@a@b", "NAME, NAME@ALIAS or NAME/VERSION")]:
-        with pytest.raises(ModelError, match=message):
+    for bad, message in [("churn@nope", "has no alias 'nope'"), ("nope@champion", "no model 'nope'"),
+                         ("churn/9", "9"), ("churn@a@b", "NAME, NAME@ALIAS or NAME/VERSION")]:
+        with pytest.raises(DatamillError, match=message):  # ModelError, or ConfigError for a malformed one
             models.resolve(bad)
 
 
 def test_a_project_without_a_store_says_so(tmp_path) -> None:
-    with pytest.raises(ModelError, match="no model store in .*datamill train"):
-        ModelStore.for_project(tmp_path)
+    with pytest.raises(ModelError, match="no model is registered yet.*datamill train"):
+        ModelStore.for_project(tmp_path).resolve("churn@champion")
 
 
 def test_a_regression_has_no_probabilities() -> None:

@@ -41,7 +41,8 @@ def validate() -> None:
     dag = project.dag()
     tree = Tree(f"[bold]{project.config.name}[/] ({project.file})")
     for name in dag.order():
-        kind = "source" if name in project.config.sources else "model" if name in project.config.models else "dataset"
+        kind = ("source" if name in project.config.sources else "model" if name in project.config.models
+                else "predictions" if name in project.config.predictions else "dataset")
         deps = dag.deps[name]
         tree.add(f"{kind} [cyan]{name}[/]" + (f" ← {', '.join(deps)}" if deps else ""))
     console.print(tree)

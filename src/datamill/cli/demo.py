@@ -42,7 +42,9 @@ def demo(
                     _show_cleaning(project)
                     _show_profiles(project)
                     console.print(whole(arrow_to_rich(project.sql("select * from churn_by_plan"), 20, "churn by plan")))
-                    _show_model(project)
+                    if _show_model(project):
+                        _score_in_batch(project)
+                        _serve_and_ask(project)
     console.print(
         f"\nnext: [cyan]datamill -p {folder} sql \"select * from features limit 5\"[/], "
         f"[cyan]datamill -p {folder} tables[/], [cyan]datamill -p {folder} runs[/], "
@@ -89,17 +91,112 @@ def _show_profiles(project) -> None:  # noqa: ANN001
         console.print(f"  profile report: [bold]{path}[/]", highlight=False)
 
 
-def _show_model(project) -> None:  # noqa: ANN001
-    """The churn model the run trained: its score, report and MLflow run."""
+def _show_model(project) -> bool:  # noqa: ANN001
+    """The churn model the run trained: its registered version (promoted to champion), score, report and run."""
     from datamill.demo import MODEL
-    from datamill.ml.project import load_model_record
+    from datamill.registry import ModelStore
 
-    record = load_model_record(project.root, MODEL)
-    if record is None:
-        return
-    console.print(f"\n[bold]model {MODEL}[/]: best {record['best']}, test {record['metric']} "
-                  f"{record['test_score']:.4f} (cv {record['cv_mean']:.4f} ± {record['cv_std']:.4f})", highlight=False)
-    if record.get("report"):
-        console.print(f"  evaluation report: [bold]{record['report']}[/]", highlight=False)
-    console.print(f"  MLflow run {record['run_id']} in {record['tracking_uri']}; "
+    store = ModelStore.for_project(project.root, project.config.models[MODEL].tracking_uri)
+    latest = store.latest(MODEL)
+    if latest is None:
+        return False
+    if "champion" not in latest.aliases:
+        store.promote(MODEL, latest.version, "champion", by="datamill demo", reason="the demo's newest training")
+    tags = latest.tags
+    console.print(f"\n[bold]model {latest.ref}[/] (champion): best {tags.get('datamill.best')}, test "
+                  f"{tags.get('datamill.metric')} {float(tags.get('datamill.test_score', 'nan')):.4f} "
+                  f"(cv {float(tags.get('datamill.cv_mean', 'nan')):.4f} ± {float(tags.get('datamill.cv_std', 'nan')):.4f})",
+                  highlight=False)
+    if tags.get("datamill.report"):
+        console.print(f"  evaluation report: [bold]{tags['datamill.report']}[/]", highlight=False)
+    console.print(f"  MLflow run {latest.run_id} in {store.uri}; "
+                  f"versions: [cyan]datamill -p {project.root} models show {MODEL}[/]; "
                   f"retrain: [cyan]datamill -p {project.root} train {MODEL}[/]", highlight=False)
+    return True
+
+
+def _score_in_batch(project) -> None:  # noqa: ANN001
+    """What the run's ``predictions:`` node wrote: every customer scored by the model."""
+    from datamill.demo import SCORED
+
+    if SCORED not in project.tables():
+        return
+    counts = project.sql(f"select count(*) as n, count(*) filter (where prediction = 1) as churn, "
+                         f"min(model_name) as model, max(model_version) as version from {SCORED}").to_pylist()[0]
+    console.print(f"\n[bold]batch scoring[/]: {counts['n']:,} customers scored by {counts['model']}/{counts['version']} "
+                  f"into {SCORED}; {counts['churn']:,} predicted to churn", highlight=False)
+    console.print(f"  [cyan]datamill -p {project.root} sql \"select customer_id, probability_1 from {SCORED} "
+                  f"order by probability_1 desc limit 10\"[/]", highlight=False)
+
+
+def _serve_and_ask(project) -> None:  # noqa: ANN001
+    """Start ``datamill serve MODEL@champion``, send it a few customers, show its answers, stop it."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from datamill.demo import MODEL, SCORED
+    port = _free_port()
+    command = [sys.executable, "-m", "datamill", "-p", str(project.root), "serve", f"{MODEL}@champion",
+               "--port", str(port)]
+    log = project.root / ".datamill" / "demo-serve.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if server.poll() is not None:
+                console.print(f"[red]the model server stopped[/] (exit {server.returncode}); see {log}")
+                return
+            try:
+                if httpx.get(url + "/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                console.print(f"[red]the model server was not ready in 180 s[/]; see {log}")
+                return
+            time.sleep(0.3)
+        meta = httpx.get(url + "/metadata", timeout=10).json()
+        inputs = [c["name"] for c in meta.get("signature", {}).get("inputs", [])] or None
+        rows = project.sql(f"select * from {SCORED} order by customer_id limit 3").to_pylist()
+        console.print(f"\n[bold]serving[/] {MODEL}/{meta.get('version')} at {url} "
+                      f"([cyan]datamill -p {project.root} serve {MODEL}@champion[/]); three customers:", highlight=False)
+        for row in rows:
+            record = {k: _jsonable(v) for k, v in row.items() if inputs is None or k in inputs}
+            answer = httpx.post(url + "/predict", content=json.dumps(record), timeout=30,
+                                headers={"content-type": "application/json"}).json()
+            probabilities = answer.get("probabilities") or {}
+            console.print(f"  customer {row['customer_id']}: prediction {answer.get('prediction')}, "
+                          f"P(churn) {probabilities.get('1', probabilities.get(1, float('nan'))):.3f} "
+                          f"(batch scoring said {row['probability_1']:.3f}), answered by version {answer.get('version')}",
+                          highlight=False)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _jsonable(value):  # noqa: ANN001, ANN202
+    import datetime
+    import math
+
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value

@@ -102,7 +102,7 @@ def _logging() -> None:
 def _build(settings: dict[str, Any], *, with_log: bool) -> tuple[Any, Any]:
     """The store, the model and the app, as ``settings`` say."""
     require("fastapi", purpose="datamill serve")
-    from datamill.serve.store import ModelStore
+    from datamill.registry import ModelStore
     from datamill.serve.app import ServeOptions, create_app
     from datamill.serve.predictor import Predictor
 
@@ -131,9 +131,9 @@ def _project(path: str | None, *, required: bool) -> Any:
 
 def _spec_uri(project: Any, reference: str) -> str | None:
     """The ``tracking_uri`` of the model's entry under ``models:``, if it has one."""
-    from datamill.serve.store import parse_reference
+    from datamill.registry import parse_ref
 
-    name = parse_reference(reference)[0]
+    name = parse_ref(reference).name
     models = getattr(project.config, "models", None) or {}
     spec = models.get(name) if isinstance(models, dict) else None
     return getattr(spec, "tracking_uri", None)

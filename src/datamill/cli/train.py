@@ -66,6 +66,10 @@ def show_result(result: Any) -> None:
     if result.run_id:
         console.print(f"MLflow run {result.run_id} in {result.tracking_uri}"
                       + (f"; model {result.model_uri}" if result.model_uri else ""), highlight=False)
+    if result.model_version is not None:
+        mv = result.model_version
+        console.print(f"registered [bold]{mv.ref}[/] in the model store (promote it: "
+                      f"[cyan]datamill models promote {mv.name} {mv.version} --alias champion[/])", highlight=False)
 
 
 @app.command()
@@ -75,7 +79,10 @@ def train(
     timeout: Annotated[Optional[float], typer.Option(help="Seconds for the whole training (overrides tune.timeout).",
                                                      min=0.001)] = None,
 ) -> None:
-    """Train, tune and evaluate a model; every candidate and trial is logged to MLflow.
+    """Train, tune and evaluate a model, and register it as a new version in the model store.
+
+    Every candidate and trial is logged to MLflow; the best becomes version N
+    of the model, tagged with its lineage (see `datamill models show MODEL`).
 
     The tables the model reads are built first where missing or stale (as
     `datamill run --select +TABLE` would).

@@ -33,6 +33,7 @@ __all__ = [
     "SourceSpec",
     "WriteSpec",
     "DatasetSpec",
+    "PredictionSpec",
     "ProjectConfig",
     "StageModel",
     "quarantine_table_name",
@@ -174,6 +175,42 @@ class DatasetSpec(_Strict):
         return self
 
 
+_MODEL_REF = r"^[^@/\s]+(@[^@/\s]+|/[0-9]+)?$"
+
+
+class PredictionSpec(_Strict):
+    """One entry under ``predictions:``: a table scored by a registered model.
+
+    The entry's key names the output table: the ``from`` table's columns, the
+    ``prediction``, one ``probability_<class>`` column per class for a
+    classifier, and ``model_name`` / ``model_version`` on every row. It is
+    scored again when the input table changes or ``model`` resolves to another
+    version (a moved alias, a newly registered version).
+    """
+
+    model_config = ConfigDict(defer_build=True)  # built on first use, not when config is imported
+
+    model: str  # NAME (its latest version), NAME@ALIAS or NAME/VERSION
+    from_: str = Field(alias="from")
+    tracking_uri: str | None = None  # the model store; the project's own (.datamill/mlflow.db) by default
+    description: str = ""
+
+    @field_validator("model")
+    @classmethod
+    def _reference(cls, value: str) -> str:
+        import re
+
+        if not re.match(_MODEL_REF, value):
+            raise ValueError(f"{value!r} is not a model reference: write NAME, NAME@ALIAS or NAME/VERSION "
+                             "(e.g. churn@champion)")
+        return value
+
+    @property
+    def model_name(self) -> str:
+        """The registered model's name, without alias or version."""
+        return self.model.split("@")[0].split("/")[0]
+
+
 def _backend(value: Any, default_key: str) -> Any:
     if isinstance(value, str):
         if default_key == "storage":
@@ -200,6 +237,7 @@ class ProjectConfig(_Strict):
     sources: dict[str, SourceSpec] = Field(default_factory=dict)
     datasets: dict[str, DatasetSpec] = Field(default_factory=dict)
     models: dict[str, _Model] = Field(default_factory=dict)  # datamill.ml.spec.ModelSpec
+    predictions: dict[str, PredictionSpec] = Field(default_factory=dict)
 
     @field_validator("engine", mode="before")
     @classmethod
@@ -211,7 +249,7 @@ class ProjectConfig(_Strict):
     def _storage(cls, value: Any) -> Any:
         return _backend(value, "storage")
 
-    @field_validator("sources", "datasets", "models")
+    @field_validator("sources", "datasets", "models", "predictions")
     @classmethod
     def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
         import re
@@ -232,10 +270,16 @@ class ProjectConfig(_Strict):
                 f"{sorted(both)} named both as a source and a dataset: "
                 "every table needs its own name"
             )
-        clash = set(self.models) & (set(self.sources) | set(self.datasets))
+        clash = set(self.models) & (set(self.sources) | set(self.datasets) | set(self.predictions))
         if clash:
             raise ValueError(
                 f"{sorted(clash)} named both as a model and a table: "
                 "give the model its own name (e.g. churn_model)"
+            )
+        scored = set(self.predictions) & (set(self.sources) | set(self.datasets))
+        if scored:
+            raise ValueError(
+                f"{sorted(scored)} named both under predictions: and as a source or dataset: "
+                "every table needs its own name (e.g. customers_scored)"
             )
         return self

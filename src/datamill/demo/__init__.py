@@ -7,7 +7,7 @@ from pathlib import Path
 from datamill.demo.api import serve_plans_api
 from datamill.demo.data import write_customers_csv
 
-__all__ = ["API_ENV", "CLEAN_DATASET", "MODEL", "PROFILE_TARGET", "create_demo", "project_text", "serve_plans_api"]
+__all__ = ["API_ENV", "CLEAN_DATASET", "MODEL", "PROFILE_TARGET", "SCORED", "create_demo", "project_text", "serve_plans_api"]
 
 API_ENV = "DATAMILL_DEMO_API"
 
@@ -66,10 +66,16 @@ models:
     candidates: [baseline, logistic, lightgbm]   # add hist_gbm, random_forest, torch_mlp for a longer search
     cv: 3
     tune: {trials: 4, timeout: 40s, top: 1}
+
+predictions:
+  customers_scored:                # every customer scored by the newest churn_model, rescored when it changes
+    model: churn_model             # or churn_model@champion, churn_model/3; by hand: `datamill predict`
+    from: features
 """
 
 CLEAN_DATASET = "customers_clean"
 MODEL = "churn_model"  # trained by `datamill run`; the demo shows its leaderboard and report
+SCORED = "customers_scored"  # every customer scored by the champion (`datamill predict`)
 PROFILE_TARGET = "churned"  # the demo profiles customers_clean against it
 # country is spelled several ways in the messy export (see demo/data.py)
 COUNTRY_MAP = {"us": "US", "United States": "US", "Germany": "DE", "UK": "GB"}

@@ -9,7 +9,7 @@ translate them (Spark through SQLGlot).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +18,19 @@ from typing import ClassVar
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
+from datamill.engine._arrow import normalise_schema
 from datamill.engine.dialect import Dialect
+from datamill.exceptions import EngineError
 from datamill.storage.base import TableScan
 
-__all__ = ["ArrowScan", "Engine", "EngineOptions", "JobCount", "Relation", "TableInput"]
+__all__ = ["ArrowScan", "BatchFunction", "Engine", "EngineOptions", "JobCount", "MappedRelation", "Relation",
+           "TableInput"]
 
 # What an engine accepts as an input table: a lazy storage handle or Arrow data.
 TableInput = TableScan | pa.Table
+
+# A function from one Arrow batch of rows to one Arrow batch of results (Engine.map_batches).
+BatchFunction = Callable[[pa.RecordBatch], pa.RecordBatch]
 
 
 class ArrowScan(TableScan):
@@ -89,6 +95,49 @@ class Relation(ABC):
         return None
 
 
+class MappedRelation(Relation):
+    """``func`` applied to each batch of ``source``'s rows, in this process, one batch at a time.
+
+    What :meth:`Engine.map_batches` gives by default: rows stream from the
+    source through ``func`` to the reader, so memory holds a batch or two,
+    never the whole result.
+    """
+
+    def __init__(self, source: Relation, func: BatchFunction, schema: pa.Schema) -> None:
+        self._source = source
+        self._func = func
+        self._schema = schema
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self._schema
+
+    def to_reader(self, batch_size: int = 65_536) -> pa.RecordBatchReader:
+        """Run the source query and stream its batches through the function."""
+        return pa.RecordBatchReader.from_batches(self._schema, self._batches(batch_size))
+
+    def _batches(self, batch_size: int) -> Iterator[pa.RecordBatch]:
+        for batch in self._source.to_reader(batch_size):
+            yield conform_mapped(self._func(batch), self._schema)
+
+
+def conform_mapped(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """A batch function's result cast to the ``schema`` it promised (internal: may change).
+
+    A function that returns other columns than it promised is a bug in its
+    caller: an :class:`EngineError` names both lists.
+    """
+    if batch.schema.names != schema.names:
+        raise EngineError(f"a batch function returned columns {batch.schema.names}, but promised {schema.names}")
+    if batch.schema.equals(schema):
+        return batch
+    try:
+        columns = [c if c.type == f.type else c.cast(f.type) for c, f in zip(batch.columns, schema, strict=True)]
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise EngineError(f"a batch function's result does not fit the schema it promised: {exc}") from exc
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
 class Engine(ABC):
     """A compute engine. Subclasses set ``dialect`` and ``Options`` and implement :meth:`sql`."""
 
@@ -130,6 +179,31 @@ class Engine(ABC):
 
     def release(self, table: TableScan) -> None:
         """Free a table made by :meth:`materialize`."""
+
+    def map_batches(self, relation: Relation, func: BatchFunction, schema: pa.Schema) -> Relation:
+        """A lazy relation: ``func`` applied to each Arrow batch of ``relation``'s rows.
+
+        For work SQL cannot say, such as scoring rows with a fitted model.
+        ``func`` maps one batch to one batch of ``schema`` (normalised here, see
+        :mod:`datamill.engine._arrow`); it may see the rows in batches of any
+        size, so it must treat each row on its own. It must be picklable:
+        engines that run it in worker processes (Spark's executors, through
+        ``mapInArrow``) ship it there, and the rows never reach the driver.
+        The default streams the batches through ``func`` in this process, one
+        at a time, so memory holds a batch, never the table.
+
+        Examples
+        --------
+        >>> import pyarrow.compute as pc
+        >>> from datamill.engine.duckdb import DuckDBEngine
+        >>> def double(batch):
+        ...     return pa.RecordBatch.from_arrays([pc.multiply(batch["x"], 2)], names=["y"])
+        >>> with DuckDBEngine() as engine:
+        ...     rel = engine.sql("select x from t", {"t": pa.table({"x": [1, 2]})})
+        ...     engine.map_batches(rel, double, pa.schema([("y", pa.int64())])).to_arrow().to_pylist()
+        [{'y': 2}, {'y': 4}]
+        """
+        return MappedRelation(relation, func, normalise_schema(schema))
 
     @contextmanager
     def job_counter(self, label: str) -> Iterator[JobCount]:

@@ -33,10 +33,10 @@ from pydantic import Field
 from datamill._deps import require
 from datamill.engine._arrow import conform_batch, normalise_schema
 from datamill.engine._errors import check_inputs, column_not_found
-from datamill.engine.base import Engine, EngineOptions, JobCount, Relation, TableInput
+from datamill.engine.base import BatchFunction, Engine, EngineOptions, JobCount, Relation, TableInput, conform_mapped
 from datamill.engine.dialect import Dialect, fill_window, literal
 from datamill.engine.sql import NOT_A_QUERY, check_syntax, is_query, referenced_tables, translate
-from datamill.exceptions import EngineError
+from datamill.exceptions import DatamillError, EngineError
 from datamill.storage.base import TableScan
 
 __all__ = ["SparkDialect", "SparkEngine", "SparkOptions", "SparkRelation", "get_or_create_session"]
@@ -183,11 +183,12 @@ def get_or_create_session(master: str = "local[2]", conf: Mapping[str, object] |
 class SparkRelation(Relation):
     """An analysed, not yet run, Spark query."""
 
-    def __init__(self, df: Any, context: _Context, inputs: Sequence[SparkTable] = ()) -> None:
+    def __init__(self, df: Any, context: _Context, inputs: Sequence[SparkTable] = (), *, files: bool = False) -> None:
         self._df = df
         self._context = context
         self._schema: pa.Schema | None = None
         self._inputs = list(inputs)  # materialised tables it reads: kept while a table made from it may need them
+        self._files = files  # write_parquet writes from the executors (a local master: they share our disk)
 
     @property
     def schema(self) -> pa.Schema:
@@ -203,6 +204,20 @@ class SparkRelation(Relation):
     def dataframe(self) -> Any:
         """The Spark DataFrame, for Spark-only work (internal: may change)."""
         return self._df
+
+    def write_parquet(self, folder: Path) -> list[Path] | None:
+        """Write the rows from Spark's executors into ``folder``, where this relation allows it.
+
+        Only relations made by :meth:`SparkEngine.map_batches` on a local
+        master do (``None`` otherwise): there the executors write files the
+        driver can read, so a scored table never passes through the driver.
+        """
+        if not self._files:
+            return None
+        target = folder / "spark"
+        self._context.run(lambda: self._df.write.mode("overwrite").parquet(str(target)))
+        files = sorted(target.glob("*.parquet"))
+        return _conform_files(files, self.schema) if files else None
 
     def to_reader(self, batch_size: int = 65_536) -> pa.RecordBatchReader:
         """Run the query and stream its rows in batches of at most ``batch_size``.
@@ -445,6 +460,55 @@ class SparkEngine(Engine):
         if isinstance(table, SparkTable):
             table.release()
 
+    def map_batches(self, relation: Relation, func: BatchFunction, schema: pa.Schema) -> Relation:
+        """``func`` over each Arrow batch on Spark's executors (``mapInArrow``); nothing runs yet.
+
+        The rows never pass through the driver: ``func`` is pickled and shipped
+        to the executors (their Python needs datamill and what ``func`` uses),
+        and on a local master the result is written to Parquet from there too.
+        ``func`` sees the batches in the types DuckDB's engine gives.
+        """
+        if not isinstance(relation, SparkRelation):
+            return super().map_batches(relation, func, schema)
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        schema = normalise_schema(schema)
+        spark_schema = from_arrow_schema(schema, prefer_timestamp_ntz=True)
+        mapper = _BatchMapper(func, relation.schema, schema)
+        df = relation._context.run(lambda: relation.dataframe.mapInArrow(mapper, spark_schema))
+        local = str(self.session.sparkContext.master).startswith("local")
+        return SparkRelation(df, relation._context, relation._inputs, files=local)
+
+
+class _BatchMapper:
+    """What ``mapInArrow`` runs on an executor: ``func`` over each batch, in and out in normalised types."""
+
+    def __init__(self, func: BatchFunction, source: pa.Schema, schema: pa.Schema) -> None:
+        self.func, self.source, self.schema = func, source, schema
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            yield conform_mapped(self.func(conform_batch(batch, self.source)), self.schema)
+
+
+def _conform_files(files: list[Path], schema: pa.Schema) -> list[Path]:
+    """Rewrite, batch by batch, the Parquet files Spark wrote in other types than ``schema`` (INT96 timestamps)."""
+    import pyarrow.parquet as pq
+
+    out = []
+    for file in files:
+        if pq.read_schema(file).remove_metadata().equals(schema):
+            out.append(file)
+            continue
+        fixed = file.with_name(f"conformed-{file.name}")
+        reader = pq.ParquetFile(file)
+        with pq.ParquetWriter(fixed, schema) as writer:
+            for batch in reader.iter_batches():
+                writer.write_batch(conform_batch(batch, schema))
+        file.unlink()
+        out.append(fixed)
+    return out
+
 
 def _job_group(session: Any) -> tuple[str, str] | None:
     """The job group (id, description) of this thread's next jobs, if any."""
@@ -551,7 +615,10 @@ class _Context:
         except (PySparkException, Py4JError) as exc:
             raise self.translate(exc) from exc
 
-    def translate(self, exc: Exception) -> EngineError:
+    def translate(self, exc: Exception) -> DatamillError:
+        raised = _worker_error(str(exc))
+        if raised is not None:  # a datamill error raised on an executor (map_batches' function): as it was
+            return raised
         cls = _error_class(exc)
         params = _error_params(exc)
         if cls.startswith("UNRESOLVED_COLUMN"):
@@ -575,6 +642,21 @@ class _Context:
         if cls.startswith("PARSE_SYNTAX_ERROR"):
             return EngineError(f"Spark cannot parse the translated SQL: {message}\n  Spark SQL: {self.spark_sql}")
         return EngineError(f"Spark: {message}\n  Spark SQL: {self.spark_sql}")
+
+
+def _worker_error(text: str) -> DatamillError | None:
+    """The datamill error a Python worker raised, rebuilt from the exception Spark reports, or ``None``.
+
+    The user reads the message the function raised, not the worker's traceback.
+    """
+    import datamill.exceptions as errors
+
+    match = re.search(r"^datamill\.exceptions\.(\w+): (.*)", text, re.MULTILINE | re.DOTALL)
+    cls = getattr(errors, match.group(1), None) if match else None
+    if not (isinstance(cls, type) and issubclass(cls, errors.DatamillError)):
+        return None
+    message = re.split(r"\n\s*(?:JVM stacktrace:|at org\.apache|\tat )", match.group(2))[0].strip()
+    return cls(message)
 
 
 def _error_class(exc: Exception) -> str:

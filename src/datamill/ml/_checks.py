@@ -29,14 +29,33 @@ def to_frame(data: Any, what: str = "data") -> pd.DataFrame:
     import pyarrow as pa
 
     if isinstance(data, pd.DataFrame):
-        return data.reset_index(drop=True)
+        return _dates_as_timestamps(data.reset_index(drop=True))
     if isinstance(data, (pa.Table, pa.RecordBatch)):
-        return data.to_pandas()
+        # dates as datetime64, as a model's signature records them and a server or a scorer builds them
+        # (as Python date objects they would pass for text, and look unseen to the fitted model)
+        return data.to_pandas(date_as_object=False)
     if hasattr(data, "to_pandas"):  # polars, a datamill relation
         return to_frame(data.to_pandas(), what)
     if hasattr(data, "to_arrow"):
-        return data.to_arrow().to_pandas()
+        return data.to_arrow().to_pandas(date_as_object=False)
     raise ConfigError(f"{what}: expected a pyarrow Table or a pandas/Polars DataFrame, got {type(data).__name__}")
+
+
+def _dates_as_timestamps(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns of Python dates (pandas keeps them as objects) as datetime64, as Arrow's dates become."""
+    import datetime
+
+    out = frame
+    for col in frame.columns:
+        series = frame[col]
+        if series.dtype != object:
+            continue
+        values = series.dropna()
+        if len(values) and all(type(v) is datetime.date for v in values):
+            if out is frame:
+                out = frame.copy()
+            out[col] = pd.to_datetime(series)
+    return out
 
 
 def detect_task(y: pd.Series, target: str) -> str:

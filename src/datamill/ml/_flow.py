@@ -116,7 +116,9 @@ def run(plan: Any, names: list[str], *, tracker: Any, budget: Budget, trials: in
             results = _tune(state, results, trials, tune_top)
             if ensemble:
                 results += _ensemble(state, results)
-            return _finish(state, results, evaluate=evaluate, report_path=report_path, target=target, seed=seed)
+            out = _finish(state, results, evaluate=evaluate, report_path=report_path, target=target, seed=seed)
+            out.data_version = dict(data_version)
+            return out
     except BaseException as exc:
         tracker.fail(f"{type(exc).__name__}: {exc}")
         raise

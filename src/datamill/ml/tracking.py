@@ -20,17 +20,49 @@ from typing import Any
 
 from datamill.exceptions import ModelError
 
-__all__ = ["NullTracker", "Tracker", "default_tracking", "project_tracking"]
+__all__ = ["NullTracker", "Tracker", "default_tracking", "prepare_store", "project_tracking", "quiet_mlflow"]
 
 _TEMP_ROOT: Path | None = None
 
 
-def _quiet() -> None:
+def quiet_mlflow() -> None:
+    """Keep MLflow quiet: no progress bars, no telemetry, its loggers at ERROR."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     for name in ("mlflow", "mlflow.store.db.utils", "mlflow.sklearn", "alembic", "alembic.runtime.migration"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+_quiet = quiet_mlflow
+_PREPARED: set[str] = set()
+
+
+def prepare_store(uri: str) -> None:
+    """Switch a SQLite store to WAL (once per process), so readers never block its writer.
+
+    MLflow's SQLite sessions already wait 20 s for a lock; in WAL mode a reader
+    (a server polling an alias, the UI) never holds the writer up, and the writer
+    never holds readers up. The mode is kept in the file; a store that cannot be
+    switched now (busy, read-only) stays as it is.
+    """
+    import sqlite3
+
+    if not uri.startswith("sqlite:///") or uri in _PREPARED:
+        return
+    path = Path(uri[len("sqlite:///"):])
+    if not path.exists():
+        return
+    try:
+        con = sqlite3.connect(path, timeout=30)
+        try:
+            if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                con.execute("PRAGMA journal_mode=WAL")
+        finally:
+            con.close()
+        _PREPARED.add(uri)
+    except sqlite3.Error:
+        pass
 
 
 def project_tracking(root: Path) -> tuple[str, str]:
@@ -119,6 +151,7 @@ class Tracker(NullTracker):
         _quiet()  # again: importing mlflow configures its loggers
         try:
             _fresh_store(self.uri, artifact_location)
+            prepare_store(self.uri)
             self.client = MlflowClient(tracking_uri=self.uri)
             found = self.client.get_experiment_by_name(experiment)
             self.experiment_id = (found.experiment_id if found is not None else
@@ -239,22 +272,23 @@ class Tracker(NullTracker):
             self.client.log_text(self.run_id, json.dumps(data, default=str, indent=1), "evaluation/evaluation.json")
 
     def _log_model(self, pipeline: Any, example: Any) -> None:
+        """Log the pipeline with everything loading it needs: pinned requirements and datamill's own code."""
         import mlflow
-        import sklearn
         from mlflow.models import infer_signature
 
-        signature = infer_signature(example, pipeline.predict(example))
-        requirements = [f"scikit-learn=={sklearn.__version__}", f"mlflow=={mlflow.__version__}", "pandas", "numpy"]
-        try:
-            import lightgbm
+        from datamill.ml import _requirements
 
-            requirements.append(f"lightgbm=={lightgbm.__version__}")
-        except ImportError:
-            pass
-        with _tracking_uri(self.uri), mlflow.start_run(run_id=self.run_id, experiment_id=self.experiment_id):
-            # cloudpickle: skops' loader rejects datamill's own transformers, and importing it costs seconds
-            info = mlflow.sklearn.log_model(pipeline, name="model", signature=signature, input_example=example,
-                                            pip_requirements=requirements, serialization_format="cloudpickle")
+        signature = infer_signature(example, pipeline.predict(example))
+        modules = _requirements.pickled_modules(pipeline)
+        files, imported = _requirements.code_modules(modules)
+        requirements = _requirements.requirements(modules | imported)
+        with tempfile.TemporaryDirectory(prefix="datamill-code-") as folder:
+            code = [str(_requirements.write_code(files, Path(folder)))] if files else None
+            with _tracking_uri(self.uri), mlflow.start_run(run_id=self.run_id, experiment_id=self.experiment_id):
+                # cloudpickle: skops' loader rejects datamill's own transformers, and importing it costs seconds
+                info = mlflow.sklearn.log_model(pipeline, name="model", signature=signature, input_example=example,
+                                                pip_requirements=requirements, code_paths=code,
+                                                serialization_format="cloudpickle")
         self.client.set_tag(self.run_id, "datamill.model_uri", info.model_uri)
         self.model_uri = info.model_uri
 
@@ -266,7 +300,10 @@ class Tracker(NullTracker):
                 self.client.set_tag(self.run_id, "error", message[:500])
                 self.client.set_terminated(self.run_id, "FAILED")
 
-        self._submit(fail)
+        try:
+            self._submit(fail)
+        except RuntimeError:  # the run was closed already (the error came after finish): nothing to mark
+            return
         try:
             self._drain()
         except Exception:  # the training's own error is the one to raise
@@ -285,6 +322,9 @@ def _warm() -> None:
         from mlflow.utils import requirements_utils
 
         requirements_utils._init_packages_to_modules_map()  # internal: absent in another MLflow, no harm
+        from datamill.ml._requirements import distributions
+
+        distributions()
         infer_signature(pd.DataFrame({"x": [1.0], "t": ["a"]}), pd.Series([0]))
     except Exception:  # a cache left cold costs time at the end, nothing else
         pass

@@ -56,6 +56,8 @@ class TrainResult:
     seconds: float = 0.0
     test_digest: str = ""  # the test rows' content: equal digests, equal test rows (in any order)
     folds: int = 0  # validation folds every candidate was scored on (1: a holdout)
+    data_version: dict[str, Any] = field(default_factory=dict)  # the table, storage version and rows it learned from
+    model_version: Any = None  # the registry's ModelVersion, once registered (datamill.registry)
 
     def predict(self, X: Any) -> np.ndarray:  # noqa: N803
         """Predict from raw columns (Arrow or pandas); extra columns are ignored."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from datamill.config.schema import DatasetSpec, SourceSpec, quarantine_table_name
+from datamill.config.schema import DatasetSpec, PredictionSpec, SourceSpec, quarantine_table_name
 from datamill.engine.sql import referenced_tables
 from datamill.exceptions import ConfigError, EngineError, PipelineError
 from datamill.pipeline._balance import Tally, check_balance, check_written, parquet_rows
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from datamill.ml.spec import ModelSpec
     from datamill.pipeline.runner import RunContext
 
-__all__ = ["DatasetNode", "ModelNode", "Node", "SourceNode"]
+__all__ = ["DatasetNode", "ModelNode", "Node", "PredictionsNode", "SourceNode"]
 
 _MAX_READS = 4  # a CSV may need a re-read per column whose type changes half-way
 
@@ -412,14 +412,16 @@ class ModelNode(Node):
         return _digest(self.spec.model_dump(mode="json", by_alias=True), ctx.storage.version(self.spec.from_))
 
     def is_current(self, ctx: RunContext, previous: dict[str, Any], fingerprint: str | None) -> bool:
-        from datamill.ml.project import load_model_record
+        """Current when the registry's newest version of the model was trained with this fingerprint."""
+        if not (fingerprint and previous.get("fingerprint") == fingerprint):
+            return False  # decided without opening the model store
+        from datamill.registry import FINGERPRINT_TAG, ModelStore
 
-        record = load_model_record(ctx.root, self.name)
-        return bool(fingerprint and record and record.get("fingerprint") == fingerprint
-                    and previous.get("fingerprint") == fingerprint)
+        tags = ModelStore.for_project(ctx.root, self.spec.tracking_uri).latest_tags(self.name)
+        return tags is not None and tags.get(FINGERPRINT_TAG) == fingerprint
 
     def execute(self, ctx: RunContext, record: NodeRun) -> None:
-        from datamill.ml.project import train_model
+        from datamill.registry import train_and_register
 
         record.input_versions = {self.spec.from_: ctx.storage.version(self.spec.from_)}
         ctx.progress.start(self.name, f"train {self.name}", total=None)
@@ -429,12 +431,56 @@ class ModelNode(Node):
                 ctx.progress.fraction(self.name, {"defaults": 0.0, "tune": 0.3, "refit": 0.8}.get(stage, 0.9)
                                       + (0.3 if stage in ("defaults", "tune") else 0.1) * done / total)
 
-        result = train_model(ctx.root, self.project, self.name, self.spec, ctx.storage, progress=progress,
-                             fingerprint=record.fingerprint)
+        result = train_and_register(ctx.root, self.project, self.name, self.spec, ctx.storage, progress=progress,
+                                    fingerprint=record.fingerprint, by="datamill run")
         record.rows_in = ctx.storage.scan(self.spec.from_).count_rows()
         record.warnings += result.warnings
         record.summary = (f"best {result.best_name}: test {result.metric} {result.test_score:.4f} "
-                          f"(cv {result.cv_mean:.4f} ± {result.cv_std:.4f}; MLflow run {result.run_id})")
+                          f"(cv {result.cv_mean:.4f} ± {result.cv_std:.4f}; registered {result.model_version.ref}; "
+                          f"MLflow run {result.run_id})")
+
+
+@dataclass
+class PredictionsNode(Node):
+    """Score a ``predictions:`` entry's ``from:`` table with a registered model, into a table of its own name.
+
+    It reads the table and, where this project trains the model (``models:``),
+    that model's node. The version its model reference resolves to is part of
+    its fingerprint: moving an alias, or a newly registered version of a bare
+    ``NAME``, scores the table again.
+    """
+
+    spec: PredictionSpec = None  # type: ignore[assignment]
+    trained_here: bool = False  # the model is a models: entry of this project: train it first
+    kind = "predictions"
+
+    def __post_init__(self) -> None:
+        self._resolved: Any = None  # (store, version), resolved once per run by fingerprint()
+
+    def deps(self) -> list[str]:
+        return [self.spec.from_, *([self.spec.model_name] if self.trained_here else [])]
+
+    def fingerprint(self, ctx: RunContext) -> str | None:
+        from datamill.pipeline.predictions import resolve_model
+
+        self._resolved = resolve_model(ctx.root, self.spec.model, self.spec.tracking_uri)
+        mv = self._resolved[1]
+        return _digest(self.spec.model_dump(mode="json", by_alias=True), ctx.storage.version(self.spec.from_),
+                       mv.name, mv.version, mv.run_id)
+
+    def execute(self, ctx: RunContext, record: NodeRun) -> None:
+        from datamill.pipeline.predictions import describe, load_scorer, resolve_model, score_table
+
+        store, mv = self._resolved or resolve_model(ctx.root, self.spec.model, self.spec.tracking_uri)
+        ctx.progress.start(self.name, f"score {self.name} with {describe(mv)}")
+        scored = score_table(
+            ctx.engine, ctx.storage, load_scorer(store, mv), mv, self.spec.from_, self.name,
+            staging=ctx.root / ".datamill" / "tmp" / f"{ctx.run_id}-{self.name}",
+            on_rows=lambda n: ctx.progress.advance(self.name, n),
+        )
+        record.input_versions = {self.spec.from_: scored.input_version}
+        record.rows_in, record.rows_out, record.output_version = scored.rows_in, scored.rows_out, scored.output_version
+        record.summary = f"{scored.rows_out:,} rows scored by {describe(mv)}"
 
 
 def _module_file(module_name: str, root: Path) -> Path | None:

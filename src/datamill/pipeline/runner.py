@@ -17,7 +17,7 @@ from typing import Any
 from datamill.config.schema import ProjectConfig
 from datamill.exceptions import DatamillError
 from datamill.pipeline.dag import Dag, select
-from datamill.pipeline.nodes import DatasetNode, ModelNode, Node, SourceNode
+from datamill.pipeline.nodes import DatasetNode, ModelNode, Node, PredictionsNode, SourceNode
 from datamill.pipeline.progress import Progress
 from datamill.pipeline.records import NodeRun, RunRecord, RunStore, new_run_id
 from datamill.sources import FileDigests
@@ -47,6 +47,8 @@ def build_nodes(config: ProjectConfig) -> dict[str, Node]:
         nodes[name] = DatasetNode(name=name, spec=spec)
     for name, spec in config.models.items():
         nodes[name] = ModelNode(name=name, spec=spec, project=config.name)
+    for name, spec in config.predictions.items():
+        nodes[name] = PredictionsNode(name=name, spec=spec, trained_here=spec.model_name in config.models)
     return nodes
 
 
