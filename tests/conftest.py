@@ -32,3 +32,24 @@ def spark():
 def project_dir(tmp_path: Path) -> Path:
     """An empty folder to build a project in."""
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_uris_restored() -> Iterator[None]:
+    """MLflow's process-wide tracking and registry URIs, and sys.path, as they were: a test leaves no trace."""
+    import sys
+
+    mlflow = sys.modules.get("mlflow")
+    before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) if mlflow is not None else None
+    path = list(sys.path)
+    yield
+    sys.path[:] = path  # loading a model with code paths puts them first; a spawned process would import them
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is None:
+        return
+    if before is None:
+        mlflow.set_tracking_uri(None)  # back to MLflow's default (the environment or ./mlruns)
+        mlflow.set_registry_uri(None)
+    else:
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])

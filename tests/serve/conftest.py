@@ -70,6 +70,7 @@ def _register(uri: str, model_uri: str, name: str, *aliases: str) -> int:
 
     client = MlflowClient(uri, registry_uri=uri)
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)  # register_model writes to the process-wide registry URI, whatever another test left
     version = int(mlflow.register_model(model_uri, name).version)
     for alias in aliases:
         client.set_registered_model_alias(name, alias, str(version))

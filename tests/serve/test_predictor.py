@@ -53,3 +53,13 @@ def test_a_regression_has_no_probabilities() -> None:
     assert [c.type for c in p.columns] == ["any", "any"]  # no signature: the names it was fitted on
     out = p.predict(pa.table({"a": [4.0, 1.0], "b": [0.0, 1.0]}))
     assert out["probabilities"] is None and out["prediction"] == pytest.approx([8.0, 2.0])
+
+
+def test_loading_a_model_leaves_the_import_path_as_it_was(store: Store) -> None:
+    """The model's code folder (its own copy of datamill's modules) never shadows the installed datamill."""
+    import sys
+
+    before = list(sys.path)
+    models = ModelStore.for_project(store.root)
+    model = models.load(models.resolve("churn/1"))
+    assert model is not None and sys.path == before

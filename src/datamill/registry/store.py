@@ -13,6 +13,7 @@ WAL, so readers never block the writer, and a write that still meets a lock
 from __future__ import annotations
 
 import functools
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -354,6 +355,7 @@ class ModelStore:
         from datamill.ml.tracking import quiet_mlflow
 
         quiet_mlflow()
+        path = list(sys.path)
         try:
             return mlflow.sklearn.load_model(str(self.download(mv)))
         except ModelError:
@@ -361,6 +363,11 @@ class ModelStore:
         except Exception as exc:
             raise ModelError(f"{mv.ref} could not be loaded: {type(exc).__name__}: {exc} (fix: its requirements are "
                              f"in {mv.source}/requirements.txt)") from exc
+        finally:
+            # MLflow puts the model's code folder (its copy of the datamill modules the pickle needs, for an
+            # environment without datamill) first on sys.path; this process has datamill, and a process it
+            # spawns would import the partial copy instead: take the folder off again
+            sys.path[:] = [p for p in sys.path if p in path]
 
     def signature_at(self, source: str) -> Any:
         """The ``ModelSignature`` of the model at artifact URI ``source``, or ``None``."""
