@@ -69,9 +69,14 @@ def _register(uri: str, model_uri: str, name: str, *aliases: str) -> int:
     from mlflow import MlflowClient
 
     client = MlflowClient(uri, registry_uri=uri)
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)  # register_model writes to the process-wide registry URI, whatever another test left
-    version = int(mlflow.register_model(model_uri, name).version)
+    try:
+        version = int(mlflow.register_model(model_uri, name).version)
+    finally:
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])
     for alias in aliases:
         client.set_registered_model_alias(name, alias, str(version))
     client.set_model_version_tag(name, str(version), "datamill.table", f"{name}_table")

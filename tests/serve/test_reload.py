@@ -85,7 +85,7 @@ def test_moving_the_alias_under_load_switches_versions_without_a_failed_request(
 
     root = _copy(store, tmp_path)
     db = root / ".datamill" / "mlflow.db"
-    client = MlflowClient(f"sqlite:///{db}")
+    client = MlflowClient(f"sqlite:///{db}", registry_uri=f"sqlite:///{db}")  # not the process-wide registry URI
     env = {"MLFLOW_SQLALCHEMYSTORE_POOLCLASS": "NullPool"}
     with running(root, "churn@staging", "--reload-interval", "0.2", env=env) as server, Load(server.url) as load:
         load.wait_for(lambda: load.total() >= 40, "answers from version 1")
