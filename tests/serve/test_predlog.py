@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,31 +23,19 @@ from datamill.serve._spill import SpillFolder
 from datamill.storage import Storage
 from datamill.storage.lakehouse import LakehouseOptions, LakehouseStorage
 from tests.serve.predlog_support import FakeClock, FaultyStorage, settle, wait_for
-from tests.storage.conftest import BACKENDS, _drop_schema, make_store
+from tests.storage.conftest import store  # noqa: F401 - every storage backend in turn; overrides the serve conftest's MLflow `store` here
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 
-# the log's own fixtures (they override the serve conftest's MLflow `store` in this module)
+# the log's own fixtures
 @pytest.fixture()
 def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    """Every storage backend in turn, each on a fresh place."""
-    s = make_store(request.param, tmp_path, request)
-    yield s
-    s.close()
-    if request.param == "postgres":
-        _drop_schema(s)
-
-
 @pytest.fixture()
 def lake(tmp_path: Path) -> Storage:
-    from datamill.storage.lakehouse import LakehouseOptions, LakehouseStorage
-
     return LakehouseStorage(LakehouseOptions(path="warehouse"), project_dir=tmp_path)
 
 
