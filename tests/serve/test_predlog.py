@@ -153,6 +153,7 @@ def test_storage_down_spills_then_catches_up_with_every_row_once(lake: Storage, 
     log = PredictionLog(faulty, spill_dir=spill, batch_rows=50, max_write_rows=120, clock=clock, retry_seconds=1)
     log.append([record(i) for i in range(300)])
     wait_for(lambda: log.stats()["spilled"] == 300 and log.stats()["failures"] == 1, "the failed write")
+    wait_for(lambda: log.stats()["pending"] == 0, "the flusher to count its last file as spilled")
     settle(log)
     stats = log.stats()
     assert stats["failures"] == 1 and faulty.attempts == 1  # it pauses before trying again
