@@ -26,6 +26,8 @@ Examples
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 from typing import Any
 
@@ -144,7 +146,8 @@ def _stats(values: np.ndarray, rows: int, nulls: int, *, tails: bool = False) ->
     empty = finite.size == 0
     out: dict[str, Any] = {
         "rows": rows, "min": None if empty else float(finite.min()), "max": None if empty else float(finite.max()),
-        "mean": None if empty else float(finite.mean()), "nulls": nulls,
+        # an exactly rounded sum: the same rows in any order (DuckDB's, Spark's) give the same mean
+        "mean": None if empty else math.fsum(finite.tolist()) / finite.size, "nulls": nulls,
     }
     if tails:  # exact quantiles with linear interpolation, as the engines' quantile_cont
         p01, p99 = (None, None) if empty else (float(q) for q in np.quantile(finite, [0.01, 0.99]))

@@ -367,9 +367,7 @@ class PredictionLog:
         with self._cond:
             held = self._held[0] if self._held else None
         if held is not None:
-            if self._store(held):
-                with self._cond:
-                    self._held.popleft()
+            self._store(held, then=self._held.popleft)
             return True
         try:
             claim = self._spill.claim(self.max_write_rows)
@@ -393,11 +391,10 @@ class PredictionLog:
             claim.release()
             self._failed(exc)
             return
-        data = pa.concat_tables(rows) if rows else None
-        if data is not None and not self._store(data):
+        if not rows:
+            claim.done()
+        elif not self._store(pa.concat_tables(rows), then=claim.done):
             claim.release()
-            return
-        claim.done()
 
     def _written(self, table: pa.Table) -> bool:
         """Whether the rows of a batch found in flight are in the table already.
@@ -415,13 +412,18 @@ class PredictionLog:
         have = set(zip(stored["request_id"].to_pylist(), stored["ts"].to_pylist(), strict=True))
         return all(pair in have for pair in zip(table["request_id"].to_pylist(), table["ts"].to_pylist(), strict=True))
 
-    def _store(self, data: pa.Table) -> bool:
-        """Append ``data`` to the table; on failure note it and pause. ``True`` when committed."""
+    def _store(self, data: pa.Table, then: Callable[[], object]) -> bool:
+        """Append ``data`` to the table; on failure note it and pause. ``True`` when committed.
+
+        ``then`` lets go of the rows' copy (spill files or the held batch) before
+        they count as written, so :meth:`stats` never shows a row in both places.
+        """
         try:
             self.storage.write(self.table, data, mode="append")
         except Exception as exc:  # noqa: BLE001 - any failure of the store: keep the rows, try later
             self._failed(exc)
             return False
+        then()
         with self._cond:
             if self._failures:
                 _log.info("prediction log: storage is back; writing to '%s' again", self.table)
