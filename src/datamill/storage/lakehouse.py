@@ -175,8 +175,9 @@ class LakehouseStorage(Storage):
     def history(self, name: str) -> list[Commit]:
         entries = self._open(name).history()
         commits = [_commit(e) for e in sorted(entries, key=lambda e: e["version"])]
-        # adopted files carry no commit metrics: their rows are in the commit's add actions
-        return [c if c.rows is not None or c.operation in ("upsert", "restore") else
+        # adopted files (and an upsert that created the table or merged nothing) carry no
+        # commit metrics: their rows are in the commit's add actions
+        return [c if c.rows is not None or c.operation == "restore" else
                 Commit(c.version, c.timestamp, c.operation, self._added_rows(name, c.version, missing_ok=True))
                 for c in commits]
 

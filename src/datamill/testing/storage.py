@@ -502,8 +502,10 @@ def check_txn_in_every_mode(store: Storage) -> None:
         assert store.last_txn(app, name) == 5, mode
         empty = people([], "e")  # e.g. every message of the batch went to dead letters
         if mode != "overwrite":
-            assert not store.write(name, empty, mode=mode, keys=_keys(mode), txn=(app, 9)).replayed, mode
+            nothing = store.write(name, empty, mode=mode, keys=_keys(mode), txn=(app, 9))
+            assert not nothing.replayed and nothing.rows_written == 0, mode
             assert store.last_txn(app, name) == 9 and store.read(name).num_rows == len(expected[mode]), mode
+            assert store.history(name)[-1].rows == 0 and nothing.version == store.version(name), mode
     with tempfile.TemporaryDirectory() as folder:
         for mode, seq in (("overwrite", 1), ("append", 2), ("append", 2)):
             file = Path(folder) / f"part-{mode}-{seq}.parquet"
