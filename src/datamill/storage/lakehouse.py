@@ -199,7 +199,7 @@ class LakehouseStorage(Storage):
         table = self._open(name) if self.exists(name) else None
         before = table.version() if table is not None else None
         if table is not None and stamp.txns and self._holds(name, stamp.txns, table):
-            return WriteResult(name, before, 0, replayed=True)  # type: ignore[arg-type]
+            return WriteResult(name, table.version(), 0, replayed=True)
         if table is not None and mode != "overwrite":
             target = conform_schema(name, LakehouseScan(name, table).schema, target, mode)
         source = InputReader(reader, target)
