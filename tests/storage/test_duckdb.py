@@ -52,3 +52,18 @@ def test_nested_types_round_trip(tmp_path: Path) -> None:
     data = pa.table({"tags": [["a", "b"], None], "point": [{"x": 1, "y": 2.5}, None]})
     store.write("t", data)
     assert store.read("t").equals(data)
+
+
+@pytest.mark.parametrize("mode", ["overwrite", "append", "upsert"])
+def test_a_kill_before_commit_keeps_the_table_and_its_txn(tmp_path: Path, mode: str) -> None:
+    """Killed with rows and txn written in the open transaction, only COMMIT missing: the file holds neither."""
+    from datamill.testing.storage import crash_write, sorted_rows
+
+    store = DuckDBStorage(DuckDBOptions(path="w.duckdb"), project_dir=tmp_path)
+    store.write("people", people([1, 2], "a"), txn=("app", 1))
+    crash_write(store, "people", [2, 3], mode=mode, txn=("app", 2),
+                kill_in="datamill.storage.duckdb:DuckDBStorage._record_txns", when="after")
+    assert store.version("people") == 0 and store.last_txn("app", "people") == 1
+    assert sorted_rows(store.read("people")) == sorted_rows(people([1, 2], "a"))
+    assert not store.write("people", people([3], "b"), mode="append", txn=("app", 2)).replayed
+    assert store.last_txn("app") == 2 and store.list() == ["people"]

@@ -193,3 +193,49 @@ def test_a_streamed_write_keeps_the_rows_in_their_order(lake: LakehouseStorage, 
         assert result.rows_written == 300_000
         assert lake.read("ordered")["i"].to_pylist() == list(range(300_000)), attempt
     assert len(lake.scan("ordered").parquet_files()) == 3
+
+
+@pytest.mark.parametrize(("mode", "step"), [
+    ("append", "datamill.storage.lakehouse:LakehouseStorage._commit_files"),  # every file written, log untouched
+    ("overwrite", "datamill.storage.lakehouse:LakehouseStorage._commit_files"),
+    ("upsert", "deltalake.table:TableMerger.execute"),  # the merge about to commit
+])
+def test_a_kill_at_the_commit_keeps_the_table_and_its_txn(lake: LakehouseStorage, mode: str, step: str) -> None:
+    from datamill.testing.storage import crash_write, sorted_rows
+
+    lake.write("people", people([1, 2], "a"), txn=("app", 1))
+    crash_write(lake, "people", [2, 3], mode=mode, txn=("app", 2), kill_in=step)
+    assert lake.version("people") == 0 and lake.last_txn("app", "people") == 1
+    assert sorted_rows(lake.read("people")) == sorted_rows(people([1, 2], "a"))
+    assert not lake.write("people", people([3], "b"), mode="append", txn=("app", 2)).replayed
+
+
+def test_adopted_files_carry_the_txn_in_their_commit(lake: LakehouseStorage, tmp_path: Path) -> None:
+    file = tmp_path / "part.parquet"
+    pq.write_table(people([1, 2], "a"), file)
+    result = lake.write_parquet("people", [file], txn=[("p0", 4), ("p1", 8)])
+    log = (tmp_path / "warehouse" / "people" / "_delta_log" / f"{result.version:020d}.json").read_text()
+    assert '{"txn":{"appId":"p0","version":4}}' in log.replace(" ", "")
+    assert not file.exists() and lake.read("people").num_rows == 2  # adopted, not rewritten
+
+
+def test_a_concurrent_commit_of_the_same_batch_makes_the_second_a_replay(lake: LakehouseStorage,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two writers of one batch: Delta refuses the second commit, which then finds the batch there."""
+    from deltalake import DeltaTable
+
+    lake.write("people", people([1], "a"), txn=("app", 1))
+    real = DeltaTable.create_write_transaction
+    other = LakehouseStorage(LakehouseOptions(path="warehouse"), project_dir=lake.project_dir)
+
+    def racing(table, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        # our snapshot is loaded and checked; the other writer commits the same batch now
+        monkeypatch.setattr(DeltaTable, "create_write_transaction", real)
+        assert not other.write("people", people([2], "b"), mode="append", txn=("app", 2)).replayed
+        return real(table, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaTable, "create_write_transaction", racing)
+    result = lake.write("people", people([2], "b"), mode="append", txn=("app", 2))
+    assert result.replayed and result.version == 1 and result.rows_written == 0
+    assert lake.read("people").num_rows == 2 and lake.last_txn("app") == 2 and lake.version("people") == 1
+    assert len(list((lake.root / "people").glob("*.parquet"))) == 2  # the refused commit's file is gone

@@ -128,3 +128,17 @@ def test_jsonb_made_outside_datamill_reads_as_json_text(pg: Storage) -> None:
         conn.execute(f"""INSERT INTO "{pg.options.db_schema}".docs VALUES (1, '{{"a": [1, 2]}}')""")
     assert pg.read("docs").to_pylist() == [{"id": 1, "doc": '{"a": [1, 2]}'}]
     assert pg.schema("docs") == pa.schema([("id", pa.int32()), ("doc", pa.string())])
+
+
+@pytest.mark.parametrize("mode", ["overwrite", "append", "upsert"])
+def test_a_kill_before_commit_keeps_the_table_and_its_txn(pg: Storage, mode: str) -> None:
+    """Killed with rows and txn written in the open transaction, only COMMIT missing: the server rolls it back."""
+    from datamill.testing.storage import crash_write, sorted_rows
+
+    pg.write("people", people([1, 2], "a"), txn=("app", 1))
+    crash_write(pg, "people", [2, 3], mode=mode, txn=("app", 2),
+                kill_in="datamill.storage.postgres:PostgresStorage._record_txns", when="after")
+    assert pg.version("people") == 0 and pg.last_txn("app", "people") == 1
+    assert sorted_rows(pg.read("people")) == sorted_rows(people([1, 2], "a"))
+    assert not pg.write("people", people([3], "b"), mode="append", txn=("app", 2)).replayed
+    assert pg.last_txn("app") == 2 and "_datamill_txn" not in pg.list()

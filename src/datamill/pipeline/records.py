@@ -3,7 +3,11 @@
 Each run writes ``.datamill/runs/<run_id>.json`` in the project folder (one file
 per run, replaced atomically, so readers never see half a record and nothing
 locks), and the CLI keeps what libraries printed in ``<run_id>.log`` beside it.
-``state.json`` keeps each node's last fingerprint for up-to-date checks.
+``state/<node>.json`` keeps each node's last fingerprint and version for
+up-to-date checks, one file per node for the same reasons: a ``datamill run``,
+a stream and a monitor running at once each replace only the records of the
+nodes they ran, never another's. (Before, one ``state.json`` held every node
+and was saved whole; it is still read for nodes that have no file yet.)
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote, unquote
 
 __all__ = ["NodeRun", "RunRecord", "RunStore", "new_run_id"]
 
@@ -94,12 +99,40 @@ class RunRecord:
         return cls(**data, nodes=nodes)
 
 
+_TMP = ".tmp-"
+
+
 def _write_json(path: Path, data: Any) -> None:
+    """Write ``data`` to ``path`` atomically: readers see the old file or the new one, whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, default=str)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP, suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, default=str)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_json(path: Path) -> Any:
+    """The JSON in ``path``; ``None`` when it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _file_name(node: str) -> str:
+    """A file name for any node name (``/`` and a leading ``.`` escaped), readable for plain ones.
+
+    Examples
+    --------
+    >>> _file_name("orders_clean"), _file_name("a/b"), _file_name(".x")
+    ('orders_clean.json', 'a%2Fb.json', '%2Ex.json')
+    """
+    name = quote(node, safe="")
+    return ("%2E" + name[1:] if name.startswith(".") else name) + ".json"
 
 
 class RunStore:
@@ -108,7 +141,8 @@ class RunStore:
     def __init__(self, root: Path) -> None:
         self.root = root / ".datamill"
         self.runs_dir = self.root / "runs"
-        self.state_file = self.root / "state.json"
+        self.state_dir = self.root / "state"
+        self.state_file = self.root / "state.json"  # the old single file: read for nodes without their own
 
     def log_path(self, run_id: str) -> Path:
         """Where the CLI writes what libraries print during run ``run_id``."""
@@ -134,10 +168,26 @@ class RunStore:
         return matches[0] if len(matches) == 1 else None
 
     def state(self) -> dict[str, dict[str, Any]]:
-        try:
-            return json.loads(self.state_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
+        """Every node's state after its last run, by node name."""
+        legacy = _read_json(self.state_file)
+        state = dict(legacy) if isinstance(legacy, dict) else {}
+        if self.state_dir.is_dir():
+            for path in self.state_dir.glob("*.json"):
+                if path.name.startswith(_TMP):
+                    continue  # being written by another process
+                entry = _read_json(path)
+                if isinstance(entry, dict):
+                    state[unquote(path.name.removesuffix(".json"))] = entry
+        return state
 
-    def save_state(self, state: dict[str, dict[str, Any]]) -> None:
-        _write_json(self.state_file, state)
+    def node_state(self, node: str) -> dict[str, Any] | None:
+        """``node``'s state after its last run (by any process), or ``None``."""
+        entry = _read_json(self.state_dir / _file_name(node))
+        if entry is None:
+            legacy = _read_json(self.state_file)
+            entry = legacy.get(node) if isinstance(legacy, dict) else None
+        return entry if isinstance(entry, dict) else None
+
+    def save_node_state(self, node: str, entry: dict[str, Any]) -> None:
+        """Replace ``node``'s state, atomically; other nodes' states are not touched."""
+        _write_json(self.state_dir / _file_name(node), entry)

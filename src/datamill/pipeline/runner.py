@@ -106,9 +106,16 @@ def run_pipeline(
     store.save(record)
     try:
         for name in chosen:
+            # another process (a stream, a monitor, another run) may have run it since we started
+            latest = store.node_state(name)
+            if latest is None:
+                state.pop(name, None)
+            else:
+                state[name] = latest
             _step(nodes[name], dag, ctx, record, state, full_refresh)
             store.save(record)
-            store.save_state(state)
+            if state.get(name) is not latest:  # it ran: its state is new
+                store.save_node_state(name, state[name])
     except KeyboardInterrupt:
         record.status = "interrupted"
         for node_run in record.nodes.values():

@@ -1,7 +1,7 @@
 """Storage: named, versioned tables in a lakehouse folder, PostgreSQL or a DuckDB file."""
 
 from datamill._registry import Registry
-from datamill.storage.base import Commit, Storage, StorageOptions, TableScan, WriteMode, WriteResult
+from datamill.storage.base import Commit, Storage, StorageOptions, TableScan, Txn, WriteMode, WriteResult
 
 STORAGES = Registry(
     "storage",
@@ -13,4 +13,4 @@ STORAGES = Registry(
     },
 )
 
-__all__ = ["STORAGES", "Commit", "Storage", "StorageOptions", "TableScan", "WriteMode", "WriteResult"]
+__all__ = ["STORAGES", "Commit", "Storage", "StorageOptions", "TableScan", "Txn", "WriteMode", "WriteResult"]

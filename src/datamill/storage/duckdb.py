@@ -3,8 +3,9 @@
 DuckDB lets one process at a time open a file for writing, so this storage
 connects per operation and closes at once; a process that finds the file
 locked waits (up to ``lock_timeout`` seconds) instead of failing. Each write is
-one transaction that also appends a row to ``_datamill_commits``. Only the
-latest version of a table is kept; time travel is a lakehouse feature.
+one transaction that also appends a row to ``_datamill_commits`` and records
+its stream transactions in ``_datamill_txn``. Only the latest version of a
+table is kept; time travel is a lakehouse feature.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from datamill.storage._common import (
     first_line,
     input_failed,
     not_found,
+    replayed,
+    txns_of,
 )
-from datamill.storage.base import Commit, Storage, StorageOptions, TableScan, WriteMode, WriteResult
+from datamill.storage.base import Commit, Storage, StorageOptions, TableScan, Txn, WriteMode, WriteResult
 
 __all__ = ["DuckDBOptions", "DuckDBScan", "DuckDBStorage"]
 
@@ -40,6 +43,12 @@ _META = (
     f"CREATE TABLE IF NOT EXISTS {_COMMITS} (table_name VARCHAR NOT NULL, version BIGINT NOT NULL, "
     "committed_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp, operation VARCHAR NOT NULL, "
     "rows BIGINT, arrow_schema BLOB, PRIMARY KEY (table_name, version))"
+)
+_TXN = "_datamill_txn"  # the last seq per (table, app id): stream transactions
+_TXN_META = (
+    f"CREATE TABLE IF NOT EXISTS {_TXN} (table_name VARCHAR NOT NULL, app_id VARCHAR NOT NULL, "
+    "seq BIGINT NOT NULL, version BIGINT NOT NULL, committed_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp, "
+    "PRIMARY KEY (table_name, app_id))"
 )
 
 
@@ -107,6 +116,7 @@ class DuckDBStorage(Storage):
     """Tables in one DuckDB file, connected per operation."""
 
     Options = DuckDBOptions
+    supports_txn = True
 
     def __init__(self, options: DuckDBOptions | None = None, *, project_dir: Path | None = None) -> None:
         super().__init__(options if options is not None else DuckDBOptions(), project_dir=project_dir)
@@ -198,6 +208,34 @@ class DuckDBStorage(Storage):
                 "ORDER BY version", [name]).fetchall(), f"reading the history of '{name}'")
         return [Commit(*row) for row in rows]
 
+    def last_txn(self, app_id: str, table: str | None = None) -> int | None:
+        if table is not None:
+            check_name(table)
+        if not self.path.exists():
+            return None
+        with self._connect() as con:
+            return self._run(lambda: self._last_txn(con, app_id, table), f"reading the last transaction of '{app_id}'")
+
+    @staticmethod
+    def _last_txn(con: Any, app_id: str, table: str | None) -> int | None:
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [_TXN]).fetchone()[0]:
+            return None
+        if table is None:
+            return con.execute(f"SELECT max(seq) FROM {_TXN} WHERE app_id = ?", [app_id]).fetchone()[0]
+        return con.execute(f"SELECT max(seq) FROM {_TXN} WHERE app_id = ? AND table_name = ?",
+                           [app_id, table]).fetchone()[0]
+
+    @staticmethod
+    def _recorded(con: Any, name: str, txns: list[tuple[str, int]]) -> dict[str, int]:
+        rows = con.execute(f"SELECT app_id, seq FROM {_TXN} WHERE table_name = ? AND list_contains(?, app_id)",
+                           [name, [app for app, _ in txns]]).fetchall()
+        return dict(rows)
+
+    @staticmethod
+    def _record_txns(con: Any, name: str, txns: list[tuple[str, int]], version: int) -> None:
+        con.executemany(f"INSERT OR REPLACE INTO {_TXN} (table_name, app_id, seq, version) VALUES (?, ?, ?, ?)",
+                        [(name, app, seq, version) for app, seq in txns])
+
     # -- writing -------------------------------------------------------------------
     def write(
         self,
@@ -206,9 +244,11 @@ class DuckDBStorage(Storage):
         *,
         mode: WriteMode = "overwrite",
         keys: Sequence[str] = (),
+        txn: Txn | Sequence[Txn] | None = None,
     ) -> WriteResult:
         check_name(name)
         keys = check_mode(mode, keys)
+        txns = txns_of(txn)
         reader = as_reader(data)
         if mode == "upsert":
             check_keys(name, keys, reader.schema)
@@ -218,8 +258,12 @@ class DuckDBStorage(Storage):
             try:
                 con.execute("BEGIN TRANSACTION")
                 con.execute(_META)
+                con.execute(_TXN_META)
                 last = self._last(con, name)
                 before = last[0] if last else None
+                if txns and replayed(name, txns, self._recorded(con, name, txns)):
+                    con.execute("ROLLBACK")  # nothing to write (the file is ours alone while connected)
+                    return WriteResult(name, before if before is not None else -1, 0, replayed=True)
                 exists = name in self._tables(con)
                 schema = reader.schema
                 if exists and mode != "overwrite" and last is not None:
@@ -239,6 +283,8 @@ class DuckDBStorage(Storage):
                 version = 0 if before is None else before + 1
                 con.execute(f"INSERT INTO {_COMMITS} (table_name, version, operation, rows, arrow_schema) "
                             "VALUES (?, ?, ?, ?, ?)", [name, version, mode, rows, schema_to_bytes(stored)])
+                if txns:
+                    self._record_txns(con, name, txns, version)
                 con.execute("COMMIT")
             except BaseException as exc:
                 with contextlib.suppress(duckdb.Error):

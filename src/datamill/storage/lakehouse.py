@@ -4,12 +4,18 @@ Each table is a folder of Parquet files plus a transaction log (``_delta_log``),
 so every write is one atomic commit, every old version stays readable (time
 travel), and readers in other processes never block writers nor see half a
 write. The files are plain Parquet, so engines read them in parallel directly.
+
+Stream transactions are Delta's own transaction identifiers: each ``(app_id,
+seq)`` of a write is a ``txn`` action in the same log entry as its files, and
+Delta refuses a commit when another one recorded the same ``app_id`` since the
+snapshot it was built on, so two writers of one batch cannot both land.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,8 +34,10 @@ from datamill.storage._common import (
     first_line,
     input_failed,
     not_found,
+    replayed,
+    txns_of,
 )
-from datamill.storage.base import Commit, Storage, StorageOptions, TableScan, WriteMode, WriteResult
+from datamill.storage.base import Commit, Storage, StorageOptions, TableScan, Txn, WriteMode, WriteResult
 
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
@@ -43,6 +51,22 @@ _TOKEN_KEY = "datamill.commit"
 # safely, so a value above 2**63 - 1 raises instead of turning negative).
 _WIDER = {pa.uint8(): pa.int16(), pa.uint16(): pa.int32(), pa.uint32(): pa.int64(),
           pa.uint64(): pa.int64(), pa.float16(): pa.float32()}
+
+
+@dataclass(frozen=True)
+class _Stamp:
+    """What a commit carries besides its files: a token to find it in the log, and its stream transactions."""
+
+    token: str
+    txns: tuple[tuple[str, int], ...] = ()
+
+
+class _Replayed(Exception):
+    """Raised inside a write when the snapshot it commits on already holds its transactions."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(version)
+        self.version = version
 
 
 class LakehouseOptions(StorageOptions):
@@ -111,6 +135,7 @@ class LakehouseStorage(Storage):
     """
 
     Options = LakehouseOptions
+    supports_txn = True
 
     def __init__(self, options: LakehouseOptions | None = None, *, project_dir: Path | None = None) -> None:
         super().__init__(options if options is not None else LakehouseOptions(), project_dir=project_dir)
@@ -150,8 +175,9 @@ class LakehouseStorage(Storage):
     def history(self, name: str) -> list[Commit]:
         entries = self._open(name).history()
         commits = [_commit(e) for e in sorted(entries, key=lambda e: e["version"])]
-        # adopted files carry no commit metrics: their rows are in the commit's add actions
-        return [c if c.rows is not None or c.operation in ("upsert", "restore") else
+        # adopted files (and an upsert that created the table or merged nothing) carry no
+        # commit metrics: their rows are in the commit's add actions
+        return [c if c.rows is not None or c.operation == "restore" else
                 Commit(c.version, c.timestamp, c.operation, self._added_rows(name, c.version, missing_ok=True))
                 for c in commits]
 
@@ -163,21 +189,27 @@ class LakehouseStorage(Storage):
         *,
         mode: WriteMode = "overwrite",
         keys: Sequence[str] = (),
+        txn: Txn | Sequence[Txn] | None = None,
     ) -> WriteResult:
         check_name(name)
         keys = check_mode(mode, keys)
+        stamp = _Stamp(uuid.uuid4().hex, tuple(txns_of(txn)))
         reader = as_reader(data)
         target = _delta_schema(name, reader.schema)
-        before = self.version(name)
-        if before is not None and mode != "overwrite":
-            target = conform_schema(name, self.scan(name).schema, target, mode)
-        token = uuid.uuid4().hex
+        table = self._open(name) if self.exists(name) else None
+        before = table.version() if table is not None else None
+        if table is not None and stamp.txns and self._holds(name, stamp.txns, table):
+            return WriteResult(name, table.version(), 0, replayed=True)
+        if table is not None and mode != "overwrite":
+            target = conform_schema(name, LakehouseScan(name, table).schema, target, mode)
         source = InputReader(reader, target)
         try:
             if mode == "upsert":
-                self._upsert(name, source, keys, token, before is not None)
+                self._upsert(name, source, keys, stamp, before is not None)
             else:
-                self._write(name, source, mode, token, before is not None)
+                self._write(name, source, mode, stamp, before is not None)
+        except _Replayed as again:  # another writer committed the same transactions meanwhile
+            return WriteResult(name, again.version, 0, replayed=True)
         except StorageError:
             raise
         except Exception as exc:
@@ -185,10 +217,39 @@ class LakehouseStorage(Storage):
                 if not isinstance(source.error, Exception):  # KeyboardInterrupt, SystemExit
                     raise source.error from None
                 raise input_failed(name, source.error, before) from source.error
+            raced = self._replayed_now(name, stamp)
+            if raced is not None:  # Delta refused our commit: a concurrent one recorded these txns
+                return raced
             raise StorageError(f"writing table '{name}' in {self.root} failed: {first_line(exc)}") from exc
-        return WriteResult(name, *self._committed(name, token))
+        return WriteResult(name, *self._committed(name, stamp.token))
 
-    def write_parquet(self, name: str, files: Sequence[Path], *, mode: WriteMode = "overwrite") -> WriteResult:
+    def last_txn(self, app_id: str, table: str | None = None) -> int | None:
+        """The seq Delta's log holds for ``app_id`` (its latest ``txn`` action) in ``table``, or over all tables."""
+        if table is not None:
+            check_name(table)
+            return self._open(table).transaction_version(app_id) if self.exists(table) else None
+        seqs = [self._open(t).transaction_version(app_id) for t in self.list()]
+        return max((s for s in seqs if s is not None), default=None)
+
+    @staticmethod
+    def _holds(name: str, txns: Sequence[tuple[str, int]], table: Any) -> bool:
+        """Whether the snapshot ``table`` already holds ``txns`` (raises when it holds only some)."""
+        return replayed(name, txns, {app: table.transaction_version(app) for app, _ in txns})
+
+    def _replayed_now(self, name: str, stamp: _Stamp) -> WriteResult | None:
+        """After a failed commit: the replayed result when the table now holds all of our txns."""
+        if not stamp.txns or not self.exists(name):
+            return None
+        try:
+            table = self._open(name)
+            if self._holds(name, stamp.txns, table):
+                return WriteResult(name, table.version(), 0, replayed=True)
+        except StorageError:
+            pass  # the original failure is the one to report
+        return None
+
+    def write_parquet(self, name: str, files: Sequence[Path], *, mode: WriteMode = "overwrite",
+                      txn: Txn | Sequence[Txn] | None = None) -> WriteResult:
         """Adopt Parquet files as a new version: moved into the table and committed, not rewritten.
 
         Falls back to :meth:`write` (which rewrites them) for upserts, for types
@@ -198,24 +259,33 @@ class LakehouseStorage(Storage):
         import pyarrow.parquet as pq
 
         check_name(name)
+        stamp = _Stamp(uuid.uuid4().hex, tuple(txns_of(txn)))
         if mode == "upsert" or not files:
-            return super().write_parquet(name, files, mode=mode)
+            return super().write_parquet(name, files, mode=mode, txn=txn)
         schema = pq.read_schema(files[0])
-        before = self.version(name)
+        table = self._open(name) if self.exists(name) else None
+        if table is not None and stamp.txns and self._holds(name, stamp.txns, table):
+            return WriteResult(name, table.version(), 0, replayed=True)
         same = all(pq.read_schema(f).equals(schema) for f in files[1:])
         if not same or not _adoptable(schema) or _delta_schema(name, schema) != schema or (
-            before is not None and not self.scan(name).schema.equals(schema)
+            table is not None and not LakehouseScan(name, table).schema.equals(schema)
         ):
-            return super().write_parquet(name, files, mode=mode)
-        token = uuid.uuid4().hex
+            return super().write_parquet(name, files, mode=mode, txn=txn)
         actions, _ = self._adopt(name, files)
         try:
-            self._commit_files(name, actions, schema, mode, token, before is not None)
+            self._commit_files(name, actions, schema, mode, stamp, table is not None)
         except Exception as exc:
             for action in actions:  # not in the log: remove, so nothing is left behind
                 (self.root / name / action.path).unlink(missing_ok=True)
+            if isinstance(exc, _Replayed):
+                return WriteResult(name, exc.version, 0, replayed=True)
+            raced = self._replayed_now(name, stamp)
+            if raced is not None:
+                return raced
+            if isinstance(exc, StorageError):
+                raise
             raise StorageError(f"committing table '{name}' in {self.root} failed: {first_line(exc)}") from exc
-        return WriteResult(name, *self._committed(name, token))
+        return WriteResult(name, *self._committed(name, stamp.token))
 
     def _adopt(self, name: str, files: Sequence[Path]) -> tuple[list[Any], int]:
         import shutil
@@ -228,27 +298,39 @@ class LakehouseStorage(Storage):
             shutil.move(str(file), targets[-1])
         return _add_actions(targets)
 
-    def _commit_files(self, name: str, actions: list[Any], schema: pa.Schema, mode: str, token: str, exists: bool) -> None:
+    def _commit_files(self, name: str, actions: list[Any], schema: pa.Schema, mode: str, stamp: _Stamp,
+                      exists: bool) -> None:
+        """Commit the files in one log entry, with the write's transactions.
+
+        The replay check runs again on the very snapshot the commit builds on:
+        the first check (before the files were written) may be old by now.
+        """
         from deltalake import DeltaTable, Schema
         from deltalake.transaction import create_table_with_add_actions
 
         uri = str(self.root / name)
         if exists:
-            DeltaTable(uri).create_write_transaction(
+            table = DeltaTable(uri)
+            if stamp.txns and self._holds(name, stamp.txns, table):
+                raise _Replayed(table.version())
+            table.create_write_transaction(
                 actions, mode="overwrite" if mode == "overwrite" else "append", schema=schema,
-                commit_properties=self._props(mode, token),
+                commit_properties=self._props(mode, stamp),
             )
         else:
             create_table_with_add_actions(
-                uri, Schema.from_arrow(schema), actions, mode="error", commit_properties=self._props(mode, token)
+                uri, Schema.from_arrow(schema), actions, mode="error", commit_properties=self._props(mode, stamp)
             )
 
-    def _props(self, mode: str, token: str) -> Any:
-        from deltalake import CommitProperties
+    def _props(self, mode: str, stamp: _Stamp) -> Any:
+        from deltalake import CommitProperties, Transaction
 
-        return CommitProperties(custom_metadata={_OP_KEY: mode, _TOKEN_KEY: token})
+        return CommitProperties(
+            custom_metadata={_OP_KEY: mode, _TOKEN_KEY: stamp.token},
+            app_transactions=[Transaction(app, seq) for app, seq in stamp.txns] or None,
+        )
 
-    def _write(self, name: str, source: InputReader, mode: str, token: str, exists: bool) -> None:
+    def _write(self, name: str, source: InputReader, mode: str, stamp: _Stamp, exists: bool) -> None:
         """Stream the rows into Parquet files in the table's folder, then commit them.
 
         ``deltalake.write_deltalake`` interleaves the batches of a stream (its
@@ -277,7 +359,7 @@ class LakehouseStorage(Storage):
                 writer.close()
                 writer = None
             actions, _ = _add_actions(files)
-            self._commit_files(name, actions, source.schema, mode, token, exists)
+            self._commit_files(name, actions, source.schema, mode, stamp, exists)
         except BaseException:
             if writer is not None:
                 writer.close()
@@ -285,7 +367,7 @@ class LakehouseStorage(Storage):
                 file.unlink(missing_ok=True)
             raise
 
-    def _upsert(self, name: str, source: InputReader, keys: list[str], token: str, exists: bool) -> None:
+    def _upsert(self, name: str, source: InputReader, keys: list[str], stamp: _Stamp, exists: bool) -> None:
         check_keys(name, keys, source.schema)
         # A merge compares every input row with the table, so the input is read
         # whole here (unlike overwrite and append, which stream).
@@ -296,15 +378,20 @@ class LakehouseStorage(Storage):
                 f"upsert into '{name}': {dupes} input row(s) repeat a key ({', '.join(keys)}); "
                 "each key may appear once (fix: dedupe the data first)"
             )
-        if not exists:
-            self._write(name, InputReader(rows.to_reader()), "upsert", token, exists=False)
+        if not exists or not rows.num_rows:
+            # an empty merge commits nothing: commit no files instead, so the write is
+            # a version like on every storage, and its txns are recorded
+            self._write(name, InputReader(rows.to_reader()), "upsert", stamp, exists=exists)
             return
         from deltalake import DeltaTable
 
+        table = DeltaTable(str(self.root / name))
+        if stamp.txns and self._holds(name, stamp.txns, table):
+            raise _Replayed(table.version())
         on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-        merge = DeltaTable(str(self.root / name)).merge(
+        merge = table.merge(
             rows, predicate=on, source_alias="s", target_alias="t",
-            commit_properties=self._props("upsert", token),
+            commit_properties=self._props("upsert", stamp),
         )
         merge.when_matched_update_all().when_not_matched_insert_all().execute()
 
@@ -358,7 +445,7 @@ class LakehouseStorage(Storage):
         """Delta's RESTORE: the files of ``version`` become the table again (nothing is rewritten)."""
         token = uuid.uuid4().hex
         try:
-            self._open(name).restore(version, commit_properties=self._props("restore", token))
+            self._open(name).restore(version, commit_properties=self._props("restore", _Stamp(token)))
         except Exception as exc:
             raise StorageError(f"restoring table '{name}' to version {version} failed: {first_line(exc)}") from exc
         return self._find_commit(name, token)

@@ -5,6 +5,8 @@ Every write is one transaction that also appends a row to ``_datamill_commits``
 data never disagree. An overwrite loads a new table and swaps it in by name in
 the same transaction: readers see the old table or the new one, never half.
 PostgreSQL keeps only the latest version; time travel is a lakehouse feature.
+A write's stream transactions go into ``_datamill_txn`` (table, app id, seq) in
+the same database transaction as its rows.
 
 List, struct and map columns are ``jsonb`` columns (queryable in PostgreSQL
 with ``->`` and ``->>``); reads give them back as the Arrow types written, from
@@ -40,12 +42,15 @@ from datamill.storage._common import (
     first_line,
     input_failed,
     not_found,
+    replayed,
+    txns_of,
 )
-from datamill.storage.base import Commit, Storage, StorageOptions, TableScan, WriteMode, WriteResult
+from datamill.storage.base import Commit, Storage, StorageOptions, TableScan, Txn, WriteMode, WriteResult
 
 __all__ = ["PostgresOptions", "PostgresScan", "PostgresStorage", "mask_url"]
 
 _COMMITS = "_datamill_commits"
+_TXN = "_datamill_txn"  # the last seq per (table, app id): stream transactions
 # quote every valid value so PostgreSQL's CSV reader tells "" (empty text) from NULL
 _CSV = pcsv.WriteOptions(include_header=False, quoting_style="all_valid")
 
@@ -118,6 +123,7 @@ class PostgresStorage(Storage):
     """Tables in a PostgreSQL schema, with a commit log in ``_datamill_commits``."""
 
     Options = PostgresOptions
+    supports_txn = True
 
     def __init__(self, options: PostgresOptions, *, project_dir: Path | None = None) -> None:
         super().__init__(options, project_dir=project_dir)
@@ -268,7 +274,44 @@ class PostgresStorage(Storage):
                 "committed_at timestamptz NOT NULL DEFAULT clock_timestamp(), operation text NOT NULL, "
                 "rows bigint, arrow_schema bytea, PRIMARY KEY (table_name, version))"
             ).format(self._ident(_COMMITS)))
+            conn.execute(sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} (table_name text NOT NULL, app_id text NOT NULL, seq bigint NOT NULL, "
+                "version bigint NOT NULL, committed_at timestamptz NOT NULL DEFAULT clock_timestamp(), "
+                "PRIMARY KEY (table_name, app_id))"
+            ).format(self._ident(_TXN)))
         self._meta_ready = True
+
+    def last_txn(self, app_id: str, table: str | None = None) -> int | None:
+        if table is not None:
+            check_name(table)
+        if self._query("SELECT to_regclass(%s)", [f'"{self.options.db_schema}"."{_TXN}"'],
+                       "looking up the transaction log")[0][0] is None:
+            return None
+        from psycopg import sql
+
+        where = sql.SQL("app_id = %s") if table is None else sql.SQL("app_id = %s AND table_name = %s")
+        params = [app_id] if table is None else [app_id, table]
+        rows = self._query(sql.SQL("SELECT max(seq) FROM {} WHERE {}").format(self._ident(_TXN), where), params,
+                           f"reading the last transaction of '{app_id}'")
+        return rows[0][0]
+
+    def _recorded(self, conn: Any, name: str, txns: list[tuple[str, int]]) -> dict[str, int]:
+        from psycopg import sql
+
+        rows = conn.execute(
+            sql.SQL("SELECT app_id, seq FROM {} WHERE table_name = %s AND app_id = ANY(%s)").format(self._ident(_TXN)),
+            [name, [app for app, _ in txns]],
+        ).fetchall()
+        return dict(rows)
+
+    def _record_txns(self, conn: Any, name: str, txns: list[tuple[str, int]], version: int) -> None:
+        from psycopg import sql
+
+        query = sql.SQL(
+            "INSERT INTO {} (table_name, app_id, seq, version) VALUES (%s, %s, %s, %s) ON CONFLICT (table_name, app_id) "
+            "DO UPDATE SET seq = EXCLUDED.seq, version = EXCLUDED.version, committed_at = clock_timestamp()"
+        ).format(self._ident(_TXN))
+        conn.cursor().executemany(query, [(name, app, seq, version) for app, seq in txns])
 
     def write(
         self,
@@ -277,10 +320,12 @@ class PostgresStorage(Storage):
         *,
         mode: WriteMode = "overwrite",
         keys: Sequence[str] = (),
+        txn: Txn | Sequence[Txn] | None = None,
     ) -> WriteResult:
         psycopg = require("psycopg", purpose="PostgreSQL storage")
         check_name(name)
         keys = check_mode(mode, keys)
+        txns = txns_of(txn)
         reader = as_reader(data)
         for field in reader.schema:
             pg_type(field, name)  # reject unsupported types before touching the server
@@ -298,6 +343,9 @@ class PostgresStorage(Storage):
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"{self.options.db_schema}.{name}"])
                 last = self._last(name)
                 before = last[0] if last else None
+                if txns and replayed(name, txns, self._recorded(conn, name, txns)):
+                    # under the table's lock: a writer of the same batch elsewhere waits, then finds it here
+                    return WriteResult(name, before if before is not None else -1, 0, replayed=True)
                 exists = self.exists(name)
                 schema = reader.schema
                 if exists and mode != "overwrite" and last is not None:
@@ -312,6 +360,8 @@ class PostgresStorage(Storage):
                     stored = schema_from_bytes(last[1]) if last else schema
                 version = 0 if before is None else before + 1
                 self._log(conn, name, version, mode, rows, stored)
+                if txns:
+                    self._record_txns(conn, name, txns, version)
         except StorageError:
             raise
         except Exception as exc:

@@ -4,7 +4,16 @@ Each check takes a fresh, empty :class:`~datamill.storage.base.Storage` and
 asserts one promise every storage keeps: exact round trips of every column
 type (nested lists, structs and maps included), atomic overwrite, append and
 upsert, one history entry per write, clear errors that leave the table as it
-was. A new storage is done when it passes every check.
+was, and, for a storage that ``supports_txn``, stream transactions: a replayed
+``(app_id, seq)`` writes nothing, a crash before the commit (a real SIGKILL of
+a writing process) leaves both the data and ``last_txn`` as they were. A new
+storage is done when it passes every check.
+
+A check that needs what the storage does not declare is skipped (it raises
+:class:`unittest.SkipTest`, which pytest reports as a skip): the transaction
+checks need ``supports_txn``, and those that need a write to land whole or
+not at all need ``atomic_writes`` (Cassandra's model has no multi-statement
+transactions, so it declares ``atomic_writes = False`` and skips only those).
 
 Run every check in one call, each on a fresh store from your factory (an
 :class:`AssertionError` names the check that failed)::
@@ -35,9 +44,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import math
+import os
 import re
-from collections.abc import Callable, Iterator
+import signal
+import subprocess
+import sys
+import unittest
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -47,7 +62,7 @@ import pyarrow.compute as pc
 from datamill.exceptions import StorageError, TableNotFound
 from datamill.storage import Commit, Storage, TableScan
 
-__all__ = ["CHECKS", "check_storage", "raises", "storage_checks"]
+__all__ = ["CHECKS", "check_storage", "crash_write", "needs", "raises", "storage_checks"]
 
 UTC = dt.timezone.utc
 
@@ -68,6 +83,12 @@ def raises(kind: type[BaseException], *, match: str = "") -> Iterator[_Raised]:
         raised.value = exc
         return
     raise AssertionError(f"expected {kind.__name__} matching {match!r}; nothing was raised")
+
+
+def needs(store: Storage, capability: str) -> None:
+    """Skip the calling check unless ``store`` declares ``capability`` (``supports_txn``, ``atomic_writes``)."""
+    if not getattr(store, capability, False):
+        raise unittest.SkipTest(f"{type(store).__name__} does not declare {capability}")
 
 
 def typed_table() -> pa.Table:
@@ -314,6 +335,7 @@ def check_empty_table_write_creates_a_table(store: Storage) -> None:
 
 
 def check_a_reader_failing_half_way_leaves_the_previous_version(store: Storage) -> None:
+    needs(store, "atomic_writes")
     for mode in ("overwrite", "append", "upsert"):
         name = f"people_{mode}"
         store.write(name, people([1, 2], "a"))
@@ -327,6 +349,7 @@ def check_a_reader_failing_half_way_leaves_the_previous_version(store: Storage) 
 
 
 def check_a_failing_first_write_creates_nothing(store: Storage) -> None:
+    needs(store, "atomic_writes")
     with raises(StorageError, match="source went away"):
         store.write("people", failing_reader())
     assert not store.exists("people")
@@ -385,6 +408,229 @@ def check_restore_brings_back_a_version_or_says_it_cannot(store: Storage) -> Non
     assert sorted_rows(store.read("people")) == sorted_rows(people([1, 2], "a"))
 
 
+# -- stream transactions -----------------------------------------------------------
+
+_MODES = ("overwrite", "append", "upsert")
+
+
+def _keys(mode: str) -> list[str]:
+    return ["id"] if mode == "upsert" else []
+
+
+def check_txn_is_refused_without_support(store: Storage) -> None:
+    """A storage that does not record transactions says so, rather than writing without them."""
+    if store.supports_txn:
+        raise unittest.SkipTest(f"{type(store).__name__} supports txn")
+    with raises(StorageError, match="does not record stream transactions"):
+        store.write("people", people([1], "a"), txn=("app", 1))
+    with raises(StorageError, match="does not record stream transactions"):
+        store.last_txn("app")
+    assert not store.exists("people")
+
+
+def check_txn_replayed_write_writes_nothing(store: Storage) -> None:
+    needs(store, "supports_txn")
+    assert store.last_txn("app") is None and store.last_txn("app", "people") is None
+    first = store.write("people", people([1, 2], "a"), txn=("app", 1))
+    assert not first.replayed and first.rows_written == 2
+    assert store.last_txn("app", "people") == 1 == store.last_txn("app")
+    commits = len(store.history("people"))
+    for mode in _MODES:
+        for seq in (1, 0):  # the same batch again, and an older one
+            again = store.write("people", people([1, 2, 3], "x"), mode=mode, keys=_keys(mode), txn=("app", seq))
+            assert again.replayed, (mode, seq)
+            assert (again.table, again.version, again.rows_written) == ("people", first.version, 0), (mode, seq)
+    assert sorted_rows(store.read("people")) == sorted_rows(people([1, 2], "a"))
+    assert store.version("people") == first.version and len(store.history("people")) == commits
+    assert store.last_txn("app", "people") == 1
+    after = store.write("people", people([3], "b"), mode="append", txn=("app", 2))
+    assert not after.replayed and after.rows_written == 1 and store.last_txn("app", "people") == 2
+
+
+def check_txn_several_in_one_write(store: Storage) -> None:
+    needs(store, "supports_txn")
+    first = store.write("events", people([1], "a"), mode="append", txn=[("p0", 10), ("p1", 20)])
+    assert not first.replayed
+    assert (store.last_txn("p0", "events"), store.last_txn("p1", "events")) == (10, 20)
+    assert store.write("events", people([1], "a"), mode="append", txn=[("p1", 20), ("p0", 10)]).replayed
+    grown = store.write("events", people([2], "b"), mode="append", txn=[("p0", 11), ("p1", 25), ("p2", 0)])
+    assert not grown.replayed and grown.rows_written == 1
+    assert [store.last_txn(p, "events") for p in ("p0", "p1", "p2")] == [11, 25, 0]
+    assert [r["id"] for r in sorted_rows(store.read("events"))] == [1, 2]
+
+
+def check_txn_partly_replayed_write_raises(store: Storage) -> None:
+    needs(store, "supports_txn")
+    store.write("events", people([1], "a"), txn=[("p0", 10), ("p1", 20)])
+    before = store.version("events")
+    for mode in _MODES:
+        with raises(StorageError, match=r"'p0' seq 10 .*already committed.*'p1' seq 21"):
+            store.write("events", people([9], "z"), mode=mode, keys=_keys(mode), txn=[("p0", 10), ("p1", 21)])
+    assert sorted_rows(store.read("events")) == sorted_rows(people([1], "a"))
+    assert store.version("events") == before and len(store.history("events")) == 1
+    assert (store.last_txn("p0", "events"), store.last_txn("p1", "events")) == (10, 20)
+
+
+def check_txn_is_scoped_per_table(store: Storage) -> None:
+    needs(store, "supports_txn")
+    store.write("a_table", people([1], "a"), txn=("app", 7))
+    assert store.last_txn("app", "b_table") is None
+    lower = store.write("b_table", people([2], "b"), txn=("app", 3))  # below a_table's 7: another table
+    assert not lower.replayed and store.read("b_table").num_rows == 1
+    assert (store.last_txn("app", "a_table"), store.last_txn("app", "b_table"), store.last_txn("app")) == (7, 3, 7)
+    assert store.last_txn("other") is None and store.last_txn("other", "a_table") is None
+    assert store.write("b_table", people([5], "c"), mode="append", txn=("app", 3)).replayed
+    assert store.write("a_table", people([5], "c"), mode="append", txn=("app", 4)).replayed
+
+
+def check_txn_in_every_mode(store: Storage) -> None:
+    """Each mode creates the table and writes on with txn; empty batches still move the seq."""
+    import tempfile
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    needs(store, "supports_txn")
+    expected = {"overwrite": [3], "append": [1, 2, 3], "upsert": [1, 2, 3]}
+    for mode in _MODES:
+        name, app = f"t_{mode}", f"app/{mode}"
+        assert not store.write(name, people([1, 2], "a"), mode=mode, keys=_keys(mode), txn=(app, 0)).replayed
+        result = store.write(name, people([2, 3], "b") if mode == "upsert" else people([3], "b"), mode=mode,
+                             keys=_keys(mode), txn=(app, 5))
+        assert not result.replayed and result.rows_written == (2 if mode == "upsert" else 1), mode
+        assert [r["id"] for r in sorted_rows(store.read(name))] == expected[mode], mode
+        assert store.last_txn(app, name) == 5, mode
+        empty = people([], "e")  # e.g. every message of the batch went to dead letters
+        if mode != "overwrite":
+            nothing = store.write(name, empty, mode=mode, keys=_keys(mode), txn=(app, 9))
+            assert not nothing.replayed and nothing.rows_written == 0, mode
+            assert store.last_txn(app, name) == 9 and store.read(name).num_rows == len(expected[mode]), mode
+            assert store.history(name)[-1].rows == 0 and nothing.version == store.version(name), mode
+    with tempfile.TemporaryDirectory() as folder:
+        for mode, seq in (("overwrite", 1), ("append", 2), ("append", 2)):
+            file = Path(folder) / f"part-{mode}-{seq}.parquet"
+            pq.write_table(people([10 + seq], "p"), file)
+            result = store.write_parquet("files", [file], mode=mode, txn=("app/files", seq))  # type: ignore[arg-type]
+        assert result.replayed
+    assert [r["id"] for r in sorted_rows(store.read("files"))] == [11, 12]
+    assert store.last_txn("app/files", "files") == 2
+
+
+def check_txn_is_validated(store: Storage) -> None:
+    needs(store, "supports_txn")
+    bad: list[Any] = [("", 1), ("app", -1), ("app", 1.5), ("app", True), ("app", "7"), [("app", 1), ("app", 2)],
+                      "app", [("app",)], (1, 2)]
+    for txn in bad:
+        with raises(StorageError, match="txn"):
+            store.write("people", people([1], "a"), txn=txn)
+    assert not store.exists("people")
+
+
+def check_txn_of_a_failing_write_is_not_recorded(store: Storage) -> None:
+    needs(store, "supports_txn")
+    needs(store, "atomic_writes")
+    store.write("people", people([1, 2], "a"), txn=("app", 1))
+    for mode in _MODES:
+        with raises(StorageError, match="source went away"):
+            store.write("people", failing_reader(), mode=mode, keys=_keys(mode), txn=("app", 2))
+        assert store.last_txn("app", "people") == 1, mode
+    assert sorted_rows(store.read("people")) == sorted_rows(people([1, 2], "a"))
+    assert not store.write("people", people([3], "b"), mode="append", txn=("app", 2)).replayed
+
+
+_CRASH_CHILD = r"""
+import importlib, inspect, json, os, signal, sys
+from pathlib import Path
+import pyarrow as pa
+
+spec = json.loads(sys.stdin.read())
+module, _, qualname = spec["cls"].partition(":")
+cls = getattr(importlib.import_module(module), qualname)
+store = cls(cls.Options(**spec["options"]), project_dir=Path(spec["project_dir"]))
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if spec["kill_in"]:  # "module:Owner.method": die as that step starts, or right after it returns
+    module, _, path = spec["kill_in"].partition(":")
+    owner_name, _, method = path.rpartition(".")
+    owner = importlib.import_module(module)
+    for part in owner_name.split(".") if owner_name else []:
+        owner = getattr(owner, part)
+    static = inspect.getattr_static(owner, method)
+    kind = type(static) if isinstance(static, (staticmethod, classmethod)) else None
+    real = static.__func__ if kind else getattr(owner, method)
+
+    def step(*args, **kwargs):
+        if spec["when"] == "before":
+            die()
+        out = real(*args, **kwargs)
+        die()
+        return out
+
+    setattr(owner, method, kind(step) if kind else step)
+
+schema = pa.schema([("id", pa.int64()), ("name", pa.string())])
+
+def batches():
+    for i in spec["ids"]:
+        yield pa.record_batch([pa.array([i], pa.int64()), pa.array([f"crash{i}"])], schema=schema)
+    if not spec["kill_in"]:
+        die()  # every row handed over, nothing committed yet
+
+reader = pa.RecordBatchReader.from_batches(schema, batches())
+store.write(spec["table"], reader, mode=spec["mode"], keys=spec["keys"], txn=[tuple(t) for t in spec["txn"]])
+sys.exit(3)
+"""
+
+
+def crash_write(store: Storage, name: str, ids: Sequence[int], *, mode: str = "append",
+                txn: Any = None, kill_in: str | None = None, when: str = "before") -> None:
+    """Write ``ids`` to ``name`` in a new process that is killed (SIGKILL) before its write commits.
+
+    By default the process dies when the storage has read every row of its
+    input (so the rows are in flight, in files or in an open database
+    transaction). ``kill_in="module:Class.method"`` kills it instead as that
+    step of the storage starts (``when="before"``) or right after it returns
+    (``"after"``), e.g. the step that records the transactions.
+
+    The storage is rebuilt in the child from its class, options and project
+    folder, so the class must be importable there.
+    """
+    if not hasattr(signal, "SIGKILL"):
+        raise unittest.SkipTest("SIGKILL is POSIX-only")
+    cls = type(store)
+    spec = {
+        "cls": f"{cls.__module__}:{cls.__qualname__}",
+        "options": store.options.model_dump(mode="json", by_alias=True),
+        "project_dir": str(store.project_dir), "table": name, "ids": list(ids), "mode": mode,
+        "keys": _keys(mode), "txn": [list(t) for t in ([txn] if isinstance(txn, tuple) else txn or [])],
+        "kill_in": kill_in, "when": when,
+    }
+    child = subprocess.run([sys.executable, "-c", _CRASH_CHILD], input=json.dumps(spec), capture_output=True,
+                           text=True, timeout=300, env=os.environ.copy())
+    assert child.returncode == -signal.SIGKILL, (
+        f"the writing process was to be killed, but it exited with {child.returncode}: {child.stderr[-2000:]}"
+    )
+
+
+def check_txn_crash_before_commit_leaves_data_and_txn(store: Storage) -> None:
+    """A process killed (SIGKILL) while writing: neither its rows nor its transaction are stored."""
+    needs(store, "supports_txn")
+    needs(store, "atomic_writes")
+    first = store.write("people", people([1, 2], "a"), txn=("app", 1))
+    for mode in _MODES:
+        crash_write(store, "people", [2, 3, 4], mode=mode, txn=("app", 2))
+        assert sorted_rows(store.read("people")) == sorted_rows(people([1, 2], "a")), mode
+        assert store.version("people") == first.version and len(store.history("people")) == 1, mode
+        assert store.last_txn("app", "people") == 1 == store.last_txn("app"), mode
+    crash_write(store, "fresh", [1], mode="overwrite", txn=("app", 5))
+    assert not store.exists("fresh") and store.last_txn("app", "fresh") is None
+    again = store.write("people", people([3], "b"), mode="append", txn=("app", 2))  # the retry lands once
+    assert not again.replayed and again.rows_written == 1
+    assert [r["id"] for r in sorted_rows(store.read("people"))] == [1, 2, 3]
+
+
 CHECKS: dict[str, Callable[[Storage], None]] = {
     "round_trip_keeps_values_and_types": check_round_trip_keeps_values_and_types,
     "nested_columns_round_trip": check_nested_columns_round_trip,
@@ -410,13 +656,23 @@ CHECKS: dict[str, Callable[[Storage], None]] = {
     "big_streaming_write": check_big_streaming_write,
     "rows_written_is_what_the_commit_holds": check_rows_written_is_what_the_commit_holds,
     "restore_brings_back_a_version_or_says_it_cannot": check_restore_brings_back_a_version_or_says_it_cannot,
+    "txn_is_refused_without_support": check_txn_is_refused_without_support,
+    "txn_replayed_write_writes_nothing": check_txn_replayed_write_writes_nothing,
+    "txn_several_in_one_write": check_txn_several_in_one_write,
+    "txn_partly_replayed_write_raises": check_txn_partly_replayed_write_raises,
+    "txn_is_scoped_per_table": check_txn_is_scoped_per_table,
+    "txn_in_every_mode": check_txn_in_every_mode,
+    "txn_is_validated": check_txn_is_validated,
+    "txn_of_a_failing_write_is_not_recorded": check_txn_of_a_failing_write_is_not_recorded,
+    "txn_crash_before_commit_leaves_data_and_txn": check_txn_crash_before_commit_leaves_data_and_txn,
 }
 
 
 def check_storage(make_store: Callable[[], Storage], *, checks: dict[str, Callable[[Storage], None]] = CHECKS) -> None:
     """Run every check on a fresh store from ``make_store``; each store is closed after its check.
 
-    Raises :class:`AssertionError` naming the first check that fails.
+    Raises :class:`AssertionError` naming the first check that fails. A check
+    needing what the storage does not declare is skipped.
 
     Examples
     --------
@@ -429,6 +685,8 @@ def check_storage(make_store: Callable[[], Storage], *, checks: dict[str, Callab
         store = make_store()
         try:
             check(store)
+        except unittest.SkipTest:
+            continue
         except AssertionError as exc:
             raise AssertionError(f"storage check {name!r} failed on {type(store).__name__}: {exc}") from exc
         finally:
