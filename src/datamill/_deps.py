@@ -21,6 +21,7 @@ _EXTRA_FOR = {
     "torch": "torch",
     "fastapi": "serve",
     "uvicorn": "serve",
+    "prometheus_client": "serve",  # stream metrics on /metrics (counting itself needs no library)
 }
 
 

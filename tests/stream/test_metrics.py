@@ -161,3 +161,16 @@ def test_metrics_are_served_over_http_from_a_private_registry() -> None:
     assert "datamill_stream_messages" not in " ".join(REGISTRY._names_to_collectors)
     with pytest.raises(httpx.TransportError):
         httpx.get(server.url, timeout=2)
+
+
+def test_counting_needs_no_prometheus_client_and_serving_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from datamill.exceptions import DependencyError
+
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # as if not installed
+    m = StreamMetrics("orders_clean", clock=Clock())
+    m.batch_done({("orders", 0): PartitionState(5, consumed=5, committed=5)}, rows=5, dead=0, seconds=0.1)
+    assert m.line().startswith("orders_clean · 5 messages · 5 rows")
+    with pytest.raises(DependencyError, match=r"stream metrics \(/metrics\).*datamill\[serve\]"):
+        m.serve(0)

@@ -33,11 +33,15 @@ from __future__ import annotations
 
 import threading
 import time
+from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from datamill._deps import require
+from datamill.exceptions import ConfigError
 
 __all__ = ["MetricsServer", "PartitionState", "StreamMetrics"]
 
@@ -141,8 +145,24 @@ class MetricsServer:
         self.close()
 
 
+_COUNTERS = (  # (total, metric name, help)
+    ("messages", "datamill_stream_messages", "Messages consumed (parsed or dead-lettered)."),
+    ("rows", "datamill_stream_rows_written", "Rows written to storage."),
+    ("dead", "datamill_stream_dead_letters", "Messages sent to the dead-letter topic."),
+    ("batches", "datamill_stream_batches", "Micro-batches written and committed."),
+    ("published", "datamill_stream_published", "Messages published with a confirmed delivery."),
+    ("failed", "datamill_stream_delivery_failures", "Messages whose delivery failed (published again later)."),
+)
+_LAG_HELP = ("max(0, broker high watermark - committed offset), per partition. An ESTIMATE: some brokers report "
+             "the high watermark low (tansu), and it is never used for correctness.")
+
+
 class StreamMetrics:
     """Counters, gauges and a throughput window for one stream (a streaming dataset or a producer).
+
+    The numbers live here, in plain Python; Prometheus reads them at scrape time
+    (a custom collector), so counting needs no extra library and only
+    :meth:`text` and :meth:`serve` import ``prometheus_client``.
 
     Parameters
     ----------
@@ -155,44 +175,15 @@ class StreamMetrics:
     """
 
     def __init__(self, name: str, *, clock: Callable[[], float] = time.monotonic, window: float = 10.0) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
-
-        disable_created_metrics()  # the *_created series double the text and tell nothing a scraper needs
         self.name = name
         self.clock = clock
         self._lock = threading.Lock()
         self._window = _Window(window, clock)
         self._offsets: dict[Partition, _Offsets] = {}
         self.totals = {"messages": 0, "rows": 0, "dead": 0, "batches": 0, "published": 0, "failed": 0}
-        self.registry = CollectorRegistry(auto_describe=True)
-        r, s = self.registry, ["stream"]
-        p = ["stream", "topic", "partition"]
-        self._messages = Counter("datamill_stream_messages", "Messages consumed (parsed or dead-lettered).", s,
-                                 registry=r)
-        self._rows = Counter("datamill_stream_rows_written", "Rows written to storage.", s, registry=r)
-        self._dead = Counter("datamill_stream_dead_letters", "Messages sent to the dead-letter topic.", s, registry=r)
-        self._batches = Counter("datamill_stream_batches", "Micro-batches written and committed.", s, registry=r)
-        self._batch_seconds = Histogram("datamill_stream_batch_seconds", "Time of one micro-batch, read to commit.",
-                                        s, buckets=_SECONDS, registry=r)
-        self._published = Counter("datamill_stream_published", "Messages published with a confirmed delivery.",
-                                  s, registry=r)
-        self._failed = Counter("datamill_stream_delivery_failures", "Messages whose delivery failed (retried).",
-                               s, registry=r)
-        self._rate = Gauge("datamill_stream_messages_per_second",
-                           f"Messages consumed or published per second over the last {window:g} s.", s, registry=r)
-        self._consumed = Gauge("datamill_stream_consumed_offset", "Next offset to read, per partition.", p,
-                               registry=r)
-        self._committed = Gauge("datamill_stream_committed_offset",
-                                "Next offset stored with the data (where a restart resumes), per partition.", p,
-                                registry=r)
-        self._lag = Gauge("datamill_stream_lag_estimate",
-                          "max(0, broker high watermark - committed offset), per partition. An ESTIMATE: some "
-                          "brokers report the high watermark low (tansu), and it is never used for correctness.",
-                          p, registry=r)
-        for metric in (self._messages, self._rows, self._dead, self._batches, self._published, self._failed):
-            metric.labels(name)  # every series shows, at 0, from the start
-        self._batch_seconds.labels(name)
-        self._rate.labels(name).set_function(self.throughput)
+        self._buckets = [0] * (len(_SECONDS) + 1)  # batch seconds: per bucket, the last one is +Inf
+        self._seconds_sum = 0.0
+        self._registry: Any = None
 
     # -- what the stream and the producer report ----------------------------------------
 
@@ -206,11 +197,8 @@ class StreamMetrics:
             self._window.add(messages)
             for total, n in (("messages", messages), ("rows", rows), ("dead", dead), ("batches", 1)):
                 self.totals[total] += n
-        self._messages.labels(self.name).inc(messages)
-        self._rows.labels(self.name).inc(rows)
-        self._dead.labels(self.name).inc(dead)
-        self._batches.labels(self.name).inc()
-        self._batch_seconds.labels(self.name).observe(seconds)
+            self._buckets[bisect_left(_SECONDS, seconds)] += 1
+            self._seconds_sum += seconds
 
     def watermarks(self, marks: Mapping[Partition, int | None]) -> None:
         """The brokers' high watermarks, asked between batches (each an estimate, see the module docstring)."""
@@ -218,43 +206,29 @@ class StreamMetrics:
             for key, mark in marks.items():
                 self._update(key, PartitionState(high_watermark=mark))
 
-    def revoked(self, partitions: Iterator[Partition] | list[Partition]) -> None:
+    def revoked(self, partitions: Iterable[Partition]) -> None:
         """Partitions this process no longer reads (a consumer-group rebalance): their series go."""
         with self._lock:
             for key in partitions:
-                if self._offsets.pop(key, None) is not None:
-                    labels = (self.name, key[0], str(key[1]))
-                    for gauge in (self._consumed, self._committed, self._lag):
-                        try:
-                            gauge.remove(*labels)
-                        except KeyError:
-                            pass
+                self._offsets.pop(key, None)
 
     def published(self, messages: int) -> None:
         """``messages`` were published and their delivery confirmed by the broker."""
         with self._lock:
             self._window.add(messages)
             self.totals["published"] += messages
-        self._published.labels(self.name).inc(messages)
 
     def delivery_failed(self, messages: int) -> None:
+        """``messages`` were not confirmed by the broker (the producer publishes them again later)."""
         with self._lock:
             self.totals["failed"] += messages
-        self._failed.labels(self.name).inc(messages)
 
     def _update(self, key: Partition, state: PartitionState) -> None:
         offsets = self._offsets.setdefault(key, _Offsets())
-        labels = (self.name, key[0], str(key[1]))
-        for attr, gauge in (("consumed", self._consumed), ("committed", self._committed)):
+        for attr in ("consumed", "committed", "high_watermark"):
             value = getattr(state, attr)
             if value is not None:
                 setattr(offsets, attr, value)
-                gauge.labels(*labels).set(value)
-        if state.high_watermark is not None:
-            offsets.high_watermark = state.high_watermark
-        lag = offsets.lag()
-        if lag is not None:
-            self._lag.labels(*labels).set(lag)
 
     # -- reading them back ---------------------------------------------------------------
 
@@ -274,21 +248,65 @@ class StreamMetrics:
             return {k: PartitionState(0, o.consumed, o.committed, o.high_watermark)
                     for k, o in sorted(self._offsets.items())}
 
+    def collect(self) -> Iterator[Any]:
+        """Prometheus metric families, read at scrape time (the collector protocol)."""
+        core = require("prometheus_client.core", purpose="stream metrics (/metrics)")
+        CounterMetricFamily, GaugeMetricFamily = core.CounterMetricFamily, core.GaugeMetricFamily  # noqa: N806
+        HistogramMetricFamily = core.HistogramMetricFamily  # noqa: N806
+        rate = self.throughput()
+        with self._lock:
+            totals = dict(self.totals)
+            offsets = sorted(self._offsets.items())
+            buckets, seconds_sum = list(self._buckets), self._seconds_sum
+        s = ["stream"]
+        for total, name, text in _COUNTERS:
+            family = CounterMetricFamily(name, text, labels=s)
+            family.add_metric([self.name], totals[total])
+            yield family
+        cumulative = [sum(buckets[: i + 1]) for i in range(len(buckets))]
+        bounds = [*(f"{b:g}" for b in _SECONDS), "+Inf"]
+        family = HistogramMetricFamily("datamill_stream_batch_seconds", "Time of one micro-batch, read to commit.",
+                                       labels=s)
+        family.add_metric([self.name], list(zip(bounds, cumulative, strict=True)), seconds_sum)
+        yield family
+        family = GaugeMetricFamily("datamill_stream_messages_per_second",
+                                   f"Messages consumed or published per second over the last {self._window.span:g} s.",
+                                   labels=s)
+        family.add_metric([self.name], rate)
+        yield family
+        p = ["stream", "topic", "partition"]
+        for name, text, value in (
+            ("datamill_stream_consumed_offset", "Next offset to read, per partition.", lambda o: o.consumed),
+            ("datamill_stream_committed_offset",
+             "Next offset stored with the data (where a restart resumes), per partition.", lambda o: o.committed),
+            ("datamill_stream_lag_estimate", _LAG_HELP, _Offsets.lag),
+        ):
+            family = GaugeMetricFamily(name, text, labels=p)
+            for (topic, partition), o in offsets:
+                if (v := value(o)) is not None:
+                    family.add_metric([self.name, topic, str(partition)], v)
+            yield family
+
+    @property
+    def registry(self) -> Any:
+        """A ``prometheus_client`` registry of this stream's own (never the global one)."""
+        if self._registry is None:
+            prometheus = require("prometheus_client", purpose="stream metrics (/metrics)")
+            self._registry = prometheus.CollectorRegistry(auto_describe=False)
+            self._registry.register(self)
+        return self._registry
+
     def text(self) -> tuple[bytes, str]:
         """Prometheus text exposition and its content type."""
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        prometheus = require("prometheus_client", purpose="stream metrics (/metrics)")
+        return prometheus.generate_latest(self.registry), prometheus.CONTENT_TYPE_LATEST
 
     def serve(self, port: int = 0, host: str = "127.0.0.1") -> MetricsServer:
         """Serve ``/metrics`` on ``host:port`` in a daemon thread (``port=0``: any free port)."""
-        from prometheus_client import start_http_server
-
+        prometheus = require("prometheus_client", purpose="stream metrics (/metrics)")
         try:
-            server, thread = start_http_server(port, addr=host, registry=self.registry)
+            server, thread = prometheus.start_http_server(port, addr=host, registry=self.registry)
         except OSError as exc:
-            from datamill.exceptions import ConfigError
-
             raise ConfigError(
                 f"cannot serve stream metrics on {host}:{port}: {exc.strerror or exc} "
                 "(fix: choose another --metrics-port, or 0 for any free port)"
