@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import os
 import signal
 import subprocess
 import threading
@@ -136,14 +137,19 @@ def test_an_api_that_fails_is_retried_with_backoff_and_a_log_line(tmp_path, api,
     broker.create_topic("orders", partitions=2)
     api.fail = 3  # with retries: 0, three polls fail before the API answers
     p = project(tmp_path, api, broker.bootstrap, api_extra=", retries: 0")
+    events: list[str] = []
     with caplog.at_level(logging.WARNING, logger="datamill.stream.producer"):
-        stats = produce(p, until_idle=0.3)
+        stats = produce(p, until_idle=0.3, on_event=events.append)
     assert stats.failed_polls == 3 and stats.published == 7
     assert len(broker.read("orders", expect=7)) == 7
     failures = [r.getMessage() for r in caplog.records if "500" in r.getMessage()]
     assert len(failures) == 3 and "orders: api: GET" in failures[0] and "Traceback" not in failures[0]
     assert [r.getMessage() for r in caplog.records if "next try in" in r.getMessage()] == [
         "orders: next try in 0.2 s", "orders: next try in 0.4 s", "orders: next try in 0.8 s"]
+    assert "returned 500" in stats.last_error
+    assert events[0] == "publishing new records of api to topic 'orders' every 0.2 s"
+    assert [e for e in events if e.startswith("next try")] == ["next try in 0.2 s", "next try in 0.4 s",
+                                                               "next try in 0.8 s"]
 
 
 def test_records_without_the_key_are_counted_and_not_published(tmp_path, api, broker, caplog) -> None:
@@ -209,9 +215,9 @@ def test_datamill_stream_source_runs_the_producer(tmp_path, api, broker) -> None
     assert out.returncode == 0, out.stdout + out.stderr
     assert "7 published" in out.stdout and "Traceback" not in out.stdout + out.stderr
     assert sorted(by_key(broker.read("orders", expect=7)), key=int) == [str(i) for i in range(1, 8)]
-    api.fail = 100  # the API goes down: log lines and retries, then a clean stop on SIGTERM
+    api.fail, api.hits = 100, 0  # the API goes down: log lines and retries, then a clean stop on SIGTERM
     proc = subprocess.Popen([*DATAMILL, "stream", "orders"], cwd=tmp_path, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            env={**os.environ, "COLUMNS": "300"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         _wait(lambda: api.hits >= 3, "the producer polling the failing API")
         proc.send_signal(signal.SIGTERM)
@@ -219,4 +225,7 @@ def test_datamill_stream_source_runs_the_producer(tmp_path, api, broker) -> None
     finally:
         proc.kill()
     assert proc.returncode == 0, output
-    assert "returned 500" in output and "next try in" in output and "Traceback" not in output
+    assert "Traceback" not in output
+    assert "0 published" in output and "last error: api: GET" in output and "returned 500" in output
+    logs = "".join(p.read_text() for p in (tmp_path / ".datamill" / "runs").glob("*.log"))
+    assert "returned 500" in logs and "next try in 0.4 s" in logs and "Traceback" not in logs

@@ -267,6 +267,7 @@ class _Publisher:
             "acks": "all",
             "message.timeout.ms": int(self.target.publish.delivery_timeout * 1000),
             "logger": quiet,
+            "log_level": 3,  # errors and worse; librdkafka's info lines would reach stderr at shutdown
         }
         return kafka.Producer(conf)
 
@@ -327,10 +328,17 @@ class _Run:
     """One producer's loop: poll, select what is new, publish, confirm, checkpoint."""
 
     def __init__(self, target: PublishTarget, api: Any, checkpoint: Checkpoint, stats: ProducerStats,
-                 metrics: StreamMetrics, stop: threading.Event) -> None:
+                 metrics: StreamMetrics, stop: threading.Event, on_event: Callable[[str], None] | None) -> None:
         self.target, self.api, self.checkpoint = target, api, checkpoint
         self.stats, self.metrics, self.stop = stats, metrics, stop
+        self.on_event = on_event
         self.publisher = _Publisher(target)
+
+    def event(self, message: str, level: int = logging.WARNING) -> None:
+        """A line for the log and, when the caller shows them (the CLI), for the terminal."""
+        log.log(level, "%s: %s", self.target.source, message)
+        if self.on_event is not None:
+            self.on_event(message)
 
     def poll(self) -> tuple[bool, int]:
         """One poll: whether it went through (API read, every delivery confirmed), and how many were published."""
@@ -396,18 +404,18 @@ class _Run:
         if skipped:
             spec = self.target.publish
             fields = f"'{spec.key}'" + (f" or '{spec.cursor}'" if spec.cursor else "")
-            log.warning("%s: %d record(s) from %s are not JSON objects with %s; not published (fix: check "
-                        "publish: key:%s)", self.target.source, skipped, spec.from_, fields,
-                        " and cursor:" if spec.cursor else "")
+            self.event(f"{skipped} record(s) from {spec.from_} are not JSON objects with {fields}; not published "
+                       f"(fix: check publish: key:{' and cursor:' if spec.cursor else ''})")
 
     def _failed(self, message: str) -> None:
         self.stats.failed_polls += 1
         self.stats.last_error = message
-        log.warning("%s: %s", self.target.source, message)
+        self.event(message)
 
 
 def run_producer(project: Any, source_name: str, *, stop: threading.Event, until_idle: float | None = None,
-                 clock: Callable[[], float] = time.monotonic, metrics: StreamMetrics | None = None) -> ProducerStats:
+                 clock: Callable[[], float] = time.monotonic, metrics: StreamMetrics | None = None,
+                 on_event: Callable[[str], None] | None = None) -> ProducerStats:
     """Run the producer of kafka source ``source_name`` until ``stop`` is set (or it is idle).
 
     Parameters
@@ -423,6 +431,9 @@ def run_producer(project: Any, source_name: str, *, stop: threading.Event, until
         Monotonic seconds for ``until_idle`` and the metrics.
     metrics
         Where to count (published, failed deliveries, throughput); a new one by default.
+    on_event
+        Called with each line worth showing (a failed poll, the next try); every
+        line also goes to the ``datamill.stream.producer`` logger.
     """
     target = resolve_target(project, source_name)
     api = _api(project, target)
@@ -432,9 +443,9 @@ def run_producer(project: Any, source_name: str, *, stop: threading.Event, until
     every = target.publish.every
     with _exclusive(folder / f"{source_name}.lock", source_name):
         run = _Run(target, api, Checkpoint.load(folder / f"{source_name}.json", target.signature()), stats,
-                   metrics, stop)
-        log.info("%s: publishing new records of %s to topic '%s' every %g s", source_name, target.publish.from_,
-                 target.topic, every)
+                   metrics, stop, on_event)
+        run.event(f"publishing new records of {target.publish.from_} to topic '{target.topic}' every {every:g} s",
+                  logging.INFO)
         last_new, failures = clock(), 0
         try:
             while not stop.is_set():
@@ -446,7 +457,7 @@ def run_producer(project: Any, source_name: str, *, stop: threading.Event, until
                     break
                 wait = every if ok else min(every * 2 ** (failures - 1), max(every, 60.0))
                 if not ok:
-                    log.warning("%s: next try in %g s", source_name, wait)
+                    run.event(f"next try in {wait:g} s")
                 stop.wait(wait)
         finally:
             run.publisher.close()
