@@ -9,6 +9,7 @@ from datamill.exceptions import DependencyError
 
 # module name -> the extra that installs it
 _EXTRA_FOR = {
+    "prometheus_client": "serve",  # stream metrics on /metrics (counting itself needs no library)
     "pyspark": "spark",
     "psycopg": "postgres",
     "adbc_driver_postgresql": "postgres",
@@ -21,6 +22,8 @@ _EXTRA_FOR = {
     "torch": "torch",
     "fastapi": "serve",
     "uvicorn": "serve",
+    "confluent_kafka": "kafka",
+    "fastavro": "kafka",
 }
 
 

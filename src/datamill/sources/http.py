@@ -161,6 +161,19 @@ class HttpSource(Source):
         schema = pa.schema([(k, _ARROW[v]) for k, v in kinds.items()])
         return pa.RecordBatchReader.from_batches(schema, self._batches(client, pages, first, schema, ctx))
 
+    def pages(self) -> Iterator[list[Any]]:
+        """The API's records as it sent them (nested values as JSON values), one list per page.
+
+        Pagination, retries and errors are those of :meth:`read`; for callers that
+        pass records on as JSON rather than Arrow (the Kafka producer). Nothing is
+        remembered: no ETags, no schema.
+        """
+        client = httpx.Client(timeout=self.options.timeout, headers=self._headers(), follow_redirects=True)
+        try:
+            yield from self._pages(client, [])
+        finally:
+            client.close()
+
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", **self.options.headers}
         name = self.options.auth_env
