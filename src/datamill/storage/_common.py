@@ -6,7 +6,8 @@ Internal: may change without notice.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import pyarrow as pa
 
@@ -21,6 +22,8 @@ __all__ = [
     "first_line",
     "input_failed",
     "not_found",
+    "replayed",
+    "txns_of",
 ]
 
 # 63 is PostgreSQL's identifier limit; keeping one rule for every backend means a
@@ -149,4 +152,69 @@ def input_failed(name: str, error: BaseException, version: int | None) -> Storag
     return StorageError(
         f"writing table '{name}' failed while reading its input "
         f"({type(error).__name__}: {first_line(error)}); nothing was committed, {kept}"
+    )
+
+
+def txns_of(txn: Any) -> list[tuple[str, int]]:
+    """The ``txn=`` argument of a write as a list of ``(app_id, seq)``; raise when one is malformed.
+
+    Examples
+    --------
+    >>> txns_of(("orders/0", 17))
+    [('orders/0', 17)]
+    >>> txns_of([("a", 1), ("b", 2)])
+    [('a', 1), ('b', 2)]
+    >>> txns_of(None)
+    []
+    """
+    if txn is None:
+        return []
+    items = [txn] if isinstance(txn, tuple) and len(txn) == 2 and isinstance(txn[0], str) else txn
+    if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+        raise StorageError(f"txn={txn!r}: give (app_id, seq) or a list of them, e.g. txn=('orders/0', 42)")
+    out: list[tuple[str, int]] = []
+    for item in items:
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise StorageError(f"txn entry {item!r}: give (app_id, seq), e.g. ('orders/0', 42)")
+        app_id, seq = item
+        if not isinstance(app_id, str) or not app_id:
+            raise StorageError(f"txn entry {item!r}: app_id must be a non-empty string")
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0 or seq >= 2**63:
+            raise StorageError(f"txn entry {item!r}: seq must be an integer from 0 to 2**63-1 (e.g. the next offset)")
+        out.append((app_id, int(seq)))
+    apps = [a for a, _ in out]
+    repeated = sorted({a for a in apps if apps.count(a) > 1})
+    if repeated:
+        raise StorageError(f"txn names app_id {', '.join(map(repr, repeated))} more than once; give each app_id once "
+                           "with its highest seq")
+    return out
+
+
+def replayed(name: str, txns: Sequence[tuple[str, int]], recorded: Mapping[str, int | None]) -> bool:
+    """Whether a write carrying ``txns`` was already committed to ``name``, given the seqs ``recorded`` there.
+
+    ``True`` when every txn is at or below its recorded seq (the write must do
+    nothing), ``False`` when none is; a mix raises: the write holds rows of
+    batches already stored together with new ones, so neither writing nor
+    skipping it is right.
+
+    Examples
+    --------
+    >>> replayed("t", [("a", 5)], {"a": 5})
+    True
+    >>> replayed("t", [("a", 6), ("b", 1)], {"a": 5, "b": None})
+    False
+    """
+    old = [(a, s) for a, s in txns if recorded.get(a) is not None and s <= recorded[a]]  # type: ignore[operator]
+    if not old:
+        return False
+    if len(old) == len(txns):
+        return True
+    new = [(a, s) for a, s in txns if (a, s) not in old]
+    said = ", ".join(f"{a!r} seq {s} (recorded: {recorded[a]})" for a, s in old)
+    fresh = ", ".join(f"{a!r} seq {s}" for a, s in new)
+    raise StorageError(
+        f"write to table '{name}': transaction(s) {said} were already committed but {fresh} were not; "
+        "nothing was written (fix: write each batch with only the txns it holds, and rewrite a replayed "
+        "batch with exactly the txns it had)"
     )
