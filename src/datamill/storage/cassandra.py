@@ -445,6 +445,7 @@ class CassandraStorage(Storage):
 
     def _live(self, name: str) -> tuple[pa.Schema, TableKey]:
         """Columns (as Arrow types) and primary key of ``name`` as the server has them now."""
+        self._db()
         with self._errors(f"reading the columns of '{name}'"):
             self._cluster.refresh_table_metadata(self.options.keyspace, name)
             meta = self._cluster.metadata.keyspaces[self.options.keyspace].tables[name]
