@@ -22,6 +22,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -210,6 +211,21 @@ class CassandraServer:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def down_for(self, seconds: float) -> threading.Thread:
+        """Stop the server now and start it again after ``seconds``, in the background (for fault tests).
+
+        Returns the thread doing it: ``join()`` it to wait until the server answers again.
+        """
+        self.stop()
+
+        def back() -> None:
+            time.sleep(seconds)
+            self.start()
+
+        thread = threading.Thread(target=back, name="cassandra-outage", daemon=True)
+        thread.start()
+        return thread
 
     def __enter__(self) -> CassandraServer:
         self.start()
