@@ -283,7 +283,8 @@ def test_a_stopped_server_fails_writes_promptly_and_they_land_after_it_restarts(
 def test_datamill_run_writes_a_dataset_to_cassandra(cassandra_url: str, tmp_path: Path) -> None:
     keyspace = f"run_{uuid.uuid4().hex[:8]}"
     (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "orders.csv").write_text("id,amount,day\n1,2.5,2024-01-01\n2,4.0,2024-01-01\n3,1.0,2024-01-02\n")
+    (tmp_path / "data" / "orders.csv").write_text(
+        "id,amount,day\n1,2.5,2024-01-01\n2,4.0,2024-01-01\n3,1.0,2024-01-02\n")
     (tmp_path / "datamill.yaml").write_text(
         "name: shop\nstorage: {type: cassandra, url: '${CASS_URL}', row_id: true}\n"
         "sources:\n  orders: {type: csv, path: data/orders.csv}\n"

@@ -156,7 +156,8 @@ class CassandraServer:
     def command(self) -> list[str]:
         java = shutil.which("java")
         if java is None:
-            raise StorageError("cannot start a local Cassandra: java is not on PATH (fix: apt-get install openjdk-17-jre-headless)")
+            raise StorageError("cannot start a local Cassandra: java is not on PATH "
+                               "(fix: apt-get install openjdk-17-jre-headless)")
         config = self._write_config()
         return [
             java, f"-Xmx{self.heap}", f"-Xms{self.heap}", "-Xss512k", "-XX:+UseSerialGC", *_JAVA17_FLAGS,
@@ -169,7 +170,8 @@ class CassandraServer:
         if self.running:
             return
         if _answers(self.host, self.port):
-            raise StorageError(f"cannot start Cassandra on {self.host}:{self.port}: the port is taken by another process")
+            raise StorageError(f"cannot start Cassandra on {self.host}:{self.port}: the port is taken by another "
+                               f"process (fix: stop it, or delete {self.folder / 'ports.json'} to pick new ports)")
         out = open(self.folder / "out.log", "ab")  # noqa: SIM115 - the JVM writes to it until stopped
         try:
             self._process = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT,
