@@ -33,7 +33,9 @@ written after the data rows, with the commit row, in one logged batch. A crash
 between the data and the txn row leaves ``last_txn`` at the previous batch, so
 the stream reads the batch again and writes the same rows again: upserts by
 key, which leave the table as one write would. That is exactly-once in effect
-(each message's row is in the table once), though not atomic.
+(each message's row is in the table once), though not atomic. It needs a real
+key: rows of a ``row_id`` table get new uuids when written again, so a batch
+replayed after such a crash is there twice (give the stream's tables keys).
 
 Cassandra 1.2 (the only one that runs on these machines, for tests and the
 demo) speaks native protocol v1: no paging (a scan reads the token ring in
