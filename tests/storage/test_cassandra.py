@@ -301,3 +301,20 @@ def test_datamill_run_writes_a_dataset_to_cassandra(cassandra_url: str, tmp_path
         assert store._live("daily")[1].partition_key == ["day"]  # the dataset's write keys are the table's key
         assert store.list() == ["daily", "orders"]  # the raw source, keyed by a generated uuid (row_id: true)
         store._run(f'DROP KEYSPACE "{keyspace}"')
+
+
+@pytest.mark.cassandra
+def test_a_table_made_outside_datamill_is_read_too(make) -> None:
+    store = make()
+    store.write("mine", people([1], "a"), keys=["id"])
+    ks = store.options.keyspace
+    session = store._db()  # another application's table, written with the driver itself
+    session.execute(f"CREATE TABLE {ks}.theirs (k uuid, n int, tags set<text>, m map<text, int>, at timestamp, "
+                    "amount decimal, PRIMARY KEY (k, n))")
+    insert = session.prepare(f"INSERT INTO {ks}.theirs (k, n, tags, m, at, amount) VALUES (?, ?, ?, ?, ?, ?)")
+    key = uuid.uuid4()
+    session.execute(insert, (key, 7, {"b", "a"}, {"x": 1}, dt.datetime(2024, 1, 1, 12), Decimal("1.25")))
+    assert store.list() == ["mine", "theirs"] and store.version("theirs") is None
+    [row] = store.read("theirs").to_pylist()
+    assert row == {"k": str(key), "n": 7, "tags": '["a", "b"]', "m": '{"x": 1}',
+                   "at": dt.datetime(2024, 1, 1, 12, tzinfo=UTC), "amount": "1.25"}

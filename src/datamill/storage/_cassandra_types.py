@@ -181,15 +181,20 @@ def text_value(value: Any) -> Any:
     """A value of a column read as text (uuid, decimal, collection...) in its text form."""
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, (list, tuple, set, frozenset, dict)) or hasattr(value, "items"):
+    if _collection(value):
         return json.dumps(_jsonable(value), ensure_ascii=False, sort_keys=True)
     return str(value)
+
+
+def _collection(value: Any) -> bool:
+    """A list, set (the driver's SortedSet too), tuple or map read from a CQL collection."""
+    return hasattr(value, "__iter__") and not isinstance(value, (str, bytes, bytearray))
 
 
 def _jsonable(value: Any) -> Any:
     if hasattr(value, "items"):
         return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
+    if _collection(value):
         return [_jsonable(v) for v in value]
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
