@@ -41,6 +41,8 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 EXTRA_MODULES = {
     "engine/spark.py": ("spark",),
     "storage/postgres.py": ("postgres",),
+    "storage/cassandra.py": ("cassandra",),
+    "storage/_cassandra_server.py": ("cassandra",),
     "sources/sql.py": ("postgres",),
     "ml/": ("ml",),
     "ml/torch_mlp.py": ("ml", "torch"),

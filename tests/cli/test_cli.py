@@ -190,7 +190,8 @@ def nested_project(folder: Path, storage: str) -> Path:
 
 @pytest.mark.parametrize(
     "storage",
-    ["lakehouse:./warehouse", pytest.param("postgres", marks=pytest.mark.postgres), "duckdb:./w.duckdb"],
+    ["lakehouse:./warehouse", pytest.param("postgres", marks=pytest.mark.postgres), "duckdb:./w.duckdb",
+     pytest.param("cassandra", marks=pytest.mark.cassandra)],
 )
 def test_nested_ndjson_is_stored_and_queried_in_every_storage(tmp_path: Path, storage: str,
                                                               request: pytest.FixtureRequest) -> None:
@@ -198,6 +199,9 @@ def test_nested_ndjson_is_stored_and_queried_in_every_storage(tmp_path: Path, st
     if storage == "postgres":
         env["PG_URL"] = request.getfixturevalue("postgres_url")
         storage = "{type: postgres, url: '${PG_URL}', schema: nested_" + tmp_path.name[-8:].replace("-", "_") + "}"
+    if storage == "cassandra":  # the raw source has no key: row_id gives its rows a generated one
+        env["CASS_URL"] = request.getfixturevalue("cassandra_url") + "/nested_" + tmp_path.name[-8:].replace("-", "_")
+        storage = "{type: cassandra, url: '${CASS_URL}', row_id: true}"
     project = nested_project(tmp_path / "p", storage)
     run = cli("run", cwd=project, env=env)
     assert run.returncode == 0, run.stdout + run.stderr

@@ -8,8 +8,12 @@ import pytest
 
 from datamill.storage import Storage
 from datamill.testing.storage import storage_checks
+from tests.storage.conftest import CANNOT
 
 
 @pytest.mark.parametrize("check", storage_checks())
-def test_conformance(store: Storage, check: Callable[[Storage], None]) -> None:
+def test_conformance(store: Storage, check: Callable[[Storage], None], request: pytest.FixtureRequest) -> None:
+    reason = CANNOT.get(request.node.callspec.params["store"], {}).get(check.__name__.removeprefix("check_"))
+    if reason:
+        pytest.skip(reason)
     check(store)

@@ -94,7 +94,7 @@ class BackendSpec(BaseModel):
     """An engine or a storage: a ``type`` plus the backend's own options.
 
     Written in the file either as a string (``duckdb``, ``lakehouse:./warehouse``,
-    ``postgresql://user@host/db``) or as a mapping with ``type:``.
+    ``postgresql://user@host/db``, ``cassandra://host:9042/keyspace``) or as a mapping with ``type:``.
     """
 
     model_config = ConfigDict(extra="allow")
@@ -217,6 +217,8 @@ def _backend(value: Any, default_key: str) -> Any:
             scheme, sep, rest = value.partition(":")
             if scheme in ("postgresql", "postgres"):
                 return {"type": "postgres", "url": value}
+            if scheme == "cassandra":
+                return {"type": "cassandra", "url": value}
             if sep:
                 return {"type": scheme, "path": rest}
         return {"type": value}

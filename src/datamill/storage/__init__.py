@@ -10,6 +10,7 @@ STORAGES = Registry(
         "lakehouse": "datamill.storage.lakehouse:LakehouseStorage",
         "postgres": "datamill.storage.postgres:PostgresStorage",
         "duckdb": "datamill.storage.duckdb:DuckDBStorage",
+        "cassandra": "datamill.storage.cassandra:CassandraStorage",
     },
 )
 
