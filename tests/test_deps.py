@@ -48,6 +48,7 @@ EXTRA_MODULES = {
     "registry/": ("ml",),  # the model store is MLflow's registry
     "testing/engine.py": ("testing",),  # pytest only in engine_cases(), for one test per case
     "testing/storage.py": ("testing",),
+    "stream/": ("kafka",),
 }
 
 

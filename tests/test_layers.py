@@ -90,6 +90,7 @@ LAYERS: list[set[str]] = [
     {"registry"},  # the model store: ml logs models, the registry versions them
     {"serve"},  # the model server and its prediction log (reads ml's models, writes storage)
     {"pipeline"},
+    {"stream"},
     {"analytics", "demo", "project"},
     {"cli", "__main__"},
 ]

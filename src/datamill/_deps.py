@@ -21,6 +21,8 @@ _EXTRA_FOR = {
     "torch": "torch",
     "fastapi": "serve",
     "uvicorn": "serve",
+    "confluent_kafka": "kafka",
+    "fastavro": "kafka",
 }
 
 
