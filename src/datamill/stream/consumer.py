@@ -90,6 +90,7 @@ class _Loop:
         self.fault = _Fault()
         self.consumer = self.kafka.Consumer(self._config())
         self._producer: Any = None
+        self.assigned_at: float | None = None  # when partitions were last assigned (idleness counts from there)
 
     def _config(self) -> dict[str, Any]:
         o = self.target.options
@@ -121,6 +122,7 @@ class _Loop:
             if stored is not None:  # the table is the truth: resume where it ends
                 tp.offset = stored
         consumer.assign(partitions)
+        self.assigned_at = time.monotonic()
         where = ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset if tp.offset >= 0 else 'group/start'}"
                           for tp in partitions)
         self.on_event(f"assigned {where or 'no partitions'}")
@@ -333,6 +335,13 @@ def _dead_letter_topics(loop: _Loop, target: StreamTarget) -> None:
                 loop.on_event(f"kafka: cannot create dead-letter topic {name}: {exc.args[0].str()}")
 
 
+def _idle(loop: _Loop, last: float, until_idle: float) -> bool:
+    """No message for ``until_idle`` s since the last one or the last assignment (a first join may take a while)."""
+    if loop.assigned_at is None:  # not yet in the group: joining is not idleness
+        return time.monotonic() - last >= max(until_idle, 60.0)
+    return time.monotonic() - max(last, loop.assigned_at) >= until_idle
+
+
 def run_stream(target: StreamTarget, engine: Any, storage: Any, *, stop: threading.Event | None = None,
                until_idle: float | None = None, max_messages: int | None = None, run_id: str = "",
                metrics: Any = None, on_event: Callable[[str], None] = lambda _: None,
@@ -362,7 +371,7 @@ def run_stream(target: StreamTarget, engine: Any, storage: Any, *, stop: threadi
             if loop.buffer:
                 loop.flush()
                 on_batch(loop.stats)
-            if until_idle is not None and time.monotonic() - last >= until_idle:
+            if until_idle is not None and _idle(loop, last, until_idle):
                 break
         loop.flush()  # stopped while gathering: store what came
     finally:
