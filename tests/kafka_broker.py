@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 # consumer settings that keep a group join (and a rebalance after a kill -9) short
-FAST_GROUP = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 500}
+FAST_GROUP = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 500, "reconnect.backoff.max.ms": 1000}
 
 
 def tansu_binary() -> Path:

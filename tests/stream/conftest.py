@@ -52,9 +52,9 @@ def stream(project: Path, *args: str, timeout: float = 120, **extra: str) -> sub
                           text=True, timeout=timeout)
 
 
-def start_stream(project: Path, *args: str, **extra: str) -> subprocess.Popen:
-    """Start ``datamill stream ARGS`` in ``project``; output goes to ``stream.log`` (appended)."""
-    log = open(project / "stream.log", "a")  # noqa: SIM115 - the child keeps it
+def start_stream(project: Path, *args: str, log_name: str = "stream.log", **extra: str) -> subprocess.Popen:
+    """Start ``datamill stream ARGS`` in ``project``; output goes to ``log_name`` (appended)."""
+    log = open(project / log_name, "a")  # noqa: SIM115 - the child keeps it
     try:
         return subprocess.Popen([*DATAMILL, "stream", *args], cwd=project, env=env(**extra), stdout=log,
                                 stderr=subprocess.STDOUT, text=True)

@@ -90,6 +90,7 @@ class _Loop:
         self.fault = _Fault()
         self.consumer = self.kafka.Consumer(self._config())
         self._producer: Any = None
+        self._said: dict[str, float] = {}  # error text -> when it was last shown
         self.assigned_at: float | None = None  # when partitions were last assigned (idleness counts from there)
 
     def _config(self) -> dict[str, Any]:
@@ -108,7 +109,12 @@ class _Loop:
         return conf
 
     def _error(self, err: Any) -> None:
-        self.on_event(f"kafka: {err.str() if hasattr(err, 'str') else err}")
+        """librdkafka's errors (a broker down: it reconnects by itself), each said once in 10 s."""
+        text = f"kafka: {err.str() if hasattr(err, 'str') else err}"
+        now = time.monotonic()
+        if self._said.get(text, -1e9) + 10 <= now:
+            self._said[text] = now
+            self.on_event(text)
 
     # -- partitions come and go ------------------------------------------------------------
 
