@@ -34,7 +34,7 @@ def stream(
     project = open_project()
     stop = _stop_on_signals()
     if _is_producer(project, name):
-        _produce(project, name, stop, until_idle)
+        _produce(project, name, stop, until_idle, _metrics(name, metrics_port))
         return
     from datamill.stream.consumer import run_stream
     from datamill.stream.dataset import stream_target
@@ -130,12 +130,13 @@ def _is_producer(project: Any, name: str) -> bool:
     return spec is not None and is_streaming_source(spec) and getattr(spec.parsed, "publish", None) is not None
 
 
-def _produce(project: Any, name: str, stop: threading.Event, until_idle: float | None) -> None:
+def _produce(project: Any, name: str, stop: threading.Event, until_idle: float | None, metrics: Any) -> None:
     try:
         from datamill.stream.producer import run_producer
     except ImportError:
         raise ConfigError(f"source '{name}' has publish:, but this installation has no producer "
                           "(datamill.stream.producer) to run it") from None
     console.print(f"publishing to source [bold]{name}[/]; stop with Ctrl-C", highlight=False)
-    stats = run_producer(project, name, stop=stop, until_idle=until_idle)
+    stats = run_producer(project, name, stop=stop, until_idle=until_idle, metrics=metrics,
+                         on_event=lambda text: console.print(f"  {text}", markup=False, highlight=False))
     console.print(f"[green]stopped[/]: {stats}", highlight=False)
