@@ -167,3 +167,22 @@ def test_a_kafka_source_is_not_read_as_a_batch_source() -> None:
     source = cls("events", cls.Options(brokers="127.0.0.1:9", topic="t"))
     with pytest.raises(SourceError, match="datamill stream"):
         source.read(ReadContext(origin="events"))
+
+
+def test_a_streaming_dataset_writes_to_its_own_storage(kafka: KafkaBroker, topic: str, tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", kafka, topic, dataset={
+        "sql": "select id, name from events", "storage": "duckdb:./stream.duckdb",
+        "checks": [{"not_null": "id", "severity": "fail"}],
+    })
+    valid = subprocess.run([*DATAMILL, "validate"], cwd=project, env=env(), capture_output=True, text=True, timeout=60)
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    kafka.produce(topic, json_values(range(100)))
+    out = stream(project, "events_clean", "--until-idle", "2")
+    assert out.returncode == 0, out.stdout + out.stderr
+    import datamill
+    from datamill.storage.duckdb import DuckDBStorage
+
+    with datamill.Project(project) as p:
+        assert not p.storage.exists("events_clean")  # not in the project's lakehouse
+    with DuckDBStorage(DuckDBStorage.Options(path=str(project / "stream.duckdb")), project_dir=project) as own:
+        assert sorted(own.read("events_clean").column("id").to_pylist()) == list(range(100))
