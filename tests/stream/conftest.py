@@ -30,8 +30,9 @@ def write_project(folder: Path, broker: KafkaBroker, topic: str, *, source: dict
     folder.mkdir(parents=True, exist_ok=True)
     config: dict[str, Any] = {
         "name": "streams",
+        # a group of its own: tests share the session's broker, and a group's state outlives a test
         "sources": {"events": {"type": "kafka", "brokers": broker.bootstrap, "topic": topic,
-                               "consumer": dict(FAST_GROUP), **(source or {})}},
+                               "group": unique("datamill.tests"), "consumer": dict(FAST_GROUP), **(source or {})}},
         "datasets": {name: {"from": "events", **(dataset or {})}},
     }
     if storage:

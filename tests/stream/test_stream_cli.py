@@ -115,7 +115,10 @@ def test_sigterm_stores_the_batch_in_hand_commits_and_exits_0(kafka: KafkaBroker
 
     with datamill.Project(project) as p:
         stored = {i: p.storage.last_txn(f"datamill.stream/events_clean/{topic}/{i}", "events_clean") for i in range(4)}
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": "datamill.events_clean"})
+    import yaml
+
+    group = yaml.safe_load((project / "datamill.yaml").read_text())["sources"]["events"]["group"]
+    consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": group})
     committed = {tp.partition: tp.offset for tp in consumer.committed([TopicPartition(topic, i) for i in range(4)],
                                                                         timeout=10)}
     consumer.close()

@@ -45,6 +45,7 @@ __all__ = ["FAULT_VARIABLE", "StreamStats", "run_stream"]
 FAULT_VARIABLE = "DATAMILL_STREAM_FAULT"
 
 Partition = tuple[str, int]
+_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # seconds between tries of a failed write (~31 s in all)
 
 
 @dataclass
@@ -239,8 +240,23 @@ class _Loop:
             return 0
         txn = [(app_id(self.table, t, p), end) for (t, p), end in sorted(ends.items())]
         spec = self.target.spec
-        result = self.storage.write(self.table, rows, mode=self.target.mode, keys=spec.write.keys, txn=txn)
+        result = self._retrying(lambda: self.storage.write(self.table, rows, mode=self.target.mode,
+                                                           keys=spec.write.keys, txn=txn))
         return 0 if result.replayed else result.rows_written
+
+    def _retrying(self, write: Callable[[], Any]) -> Any:
+        """Run a transactional write, again after a storage error (down, a concurrent commit), for about 30 s.
+
+        Safe because the write carries its transactions: one that landed before
+        its error was seen is replayed as a no-op. Offsets stay uncommitted until it lands.
+        """
+        for delay in _RETRY_DELAYS:
+            try:
+                return write()
+            except StorageError as exc:
+                self.on_event(f"storage: {str(exc).splitlines()[0]}; trying again in {delay:g} s")
+                time.sleep(delay)
+        return write()
 
     def _write_quarantine(self, table: pa.Table, ends: dict[Partition, int]) -> None:
         """Append the set-aside rows not yet in the quarantine table, with the batch's transactions for it."""
@@ -254,7 +270,9 @@ class _Loop:
         if not table.num_rows:
             return
         txn = [(app_id(self.table, t, p), end) for (t, p), end in sorted(fresh.items())]
-        self.storage.write(self.quarantine, table, mode="append", txn=txn)
+        result = self._retrying(lambda: self.storage.write(self.quarantine, table, mode="append", txn=txn))
+        if result.replayed:
+            return
         self.stats.quarantined += table.num_rows
 
     def _dead_letters(self, outcome: Outcome, ends: dict[Partition, int]) -> None:
