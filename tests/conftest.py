@@ -37,6 +37,15 @@ def spark():
     session.stop()
 
 
+@pytest.fixture(scope="session")
+def kafka():
+    """A real Kafka-protocol broker (tansu) for this test session; ``kafka.restart()`` restarts it empty."""
+    from tests.kafka_broker import kafka_broker
+
+    with kafka_broker() as broker:
+        yield broker
+
+
 @pytest.fixture()
 def project_dir(tmp_path: Path) -> Path:
     """An empty folder to build a project in."""

@@ -94,7 +94,7 @@ def test_unknown_source_type_lists_known(tmp_path: Path) -> None:
     message = str(err.value)
     assert "line 4" in message
     assert "unknown source type 'cvs'" in message and "did you mean 'csv'" in message
-    assert "known: csv, http, json, ndjson, parquet, sql" in message
+    assert "known: csv, http, json, kafka, ndjson, parquet, sql" in message
 
 
 def test_broken_yaml_names_line(tmp_path: Path) -> None:

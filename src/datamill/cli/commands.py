@@ -14,7 +14,8 @@ from datamill.exceptions import DatamillError
 from datamill.cli.output import whole
 
 _STATUS = {"ok": "[green]ok[/]", "up_to_date": "[dim]up to date[/]", "unchanged": "[dim]unchanged[/]", "failed": "[red]failed[/]",
-           "blocked": "[yellow]blocked[/]", "interrupted": "[yellow]interrupted[/]", "pending": "pending"}
+           "blocked": "[yellow]blocked[/]", "interrupted": "[yellow]interrupted[/]", "pending": "pending",
+           "skipped": "[dim]skipped[/]"}
 
 
 def _n(value: int | None) -> str:
@@ -85,7 +86,7 @@ def _summary(record) -> Table:
 def _report(record, root: Path | None = None) -> None:
     console.print(whole(_summary(record)))
     for node in record.nodes.values():
-        if node.summary and node.status == "ok":
+        if node.summary and node.status in ("ok", "skipped"):
             console.print(f"[bold]{node.name}[/]: ", end="", highlight=False)
             console.print(node.summary, markup=False, highlight=False, soft_wrap=True)
         for warning in node.warnings:

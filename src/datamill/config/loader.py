@@ -182,6 +182,8 @@ def _validate_backends(config: ProjectConfig) -> list[tuple[tuple[Any, ...], Exc
         (("storage",), STORAGES, config.storage),
     ]
     checks += [(("sources", name), SOURCES, spec) for name, spec in config.sources.items()]
+    checks += [(("datasets", name, "storage"), STORAGES, spec.storage)
+               for name, spec in config.datasets.items() if spec.storage is not None]
     for path, registry, spec in checks:
         try:
             cls = registry.load(spec.type)
@@ -233,6 +235,10 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
             problems += [(path + tuple(e["loc"]), _problem(e, options, path)) for e in failure.errors()]
         else:
             problems.append((path, str(failure)))
+    if not problems:
+        from datamill.config.streaming import check_streaming
+
+        problems = check_streaming(config)
     if problems:
         raise _format(file, where, problems)
     return config, file

@@ -163,11 +163,20 @@ class DatasetSpec(_Strict):
     checks: list[_Check] = Field(default_factory=list)  # datamill.quality.config.CheckSpec
     allow_empty: bool = False  # let cleaning and checks remove every row
     write: WriteSpec = Field(default_factory=WriteSpec)
+    # a streaming dataset's own storage (e.g. cassandra://host/keyspace); others use the project's
+    storage: BackendSpec | None = None
     description: str = ""
+
+    @field_validator("storage", mode="before")
+    @classmethod
+    def _storage(cls, value: Any) -> Any:
+        return None if value is None else _backend(value, "storage")
 
     @model_validator(mode="after")
     def _one_body(self) -> DatasetSpec:
         given = [k for k in ("from_", "sql", "python") if getattr(self, k)]
+        if given == ["from_", "sql"]:  # a streaming dataset: the kafka source, transformed (the loader checks it)
+            return self
         if len(given) != 1:
             raise ValueError("give exactly one of from:, sql: or python: for a dataset")
         if self.python and ":" not in self.python:

@@ -40,10 +40,21 @@ class RunContext:
 
 
 def build_nodes(config: ProjectConfig) -> dict[str, Node]:
+    from datamill.config.streaming import is_streaming_source, streaming_datasets
+    from datamill.pipeline._streaming import StreamingNode
+
     nodes: dict[str, Node] = {}
+    streams = streaming_datasets(config)
     for name, spec in config.sources.items():
-        nodes[name] = SourceNode(name=name, spec=spec)
+        if is_streaming_source(spec):
+            readers = ", ".join(d for d, s in streams.items() if s == name) or "a dataset with from: " + name
+            nodes[name] = StreamingNode(name=name, hint=f"streaming: read by `datamill stream` ({readers})")
+        else:
+            nodes[name] = SourceNode(name=name, spec=spec)
     for name, spec in config.datasets.items():
+        if name in streams:
+            nodes[name] = StreamingNode(name=name, reads=[streams[name]], hint=f"streaming: run `datamill stream {name}`")
+            continue
         nodes[name] = DatasetNode(name=name, spec=spec)
     for name, spec in config.models.items():
         nodes[name] = ModelNode(name=name, spec=spec, project=config.name)

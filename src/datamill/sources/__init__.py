@@ -23,6 +23,7 @@ SOURCES = Registry(
         "ndjson": "datamill.sources.json:NdjsonSource",
         "http": "datamill.sources.http:HttpSource",
         "sql": "datamill.sources.sql:SqlSource",
+        "kafka": "datamill.sources.kafka:KafkaSource",
     },
 )
 
