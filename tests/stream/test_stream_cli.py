@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.kafka_broker import KafkaBroker
-from tests.stream.conftest import DATAMILL, env, json_values, start_stream, stream, table, unique, write_project
+from tests.stream.conftest import DATAMILL, env, json_values, start_stream, stream, table, write_project
 
 pytestmark = pytest.mark.kafka
 

@@ -25,8 +25,9 @@ from urllib.parse import quote, unquote
 __all__ = ["NodeRun", "RunRecord", "RunStore", "new_run_id"]
 
 # up_to_date: not run, its inputs and config are as last time; unchanged: run (a source
-# read), but its content is what is stored, so no new version was written
-Status = Literal["ok", "up_to_date", "unchanged", "failed", "blocked", "interrupted", "pending"]
+# read), but its content is what is stored, so no new version was written; skipped: not the
+# batch pipeline's to run (a streaming dataset: `datamill stream` runs it)
+Status = Literal["ok", "up_to_date", "unchanged", "skipped", "failed", "blocked", "interrupted", "pending"]
 
 
 def _now() -> str:
