@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -16,11 +16,21 @@ from datamill.cli.query import arrow_to_rich
 
 @app.command()
 def demo(
-    folder: Annotated[Path, typer.Argument(help="Where to create the demo project.")] = Path("datamill-demo"),
+    folder: Annotated[Optional[Path], typer.Argument(
+        help="Where to create the demo project (default datamill-demo, or datamill-stream-demo with --stream).")] = None,
     rows: Annotated[int, typer.Option(help="Customers to generate.")] = 120_000,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild everything.")] = False,
+    stream: Annotated[bool, typer.Option(
+        "--stream", help="The streaming demo instead: orders API -> Kafka -> transform -> Cassandra and the "
+        "lakehouse, starting a local broker and Cassandra itself (needs the kafka and cassandra extras).")] = False,
 ) -> None:
     """Create the demo project (messy customers CSV + a local plans API) and run it end to end."""
+    if stream:
+        from datamill.cli.demo_stream import run_stream_demo
+
+        run_stream_demo(folder or Path("datamill-stream-demo"))
+        return
+    folder = folder or Path("datamill-demo")
     from datamill.demo import API_ENV, create_demo, serve_plans_api
     from datamill.project import Project
 

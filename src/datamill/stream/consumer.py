@@ -22,6 +22,7 @@ transactions, recorded for that table).
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -105,6 +106,7 @@ class _Loop:
             # a group join waits about half of this on some brokers; Kafka's default (45 s) is long for a restart
             "session.timeout.ms": 10_000,
             "error_cb": self._error,
+            "logger": _kafka_log(),  # librdkafka's lines (a broker gone at shutdown) go to the run log, not stderr
         }
         conf.update(o.consumer)
         return conf
@@ -310,7 +312,8 @@ class _Loop:
 
     def producer(self) -> Any:
         if self._producer is None:
-            self._producer = self.kafka.Producer({"bootstrap.servers": self.target.options.brokers, "linger.ms": 5})
+            self._producer = self.kafka.Producer({"bootstrap.servers": self.target.options.brokers, "linger.ms": 5,
+                                                 "logger": _kafka_log()})
         return self._producer
 
     def _commit(self, ends: dict[Partition, int]) -> None:
@@ -336,11 +339,15 @@ def _after(origin: str, offset: int, floors: dict[Partition, int]) -> bool:
     return offset >= floors.get((topic, int(partition)), 0)
 
 
+def _kafka_log() -> logging.Logger:
+    return logging.getLogger("datamill.stream.kafka")
+
+
 def _dead_letter_topics(loop: _Loop, target: StreamTarget) -> None:
     """Create the dead-letter topics that do not exist yet (one partition each), so a dead letter never waits."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": target.options.brokers})
+    admin = AdminClient({"bootstrap.servers": target.options.brokers, "logger": _kafka_log()})
     names = sorted({target.options.dead_letters(t) for t in target.options.topic_names})
     try:
         existing = set(admin.list_topics(timeout=10).topics)

@@ -319,11 +319,11 @@ class StreamMetrics:
         """One plain line: totals, throughput and the estimated lag."""
         t = self.totals
         parts = [self.name]
-        if t["published"] or t["failed"] or not t["batches"]:
+        if t["published"] or t["failed"]:  # a producer
             parts.append(f"{t['published']:,} published")
             if t["failed"]:
                 parts.append(f"{t['failed']:,} delivery failures")
-        if t["batches"] or not t["published"]:
+        if t["batches"] or not (t["published"] or t["failed"]):
             parts += [f"{t['messages']:,} messages", f"{t['rows']:,} rows", f"{t['dead']:,} dead",
                       f"{t['batches']:,} batches"]
         parts.append(f"{self.throughput():,.0f} msg/s")
