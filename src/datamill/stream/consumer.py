@@ -236,6 +236,18 @@ class _Loop:
             self.metrics.batch_done({k: PartitionState(messages=counts[k], consumed=e, committed=e)
                                      for k, e in ends.items()}, rows=rows, dead=len(outcome.dead),
                                     seconds=time.monotonic() - started)
+            self.metrics.watermarks(self._watermarks(ends))
+
+    def _watermarks(self, ends: dict[Partition, int]) -> dict[Partition, int | None]:
+        """The high watermarks of the batch's partitions from the last fetch responses (no request to the broker)."""
+        marks: dict[Partition, int | None] = {}
+        for topic, partition in ends:
+            try:
+                _, high = self.consumer.get_watermark_offsets(self.kafka.TopicPartition(topic, partition), cached=True)
+            except self.kafka.KafkaException:
+                high = None
+            marks[(topic, partition)] = high if high is not None and high >= 0 else None
+        return marks
 
     def _write_rows(self, rows: pa.Table | None, ends: dict[Partition, int]) -> int:
         if rows is None:  # nothing readable and no columns known: Kafka's offsets carry the batch
