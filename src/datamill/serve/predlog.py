@@ -477,13 +477,14 @@ def _json_text(value: Any) -> str:
 
 
 def _timestamp(value: Any) -> datetime:
+    """``value`` as a datetime to the millisecond: what every storage keeps (Cassandra's timestamp included)."""
     if value is None:
-        return datetime.now(timezone.utc)
-    if isinstance(value, datetime):
-        return value  # naive: taken as UTC by Arrow
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, timezone.utc)
-    raise TypeError(f"ts must be a datetime or epoch seconds, not {type(value).__name__}")
+        value = datetime.now(timezone.utc)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        value = datetime.fromtimestamp(value, timezone.utc)
+    elif not isinstance(value, datetime):
+        raise TypeError(f"ts must be a datetime or epoch seconds, not {type(value).__name__}")
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)  # naive: taken as UTC by Arrow
 
 
 def _columns(records: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
