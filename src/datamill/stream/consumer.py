@@ -16,8 +16,8 @@ leaves both behind, so the batch is read again. Messages below the recorded
 offset that still arrive (a broker that reset a partition) are dropped, so a
 write never mixes old and new rows. Unreadable messages and rows a ``fail``
 check rejects go to the dead-letter topic (at least once: they are sent before
-the write) and to ``<dataset>__quarantine`` (exactly once, with the same
-transactions, recorded for that table).
+the write) and to ``<dataset>__quarantine`` (exactly once: upserted by a key
+of their message, with the same transactions, recorded for that table).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import pyarrow as pa
 from datamill._deps import require
 from datamill.config.schema import quarantine_table_name
 from datamill.exceptions import SourceError, StorageError
-from datamill.stream.batch import MicroBatch, Outcome
+from datamill.stream.batch import QUARANTINE_KEYS, MicroBatch, Outcome
 from datamill.stream.dataset import StreamTarget, app_id
 
 __all__ = ["FAULT_VARIABLE", "StreamStats", "run_stream"]
@@ -259,18 +259,26 @@ class _Loop:
         return write()
 
     def _write_quarantine(self, table: pa.Table, ends: dict[Partition, int]) -> None:
-        """Append the set-aside rows not yet in the quarantine table, with the batch's transactions for it."""
+        """Upsert the set-aside rows not yet in the quarantine table, with the batch's transactions for it.
+
+        Upsert by :data:`~datamill.stream.batch.QUARANTINE_KEYS` (the message's
+        origin, offset and reason), not append: where a write is not atomic
+        (Cassandra stores the rows, then the txn row) a crash between the two
+        makes the batch be read and stored again, and those rows then replace
+        themselves. Where it is atomic the txn alone already skips a stored batch.
+        """
         fresh = {k: end for k, end in ends.items() if end > self.qfloors.get(k, 0)}
         if not table.num_rows or not fresh:
             return
-        keep = [line is None or _after(origin, line, self.qfloors)
+        keep = [_after(origin, line, ends, self.qfloors)
                 for origin, line in zip(table.column("origin").to_pylist(), table.column("line").to_pylist(),
                                         strict=True)]
         table = table.filter(pa.array(keep, pa.bool_()))
         if not table.num_rows:
             return
         txn = [(app_id(self.table, t, p), end) for (t, p), end in sorted(fresh.items())]
-        result = self._retrying(lambda: self.storage.write(self.quarantine, table, mode="append", txn=txn))
+        result = self._retrying(lambda: self.storage.write(self.quarantine, table, mode="upsert",
+                                                           keys=list(QUARANTINE_KEYS), txn=txn))
         if result.replayed:
             return
         self.stats.quarantined += table.num_rows
@@ -329,11 +337,16 @@ class _Loop:
                 self._producer.flush(10)
 
 
-def _after(origin: str, offset: int, floors: dict[Partition, int]) -> bool:
+def _after(origin: str, offset: int, ends: dict[Partition, int], floors: dict[Partition, int]) -> bool:
+    """Whether a quarantine row is not yet stored: its message's offset is at or past the table's floor.
+
+    Rows filed under the batch rather than one message (``dataset@topic/partition``) always go.
+    """
     topic, _, partition = origin.rpartition("/")
-    if not partition.isdigit():
+    key = (topic, int(partition)) if partition.isdigit() else None
+    if key not in ends:
         return True
-    return offset >= floors.get((topic, int(partition)), 0)
+    return offset >= floors.get(key, 0)
 
 
 def _dead_letter_topics(loop: _Loop, target: StreamTarget) -> None:
