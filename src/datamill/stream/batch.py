@@ -29,7 +29,7 @@ from datamill.sources.base import QUARANTINE_SCHEMA
 from datamill.stream.dataset import StreamTarget
 from datamill.stream.formats import SchemaMemory, message_format
 
-__all__ = ["DeadLetter", "MicroBatch", "Outcome", "ORIGIN", "QUARANTINE_KEYS", "keyed_quarantine"]
+__all__ = ["ORIGIN", "QUARANTINE_KEYS", "DeadLetter", "MicroBatch", "Outcome", "keyed_quarantine"]
 
 ORIGIN = ("__dm_topic", "__dm_partition", "__dm_offset")
 #: the primary key of a stream's quarantine table (never null: Cassandra keeps no null in a key)

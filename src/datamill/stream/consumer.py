@@ -45,7 +45,10 @@ __all__ = ["FAULT_VARIABLE", "StreamStats", "run_stream"]
 FAULT_VARIABLE = "DATAMILL_STREAM_FAULT"
 
 Partition = tuple[str, int]
-_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # seconds between tries of a failed write (~31 s in all)
+# seconds between tries of a failed write: ~44 s in all, so a storage restarting (a 10-20 s outage) is ridden
+# out, and at most 2 s apart, so the batch lands soon after the storage is back
+_RETRY_DELAYS = (0.2, 0.5, 1.0, *(2.0,) * 21)
+_RETRY_WINDOW = sum(_RETRY_DELAYS)
 
 
 @dataclass
@@ -245,17 +248,25 @@ class _Loop:
         return 0 if result.replayed else result.rows_written
 
     def _retrying(self, write: Callable[[], Any]) -> Any:
-        """Run a transactional write, again after a storage error (down, a concurrent commit), for about 30 s.
+        """Run a transactional write, again after a storage error (down, a concurrent commit), for about 40 s.
 
         Safe because the write carries its transactions: one that landed before
         its error was seen is replayed as a no-op. Offsets stay uncommitted until it lands.
         """
-        for delay in _RETRY_DELAYS:
+        said, started = "", time.monotonic()
+        for tries, delay in enumerate(_RETRY_DELAYS, 1):
             try:
-                return write()
+                result = write()
             except StorageError as exc:
-                self.on_event(f"storage: {str(exc).splitlines()[0]}; trying again in {delay:g} s")
+                text = str(exc).splitlines()[0]
+                if text != said:  # the same error again is said once (a storage down fails every try alike)
+                    said = text
+                    self.on_event(f"storage: {text}; trying again (for up to {_RETRY_WINDOW:.0f} s)")
                 time.sleep(delay)
+                continue
+            if tries > 1:
+                self.on_event(f"storage: written at try {tries}, {time.monotonic() - started:.0f} s after the first")
+            return result
         return write()
 
     def _write_quarantine(self, table: pa.Table, ends: dict[Partition, int]) -> None:
@@ -408,6 +419,9 @@ def run_stream(target: StreamTarget, engine: Any, storage: Any, *, stop: threadi
             if loop.buffer:
                 loop.flush()
                 on_batch(loop.stats)
+                # idle means no message while polling: a write retried through a storage outage is not
+                # idleness, and the messages that came meanwhile wait in the consumer's queue
+                last = time.monotonic()
             if until_idle is not None and _idle(loop, last, until_idle):
                 break
         loop.flush()  # stopped while gathering: store what came
