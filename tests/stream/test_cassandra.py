@@ -115,7 +115,7 @@ def test_cassandra_down_for_10_s_the_batch_is_retried_offsets_wait_and_a_replay_
             # group) nothing committed; the stream reads every message again and must store none twice
             store._run(f"TRUNCATE {store._ident('_datamill_txn')}")
         write_project(project, kafka, topic, dataset={**DATASET, "storage": url})
-        again = stream(project, "events_clean", "--until-idle", "2")
+        again = stream(project, "events_clean", "--max-messages", str(N))
         assert again.returncode == 0, again.stdout + again.stderr
         assert f"{N} messages" in again.stdout  # read again, every one
         assert stored() == expected
