@@ -45,9 +45,9 @@ __all__ = ["FAULT_VARIABLE", "StreamStats", "run_stream"]
 FAULT_VARIABLE = "DATAMILL_STREAM_FAULT"
 
 Partition = tuple[str, int]
-# seconds between tries of a failed write: ~44 s in all, so a storage restarting (a 10-20 s outage) is ridden
+# seconds between tries of a failed write: ~30 s in all, so a storage restarting (a 10-20 s outage) is ridden
 # out, and at most 2 s apart, so the batch lands soon after the storage is back
-_RETRY_DELAYS = (0.2, 0.5, 1.0, *(2.0,) * 21)
+_RETRY_DELAYS = (0.2, 0.5, 1.0, *(2.0,) * 14)
 _RETRY_WINDOW = sum(_RETRY_DELAYS)
 
 
@@ -248,7 +248,7 @@ class _Loop:
         return 0 if result.replayed else result.rows_written
 
     def _retrying(self, write: Callable[[], Any]) -> Any:
-        """Run a transactional write, again after a storage error (down, a concurrent commit), for about 40 s.
+        """Run a transactional write, again after a storage error (down, a concurrent commit), for about 30 s.
 
         Safe because the write carries its transactions: one that landed before
         its error was seen is replayed as a no-op. Offsets stay uncommitted until it lands.
