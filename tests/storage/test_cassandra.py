@@ -318,3 +318,13 @@ def test_a_table_made_outside_datamill_is_read_too(make) -> None:
     [row] = store.read("theirs").to_pylist()
     assert row == {"k": str(key), "n": 7, "tags": '["a", "b"]', "m": '{"x": 1}',
                    "at": dt.datetime(2024, 1, 1, 12, tzinfo=UTC), "amount": "1.25"}
+
+
+@pytest.mark.cassandra
+def test_a_keyspace_another_client_created_after_this_one_connected_is_read(make) -> None:
+    reader = make()
+    assert not reader.exists("events")  # connected now, before the keyspace exists (a stream writes it later)
+    writer = make()
+    writer.options.keyspace = reader.options.keyspace
+    writer.write("events", people([1, 2], "a"), keys=["id"])
+    assert sorted(reader.read("events").column("id").to_pylist()) == [1, 2]

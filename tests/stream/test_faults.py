@@ -52,21 +52,27 @@ def _kill_run(project: Path, rng: random.Random, kills: int) -> list[str]:
     return points
 
 
-@pytest.mark.parametrize("backend", ["lakehouse", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("backend", ["lakehouse", pytest.param("postgres", marks=pytest.mark.postgres),
+                                     pytest.param("cassandra", marks=pytest.mark.cassandra)])
 def test_kill_9_at_10_random_points_every_message_lands_once(kafka: KafkaBroker, tmp_path: Path, backend: str,
                                                                request: pytest.FixtureRequest) -> None:
     topic = unique("kills")
     kafka.create_topic(topic, 2)
-    storage = request.getfixturevalue("postgres_url") + f"?options=-csearch_path%3D{topic}" if backend == "postgres" else None
-    if storage:
+    storage, dataset = None, None
+    if backend == "postgres":
+        storage = request.getfixturevalue("postgres_url") + f"?options=-csearch_path%3D{topic}"
         import psycopg
 
         with psycopg.connect(request.getfixturevalue("postgres_url"), autocommit=True) as conn:
             conn.execute(f"create schema {topic}")
-    project = write_project(tmp_path / "p", kafka, topic, source=SMALL_BATCHES, storage=storage)
+    elif backend == "cassandra":
+        # no atomic commit there: exactly once by upserts by key (the quarantine's key is the message's offset)
+        storage = f"{request.getfixturevalue('cassandra_url')}/{topic}"
+        dataset = {"write": {"mode": "upsert", "keys": ["id"]}}
+    project = write_project(tmp_path / "p", kafka, topic, source=SMALL_BATCHES, storage=storage, dataset=dataset)
     values = json_values(range(N), poison_every=400)  # dead letters and quarantine rows too, exactly once
     kafka.produce(topic, values, keys=range(N))
-    points = _kill_run(project, random.Random(10), 10 if backend == "lakehouse" else 4)
+    points = _kill_run(project, random.Random(10), {"lakehouse": 10, "postgres": 4}.get(backend, 3))
     # a killed consumer stays in the group until its session times out (3 s): idle long enough to outlive it
     final = stream(project, "events_clean", "--until-idle", "6")
     assert final.returncode == 0, final.stdout + final.stderr

@@ -448,9 +448,15 @@ class CassandraStorage(Storage):
     def _live(self, name: str) -> tuple[pa.Schema, TableKey]:
         """Columns (as Arrow types) and primary key of ``name`` as the server has them now."""
         self._db()
+        ks = self.options.keyspace
         with self._errors(f"reading the columns of '{name}'"):
-            self._cluster.refresh_table_metadata(self.options.keyspace, name)
-            meta = self._cluster.metadata.keyspaces[self.options.keyspace].tables[name]
+            if ks not in self._cluster.metadata.keyspaces:  # created by another process since this one connected
+                self._cluster.refresh_keyspace_metadata(ks)
+            self._cluster.refresh_table_metadata(ks, name)
+            meta = self._cluster.metadata.keyspaces.get(ks)
+            meta = meta.tables.get(name) if meta is not None else None
+        if meta is None:
+            raise not_found(name, self.list())
         schema = pa.schema([pa.field(c.name, arrow_type(str(c.cql_type))) for c in meta.columns.values()
                             if c.name != _ROW])
         key = TableKey(partition_key=[c.name for c in meta.partition_key],

@@ -10,6 +10,10 @@ Each row carries where its message came from in three columns (:data:`ORIGIN`),
 which the SQL keeps when it selects ``*`` (or names them); the rows a check of
 severity ``fail`` removes then go back to their messages, which become dead
 letters. The columns never reach the table.
+
+Quarantine rows get a key that is the same each time a batch is read
+(:data:`QUARANTINE_KEYS`, see :func:`keyed_quarantine`), so the consumer
+upserts them and a batch stored again after a crash stores none of them twice.
 """
 
 from __future__ import annotations
@@ -25,9 +29,14 @@ from datamill.sources.base import QUARANTINE_SCHEMA
 from datamill.stream.dataset import StreamTarget
 from datamill.stream.formats import SchemaMemory, message_format
 
-__all__ = ["DeadLetter", "MicroBatch", "Outcome", "ORIGIN"]
+__all__ = ["ORIGIN", "QUARANTINE_KEYS", "DeadLetter", "MicroBatch", "Outcome", "keyed_quarantine"]
 
 ORIGIN = ("__dm_topic", "__dm_partition", "__dm_offset")
+#: the primary key of a stream's quarantine table (never null: Cassandra keeps no null in a key)
+QUARANTINE_KEYS = ("origin", "line", "reason")
+# a reason is part of the key: kept short enough for any storage's key index (PostgreSQL's
+# btree takes ~2.7 kB); the dead letter's header keeps the whole text
+_REASON_LIMIT = 500
 
 
 @dataclass
@@ -45,7 +54,7 @@ class Outcome:
     """What a micro-batch produced: rows for the table, rows for its quarantine table, dead letters."""
 
     rows: pa.Table | None  # None: nothing parsed and no columns known yet (nothing to write)
-    quarantine: pa.Table  # QUARANTINE_SCHEMA; origin "topic/partition", line = offset
+    quarantine: pa.Table  # QUARANTINE_SCHEMA, keyed by QUARANTINE_KEYS; origin "topic/partition", line = offset
     dead: list[DeadLetter] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -73,17 +82,14 @@ class MicroBatch:
                 for i, why in parsed.bad]
         table = self.memory.conform(parsed.table)
         if table.num_columns == 0:  # nothing readable yet: no columns to run the SQL on
-            return Outcome(None, _quarantine(dead, self.target.source, self.run_id), dead)
+            return Outcome(None, keyed_quarantine(_quarantine(dead, self.run_id), self.target.name, messages), dead)
         table = _with_origin(table, [messages[i] for i in parsed.rows])
         rows, removed, warnings = self._transform(table)
         by_origin = {(m.topic(), m.partition(), m.offset()): m for m in messages}
         checked = _removed_rows(removed, by_origin, self.failing, self.target.name)
         dead += [d for d, _ in checked if d is not None]
-        quarantine = _quarantine(dead[: len(parsed.bad)], self.target.source, self.run_id)
-        kept = [row for _, row in checked]
-        if kept:
-            quarantine = pa.concat_tables([quarantine, pa.Table.from_pylist(kept, schema=QUARANTINE_SCHEMA)])
-        return Outcome(rows, quarantine, dead, warnings)
+        quarantine = _quarantine(dead[: len(parsed.bad)], self.run_id) + [row for _, row in checked]
+        return Outcome(rows, keyed_quarantine(quarantine, self.target.name, messages), dead, warnings)
 
     def _transform(self, table: pa.Table) -> tuple[pa.Table, pa.Table, list[str]]:
         """The dataset's SQL, then its cleaning and checks; returns rows, removed rows, warnings."""
@@ -175,7 +181,7 @@ def _removed_rows(removed: pa.Table, by_origin: dict[tuple[str, int, int], Any],
     return out
 
 
-def _quarantine(dead: Sequence[DeadLetter], source: str, run_id: str) -> pa.Table:
+def _quarantine(dead: Sequence[DeadLetter], run_id: str) -> list[dict[str, Any]]:
     """Unreadable messages as quarantine rows: origin ``topic/partition``, line = offset, raw = the value as text."""
     rows = []
     for d in dead:
@@ -185,4 +191,53 @@ def _quarantine(dead: Sequence[DeadLetter], source: str, run_id: str) -> pa.Tabl
             "origin": f"{m.topic()}/{m.partition()}", "run_id": run_id, "line": m.offset(), "column": None,
             "reason": d.error, "raw": value.decode("utf-8", "replace") if value is not None else None,
         })
-    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
+    return rows
+
+
+def keyed_quarantine(rows: list[dict[str, Any]], dataset: str, messages: Sequence[Any]) -> pa.Table:
+    """Quarantine rows keyed by :data:`QUARANTINE_KEYS`, the same key each time their batch is read.
+
+    The consumer upserts them by that key (with the batch's transactions), so
+    quarantine rows are stored once even where a crash can land between the
+    rows and their transaction (Cassandra writes the rows, then the txn row;
+    the batch is then read and written again). The natural key of a row is
+    its message: origin ``topic/partition`` and line = offset, then the reason.
+    Two more rules make it whole and never null:
+
+    - rows the SQL derived from several messages (it aggregated, or dropped the
+      origin columns) have no message: they are filed under the batch's first
+      message, as origin ``<dataset>@<topic>/<partition>`` and line = its
+      offset (a batch read again starts at the same offsets);
+    - rows with the same origin, line and reason (a message the SQL turned
+      into several rows) are told apart by ``(row 2)``, ``(row 3)``... after the
+      reason, in the order of their ``raw`` text. Reasons are cut at 500
+      characters (keys must fit any storage's index); the dead letter keeps
+      the whole. ``column`` is no part of the key: it may be null.
+
+    Rows set aside by comparing messages (``dedupe``) depend on which messages
+    share a batch; a batch read again with other messages may set aside others.
+
+    Examples
+    --------
+    >>> rows = [{"origin": "t/0", "line": 7, "reason": "check a", "raw": r} for r in ("y", "x")]
+    >>> keyed_quarantine(rows, "d", []).select(["raw", "reason"]).to_pylist()
+    [{'raw': 'x', 'reason': 'check a'}, {'raw': 'y', 'reason': 'check a (row 2)'}]
+    """
+    first = min(((m.topic(), m.partition(), m.offset()) for m in messages), default=None)
+    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        row = {**row, "reason": _cut(row.get("reason") or "")}
+        if row.get("line") is None:
+            topic, partition, offset = first if first is not None else ("", 0, 0)
+            row["origin"], row["line"] = f"{dataset}@{topic}/{partition}", offset
+        groups.setdefault((row["origin"], row["line"], row["reason"]), []).append(row)
+    out = []
+    for group in groups.values():
+        group.sort(key=lambda r: (r.get("raw") or "", r.get("column") or ""))
+        for i, row in enumerate(group):
+            out.append({**row, "reason": row["reason"] + (f" (row {i + 1})" if i else "")})
+    return pa.Table.from_pylist(out, schema=QUARANTINE_SCHEMA)
+
+
+def _cut(reason: str) -> str:
+    return reason if len(reason) <= _REASON_LIMIT else reason[: _REASON_LIMIT - 1] + "…"

@@ -16,8 +16,8 @@ leaves both behind, so the batch is read again. Messages below the recorded
 offset that still arrive (a broker that reset a partition) are dropped, so a
 write never mixes old and new rows. Unreadable messages and rows a ``fail``
 check rejects go to the dead-letter topic (at least once: they are sent before
-the write) and to ``<dataset>__quarantine`` (exactly once, with the same
-transactions, recorded for that table).
+the write) and to ``<dataset>__quarantine`` (exactly once: upserted by a key
+of their message, with the same transactions, recorded for that table).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import pyarrow as pa
 from datamill._deps import require
 from datamill.config.schema import quarantine_table_name
 from datamill.exceptions import SourceError, StorageError
-from datamill.stream.batch import MicroBatch, Outcome
+from datamill.stream.batch import QUARANTINE_KEYS, MicroBatch, Outcome
 from datamill.stream.dataset import StreamTarget, app_id
 
 __all__ = ["FAULT_VARIABLE", "StreamStats", "run_stream"]
@@ -46,7 +46,10 @@ __all__ = ["FAULT_VARIABLE", "StreamStats", "run_stream"]
 FAULT_VARIABLE = "DATAMILL_STREAM_FAULT"
 
 Partition = tuple[str, int]
-_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # seconds between tries of a failed write (~31 s in all)
+# seconds between tries of a failed write: ~30 s in all, so a storage restarting (a 10-20 s outage) is ridden
+# out, and at most 2 s apart, so the batch lands soon after the storage is back
+_RETRY_DELAYS = (0.2, 0.5, 1.0, *(2.0,) * 14)
+_RETRY_WINDOW = sum(_RETRY_DELAYS)
 
 
 @dataclass
@@ -264,27 +267,43 @@ class _Loop:
         Safe because the write carries its transactions: one that landed before
         its error was seen is replayed as a no-op. Offsets stay uncommitted until it lands.
         """
-        for delay in _RETRY_DELAYS:
+        said, started = "", time.monotonic()
+        for tries, delay in enumerate(_RETRY_DELAYS, 1):
             try:
-                return write()
+                result = write()
             except StorageError as exc:
-                self.on_event(f"storage: {str(exc).splitlines()[0]}; trying again in {delay:g} s")
+                text = str(exc).splitlines()[0]
+                if text != said:  # the same error again is said once (a storage down fails every try alike)
+                    said = text
+                    self.on_event(f"storage: {text}; trying again (for up to {_RETRY_WINDOW:.0f} s)")
                 time.sleep(delay)
+                continue
+            if tries > 1:
+                self.on_event(f"storage: written at try {tries}, {time.monotonic() - started:.0f} s after the first")
+            return result
         return write()
 
     def _write_quarantine(self, table: pa.Table, ends: dict[Partition, int]) -> None:
-        """Append the set-aside rows not yet in the quarantine table, with the batch's transactions for it."""
+        """Upsert the set-aside rows not yet in the quarantine table, with the batch's transactions for it.
+
+        Upsert by :data:`~datamill.stream.batch.QUARANTINE_KEYS` (the message's
+        origin, offset and reason), not append: where a write is not atomic
+        (Cassandra stores the rows, then the txn row) a crash between the two
+        makes the batch be read and stored again, and those rows then replace
+        themselves. Where it is atomic the txn alone already skips a stored batch.
+        """
         fresh = {k: end for k, end in ends.items() if end > self.qfloors.get(k, 0)}
         if not table.num_rows or not fresh:
             return
-        keep = [line is None or _after(origin, line, self.qfloors)
+        keep = [_after(origin, line, ends, self.qfloors)
                 for origin, line in zip(table.column("origin").to_pylist(), table.column("line").to_pylist(),
                                         strict=True)]
         table = table.filter(pa.array(keep, pa.bool_()))
         if not table.num_rows:
             return
         txn = [(app_id(self.table, t, p), end) for (t, p), end in sorted(fresh.items())]
-        result = self._retrying(lambda: self.storage.write(self.quarantine, table, mode="append", txn=txn))
+        result = self._retrying(lambda: self.storage.write(self.quarantine, table, mode="upsert",
+                                                           keys=list(QUARANTINE_KEYS), txn=txn))
         if result.replayed:
             return
         self.stats.quarantined += table.num_rows
@@ -344,11 +363,16 @@ class _Loop:
                 self._producer.flush(10)
 
 
-def _after(origin: str, offset: int, floors: dict[Partition, int]) -> bool:
+def _after(origin: str, offset: int, ends: dict[Partition, int], floors: dict[Partition, int]) -> bool:
+    """Whether a quarantine row is not yet stored: its message's offset is at or past the table's floor.
+
+    Rows filed under the batch rather than one message (``dataset@topic/partition``) always go.
+    """
     topic, _, partition = origin.rpartition("/")
-    if not partition.isdigit():
+    key = (topic, int(partition)) if partition.isdigit() else None
+    if key not in ends:
         return True
-    return offset >= floors.get((topic, int(partition)), 0)
+    return offset >= floors.get(key, 0)
 
 
 def _kafka_log() -> logging.Logger:
@@ -414,6 +438,9 @@ def run_stream(target: StreamTarget, engine: Any, storage: Any, *, stop: threadi
             if loop.buffer:
                 loop.flush()
                 on_batch(loop.stats)
+                # idle means no message while polling: a write retried through a storage outage is not
+                # idleness, and the messages that came meanwhile wait in the consumer's queue
+                last = time.monotonic()
             if until_idle is not None and _idle(loop, last, until_idle):
                 break
         loop.flush()  # stopped while gathering: store what came
