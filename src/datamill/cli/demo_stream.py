@@ -16,14 +16,22 @@ from datamill.cli.app import console, start_log
 from datamill.cli.output import whole
 from datamill.cli.query import arrow_to_rich
 
-ORDERS = 6_000  # the feed's orders; they arrive over about four seconds
+ORDERS = 6_000  # the feed's orders
+PER_SECOND = 500  # they arrive over twelve seconds, so the streams see them come in batches
 IDLE = 4.0  # seconds without a message before a stream of the demo stops
 
 
 def run_stream_demo(folder: Path) -> None:
     """Create the streaming demo in ``folder`` (when missing), start its services and run its three streams."""
     from datamill.demo.orders import serve_orders_api
-    from datamill.demo.stream import BROKER_ENV, CASSANDRA_ENV, ORDERS_ENV, PARTITIONS, TOPIC, create_stream_demo
+    from datamill.demo.stream import (
+        BROKER_ENV,
+        CASSANDRA_ENV,
+        ORDERS_ENV,
+        PARTITIONS,
+        TOPIC,
+        create_stream_demo,
+    )
     from datamill.storage._cassandra_server import cassandra_server
     from datamill.stream._broker import kafka_broker
 
@@ -35,7 +43,7 @@ def run_stream_demo(folder: Path) -> None:
         with console.status("starting a Kafka-protocol broker (tansu) and Cassandra 1.2 …"):
             broker = services.enter_context(kafka_broker())
             host, port = services.enter_context(cassandra_server(folder / ".datamill" / "cassandra"))
-        api = services.enter_context(serve_orders_api(total=ORDERS))
+        api = services.enter_context(serve_orders_api(total=ORDERS, per_second=PER_SECOND))
         os.environ[ORDERS_ENV] = api
         os.environ[BROKER_ENV] = broker.bootstrap
         os.environ[CASSANDRA_ENV] = f"cassandra://{host}:{port}/orders_demo"
@@ -139,7 +147,7 @@ def _show(folder: Path, results: dict[str, Any], seconds: float) -> None:
             f"orders.dead (quantity below 1); the lakehouse [bold]orders_lake[/] holds {lake_rows:,} "
             f"(refunds filtered by its SQL)", highlight=False)
         console.print(whole(arrow_to_rich(stored.slice(0, 5), 5, "orders_live in Cassandra (first 5)")))
-        record = run_with_progress(project, [], False)
+        record = run_with_progress(project, ["revenue_by_country"], False)
         _report(record, project.root)
         if record.status == "ok":
             console.print(whole(arrow_to_rich(project.sql("select * from revenue_by_country"), 10,

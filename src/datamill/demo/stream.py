@@ -43,6 +43,7 @@ sources:
     topic: %(topic)s
     format: json
     batch_seconds: 0.5
+    consumer: {session.timeout.ms: 6000}   # librdkafka settings; a shorter session: the group forms in ~3 s
     publish: {from: orders_api, key: order_id, every: 1s}   # new and changed orders, keyed by order_id
 
 datasets:
@@ -65,7 +66,7 @@ datasets:
              round(quantity * unit_price, 2) as amount,
              cast(placed_at as timestamptz) as placed_at
       from orders
-      where quantity > 0            # refunds are not revenue
+      where quantity > 0            -- refunds are not revenue
     write: {mode: upsert, keys: [order_id]}
   revenue_by_country:               # a batch dataset over the streamed table: `datamill run`
     sql: |

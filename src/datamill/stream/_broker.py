@@ -12,6 +12,7 @@ second and keeps its log in memory. Two things to know:
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import socket
 import subprocess
@@ -99,7 +100,9 @@ class KafkaBroker:
         if self._admin is None:
             from confluent_kafka.admin import AdminClient
 
-            self._admin = AdminClient({"bootstrap.servers": self.bootstrap})
+            # librdkafka's own lines (the broker gone at shutdown) go to logging, not stderr
+            self._admin = AdminClient({"bootstrap.servers": self.bootstrap,
+                                       "logger": logging.getLogger("datamill.stream.kafka")})
         return self._admin
 
     def create_topic(self, name: str, partitions: int = 1) -> None:
