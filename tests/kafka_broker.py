@@ -1,4 +1,4 @@
-"""A real Kafka-protocol broker for the tests: datamill's local ``tansu`` (``datamill.stream._broker``).
+"""A real Kafka-protocol broker for the tests: datamill's local ``tansu`` (``datamill.stream.broker``).
 
 Its log lives in memory (:meth:`KafkaBroker.restart` starts an empty broker on the
 same port: a test that wants the log back produces it again), and its high
@@ -15,14 +15,14 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from datamill.stream._broker import KafkaBroker as _Broker
+from datamill.stream.broker import KafkaBroker as _Broker
 
 # consumer settings that keep a group join (and a rebalance after a kill -9) short
 FAST_GROUP = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 500, "reconnect.backoff.max.ms": 1000}
 
 
 class KafkaBroker(_Broker):
-    """The local broker (``datamill.stream._broker``) with the tests' helpers to produce and read back."""
+    """The local broker (``datamill.stream.broker``) with the tests' helpers to produce and read back."""
 
     def produce(self, topic: str, values: Iterable[bytes | str | None], *, keys: Iterable[Any] | None = None,
                 partition: int | Iterable[int] | None = None) -> int:

@@ -42,7 +42,7 @@ EXTRA_MODULES = {
     "engine/spark.py": ("spark",),
     "storage/postgres.py": ("postgres",),
     "storage/cassandra.py": ("cassandra",),
-    "storage/_cassandra_server.py": ("cassandra",),
+    "storage/cassandra_server.py": ("cassandra",),
     "sources/sql.py": ("postgres",),
     "ml/": ("ml",),
     "ml/torch_mlp.py": ("ml", "torch"),

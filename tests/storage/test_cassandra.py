@@ -18,7 +18,7 @@ import pyarrow as pa
 import pytest
 
 from datamill.exceptions import StorageError
-from datamill.storage._cassandra_server import CassandraServer
+from datamill.storage.cassandra_server import CassandraServer
 from datamill.storage.cassandra import CassandraOptions, CassandraStorage
 from datamill.testing.storage import people, sorted_rows
 from tests.cli.test_cli import cli

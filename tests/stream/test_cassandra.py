@@ -66,7 +66,7 @@ def _wait_stored(url: str, topic: str, count: int, proc: Any, project: Path) -> 
 
 def test_cassandra_down_for_10_s_the_batch_is_retried_offsets_wait_and_a_replay_stores_nothing_twice(
         kafka: KafkaBroker, tmp_path: Path) -> None:
-    from datamill.storage._cassandra_server import CassandraServer
+    from datamill.storage.cassandra_server import CassandraServer
 
     topic = unique("outage")
     kafka.create_topic(topic, 2)

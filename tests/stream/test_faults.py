@@ -73,11 +73,16 @@ def test_kill_9_at_10_random_points_every_message_lands_once(kafka: KafkaBroker,
     values = json_values(range(N), poison_every=400)  # dead letters and quarantine rows too, exactly once
     kafka.produce(topic, values, keys=range(N))
     points = _kill_run(project, random.Random(10), {"lakehouse": 10, "postgres": 4}.get(backend, 3))
-    # a killed consumer stays in the group until its session times out (3 s): idle long enough to outlive it
-    final = stream(project, "events_clean", "--until-idle", "6")
-    assert final.returncode == 0, final.stdout + final.stderr
-    ids = table(project, "events_clean").column("id").to_pylist()
+    # a killed consumer stays in the group until its session times out (3 s), and a loaded machine can take
+    # longer than the idle time to hand its partition over: restart the consumer (as an operator would) until
+    # it has caught up; a row lost for good stays missing however often it runs
     poison = {i for i in range(N) if i % 400 == 399}
+    for _ in range(3):
+        final = stream(project, "events_clean", "--until-idle", "6")
+        assert final.returncode == 0, final.stdout + final.stderr
+        ids = table(project, "events_clean").column("id").to_pylist()
+        if set(ids) >= set(range(N)) - poison:
+            break
     assert len(ids) == len(set(ids)), f"rows written twice after kills at {points}"
     assert set(ids) == set(range(N)) - poison, f"rows lost after kills at {points}"
     assert sorted(table(project, "events_clean__quarantine").column("line").to_pylist()) == sorted(

