@@ -20,8 +20,9 @@ def _binned(ref: np.ndarray, cur: np.ndarray) -> tuple[list[float], list[int], l
 
     with DuckDBEngine() as engine:
         reference = compute_reference(pa.table({"x": ref}), ["x"], engine=engine).columns["x"]
-        got = numeric_counts(Frame(engine, ArrowScan("c", pa.table({"x": cur}))), {"x": reference.edges})["x"]
-    return reference.edges, reference.counts, got["counts"], (0.0, 0.0), (got["below"], got["above"])
+        got = numeric_counts(Frame(engine, ArrowScan("c", pa.table({"x": cur}))), {"x": reference.grid})["x"]
+    return (reference.edges, reference.counts, got["counts"], (reference.below, reference.above),
+            (got["below"], got["above"]))
 
 
 @pytest.mark.parametrize("shift", [0.0, 0.2, 1.0])
@@ -30,23 +31,24 @@ def test_binned_ks_and_wasserstein_match_scipy(shift: float) -> None:
     ref, cur = rng.normal(0, 1, 50_000), rng.normal(shift, 1.3, 40_000)
     edges, r, c, rt, ct = _binned(ref, cur)
     exact = ss.ks_2samp(ref, cur).statistic
-    assert exact - 0.015 <= stats.ks(r, c) <= exact + 1e-12  # a lower bound, within a bin's share
+    assert exact - 0.005 <= stats.ks(r, c) <= exact + 1e-12  # a lower bound, within a bin's share
     w = stats.wasserstein(edges, r, c, ref_tails=rt, cur_tails=ct) / np.std(ref)
-    assert w == pytest.approx(ss.wasserstein_distance(ref, cur) / np.std(ref), abs=0.01)
+    assert w == pytest.approx(ss.wasserstein_distance(ref, cur) / np.std(ref), abs=0.005)
 
 
 def test_values_beyond_the_reference_range_count_fully_in_wasserstein() -> None:
     ref, cur = np.linspace(0, 1, 1001), np.linspace(5, 6, 1001)
     edges, r, c, rt, ct = _binned(ref, cur)
     assert stats.wasserstein(edges, r, c, ref_tails=rt, cur_tails=ct) == pytest.approx(5.0, rel=1e-3)
-    assert stats.ks(r, c) == pytest.approx(1.0)
+    assert stats.ks(r, c) >= 0.99  # the top 0.5% of the reference shares the bin above the grid with every current value
 
 
-def test_ks_pvalue_is_scipys_asymptotic_one() -> None:
+@pytest.mark.parametrize(("shift", "n", "m"), [(0.15, 800, 600), (0.0, 800, 600), (0.3, 60, 50)])
+def test_ks_pvalue_is_within_a_few_percent_of_scipys_asymptotic_one(shift: float, n: int, m: int) -> None:
     rng = np.random.default_rng(2)
-    a, b = rng.normal(0, 1, 800), rng.normal(0.15, 1, 600)
+    a, b = rng.normal(0, 1, n), rng.normal(shift, 1, m)
     exact = ss.ks_2samp(a, b, method="asymp")
-    assert stats.ks_pvalue(exact.statistic, 800, 600) == pytest.approx(exact.pvalue, rel=1e-6)
+    assert stats.ks_pvalue(exact.statistic, n, m) == pytest.approx(exact.pvalue, rel=0.05)
 
 
 def test_chi2_is_the_two_sample_homogeneity_test_and_js_is_scipys() -> None:

@@ -168,7 +168,7 @@ def compare(reference: Reference, cur: Current, *, thresholds: dict[str, float] 
     specs = dict(present)
     if cur.prediction and reference.prediction is not None:
         specs["prediction"] = reference.prediction
-    numeric = numeric_counts(frame, {c: r.edges for c, r in specs.items() if r.kind == "numeric"})
+    numeric = numeric_counts(frame, {c: r.grid for c, r in specs.items() if r.kind == "numeric"})
     categorical = category_counts(frame, {c: len(r.values) + EXTRA for c, r in specs.items() if r.kind == "categorical"})
     counted = {**numeric, **categorical}
     features = [_feature(reference.columns[c], counted[c], reference.rows, limits, chosen) for c in present]
@@ -223,7 +223,8 @@ def _numeric(ref: ColumnReference, got: dict[str, Any]) -> tuple[dict, dict, lis
     r, c = ref.counts, got["counts"]
     n, m = ref.present, got["rows"] - got["nulls"]
     d = stats.ks(r, c)
-    w = stats.wasserstein(ref.edges, r, c, cur_tails=(got["below"], got["above"])) / max(ref.std or 0.0, 0.001)
+    w = stats.wasserstein(ref.edges, r, c, ref_tails=(ref.below, ref.above), cur_tails=(got["below"], got["above"]))
+    w /= max(ref.std or 0.0, 0.001)
     coarse_r, coarse_c = _coarse(ref, r), _coarse(ref, c)
     scores = {"ks": d, "ks_pvalue": stats.ks_pvalue(d, n, m), "wasserstein": w,
               "psi": stats.psi(stats.shares(coarse_r), stats.shares(coarse_c))}
@@ -232,10 +233,22 @@ def _numeric(ref: ColumnReference, got: dict[str, Any]) -> tuple[dict, dict, lis
         chi, chi_p = stats.chi2(r, c)
         scores |= {"chi2": chi, "chi2_pvalue": chi_p, "jensenshannon": stats.jensenshannon(r, c)}
         p["chi2"] = chi_p
-    view = {"edges": ref.edges, "coarse": ref.coarse}
-    cur_moments = {k: got[k] for k in ("mean", "std", "min", "max")}
-    return (scores, p, [], {**view, "counts": r, "mean": ref.mean, "std": ref.std, "min": ref.min, "max": ref.max},
-            {**view, "counts": c, **cur_moments})
+    edges, ref_view = _display(ref, r)
+    cur_view = _display(ref, c)[1]
+    moments = ("mean", "std", "min", "max")
+    return (scores, p, [], {"edges": edges, **ref_view, **{k: getattr(ref, k) for k in moments}},
+            {"edges": edges, **cur_view, **{k: got[k] for k in moments}})
+
+
+def _display(ref: ColumnReference, counts: list[int], bars: int = 50) -> tuple[list[float], dict[str, Any]]:
+    """Counts for an overlay: the grid's bins summed ``bars`` to a side, with the rows below and above it."""
+    group = max(1, ref.bins // bars)
+    edges = ref.edges[::group]
+    if edges[-1] != ref.hi:
+        edges.append(ref.hi)
+    inside = counts[1:-1]
+    summed = [sum(inside[i:i + group]) for i in range(0, len(inside), group)]
+    return edges, {"counts": summed, "below": counts[0], "above": counts[-1]}
 
 
 def _coarse(ref: ColumnReference, counts: list[int]) -> list[int]:

@@ -7,11 +7,13 @@ stored as the artifact ``datamill/reference.json`` of the version's MLflow run,
 with the version tag ``datamill.reference``. Drift monitoring compares current
 data with it and never reads the training data again.
 
-Per numeric column: the percentiles of its finite values, finer in the tails (deduplicated: the
-*fine* bin edges), the rows in each bin, min, max, mean and standard deviation;
-per categorical column: its :data:`~datamill.monitor._sql.TOP` most frequent
-values with their rows, the rest as ``other``; for both, rows and nulls. The
-predictions get the same: class frequencies, or bins for a regression.
+Per numeric column: a grid of :data:`GRID` equal-width bins over the middle
+99% of its finite values (all of them for a column of few values, so each
+value has a bin of its own) with the rows in each bin and beyond it, the
+percentiles, min, max, mean and standard deviation; per categorical column:
+its :data:`~datamill.monitor._sql.TOP` most frequent values with their rows,
+the rest as ``other``; for both, rows and nulls. The predictions get the same:
+class frequencies, or a grid for a regression.
 
 Examples
 --------
@@ -20,8 +22,8 @@ Examples
 >>> table = pa.table({"x": [float(i) for i in range(100)], "plan": ["a", "b"] * 50})
 >>> with DuckDBEngine() as engine:
 ...     ref = compute_reference(table, ["x", "plan"], engine=engine)
->>> ref.columns["x"].kind, ref.columns["x"].edges[:3], sum(ref.columns["x"].counts)
-('numeric', [0.0, 0.99, 1.98], 100)
+>>> ref.columns["x"].kind, ref.columns["x"].lo, ref.columns["x"].bins, sum(ref.columns["x"].counts)
+('numeric', 0.0, 1000, 100)
 >>> ref.columns["plan"].values
 {'a': 50, 'b': 50}
 >>> Reference.from_json(ref.to_json()) == ref
@@ -51,9 +53,10 @@ __all__ = ["ARTIFACT", "REFERENCE_TAG", "ColumnReference", "Reference", "attach_
 
 ARTIFACT = "datamill/reference.json"  # where the reference lies in the version's MLflow run
 REFERENCE_TAG = "datamill.reference"
-# the fine bin edges: percentiles, and finer in the tails (where a skewed column spreads widest)
-LEVELS = sorted({i / 100 for i in range(101)} | {0.001, 0.002, 0.005, 0.995, 0.998, 0.999})
-COARSE = [i / 10 for i in range(11)]  # deciles: PSI's bins (a subset of the fine edges)
+LEVELS = [i / 200 for i in range(201)]  # the quantiles kept (every half percent)
+COARSE = [i / 10 for i in range(11)]  # deciles: PSI's bins (snapped to the grid)
+GRID = 1000  # equal-width bins of a numeric column's grid
+SPAN = (0.005, 0.995)  # the grid spans these quantiles; values beyond are counted (and summed) below and above it
 SCORE_ROWS = 200_000  # at most this many training rows are scored for the prediction distribution
 
 
@@ -61,9 +64,10 @@ SCORE_ROWS = 200_000  # at most this many training rows are scored for the predi
 class ColumnReference:
     """One column of the training data (or the predictions), summarised.
 
-    ``counts`` has one more entry than ``edges``: ``x <= edges[0]``, then each
-    ``(edges[i-1], edges[i]]``, then ``x > edges[-1]`` (empty in the reference
-    itself). ``coarse`` are the indices into ``edges`` of the deciles (PSI's bins).
+    Numeric: ``counts`` has ``bins + 2`` entries: ``x < lo``, then each grid bin
+    ``[e[i-1], e[i])``, then ``x >= hi``; ``edges`` are the grid's ``bins + 1``
+    edges. ``coarse`` are the indices into ``edges`` nearest the deciles (PSI's
+    bins); ``quantiles`` every half percent, for reports.
     """
 
     name: str
@@ -71,8 +75,13 @@ class ColumnReference:
     rows: int
     nulls: int
     distinct: int | None = None
-    edges: list[float] = field(default_factory=list)
+    lo: float = 0.0
+    hi: float = 1.0
+    bins: int = 0
     counts: list[int] = field(default_factory=list)
+    below: float = 0.0  # the sum of lo - x over the values below the grid
+    above: float = 0.0  # the sum of x - hi over the values from hi up
+    quantiles: list[float] = field(default_factory=list)
     coarse: list[int] = field(default_factory=list)
     min: float | None = None
     max: float | None = None
@@ -80,6 +89,16 @@ class ColumnReference:
     std: float | None = None
     values: dict[str, int] = field(default_factory=dict)  # categorical: the most frequent values and their rows
     other: int = 0  # categorical: rows of the values not named
+
+    @property
+    def edges(self) -> list[float]:
+        """The grid's bin edges (numeric)."""
+        width = (self.hi - self.lo) / self.bins if self.bins else 0.0
+        return [self.lo + i * width for i in range(self.bins)] + [self.hi] if self.bins else []
+
+    @property
+    def grid(self) -> tuple[float, float, int]:
+        return self.lo, self.hi, self.bins
 
     @property
     def present(self) -> int:
@@ -180,21 +199,42 @@ def summarise(frame: Frame, kinds: dict[str, str]) -> dict[str, ColumnReference]
         x = d.finite(f"CAST({{{c}}} AS DOUBLE)")
         exprs |= {f"q{i}": d.quantiles(x, LEVELS), f"u{i}": f"approx_count_distinct({x})"}
     firsts = frame.aggregate(exprs) if exprs else {}
-    edges: dict[str, list[float]] = {}
-    coarse: dict[str, list[int]] = {}
+    grids: dict[str, tuple[float, float, int]] = {}
     for i, c in enumerate(numeric):
-        qs = [float(q) for q in (firsts[f"q{i}"] or [])]
-        edges[c] = sorted(set(qs)) or [0.0]
-        coarse[c] = sorted({edges[c].index(qs[LEVELS.index(level)]) for level in COARSE}) if qs else [0]
+        grids[c] = _grid([float(q) for q in (firsts[f"q{i}"] or [])], int(firsts[f"u{i}"] or 0))
     out: dict[str, ColumnReference] = {}
-    for i, (c, s) in enumerate(numeric_counts(frame, edges).items()):
-        out[c] = ColumnReference(c, "numeric", s["rows"], s["nulls"], int(firsts[f"u{i}"] or 0), edges[c], s["counts"],
-                                 coarse[c], s["min"], s["max"], s["mean"], s["std"])
+    for i, (c, s) in enumerate(numeric_counts(frame, grids).items()):
+        lo, hi, bins = grids[c]
+        qs = [float(q) for q in (firsts[f"q{i}"] or [])]
+        out[c] = ColumnReference(c, "numeric", s["rows"], s["nulls"], int(firsts[f"u{i}"] or 0), lo, hi, bins,
+                                 s["counts"], s["below"], s["above"], qs, _coarse(qs, lo, hi, bins),
+                                 s["min"], s["max"], s["mean"], s["std"])
     categorical = [c for c, k in kinds.items() if k == "categorical"]
     for c, s in category_counts(frame, {c: TOP for c in categorical}).items():
         out[c] = ColumnReference(c, "categorical", s["rows"], s["nulls"], len(s["values"]) + (1 if s["other"] else 0),
                                  values=s["values"], other=s["other"])
     return {c: out[c] for c in kinds if c in out}
+
+
+def _grid(qs: list[float], distinct: int) -> tuple[float, float, int]:
+    """The grid of a column with quantiles ``qs``: the middle 99%, or every value when it has few."""
+    if not qs:
+        return 0.0, 1.0, 1
+    lo, hi = qs[LEVELS.index(SPAN[0])], qs[LEVELS.index(SPAN[1])]
+    if distinct <= GRID // 4 or not hi > lo:  # few values (or a narrow middle): span them all, a bin each
+        lo, hi = qs[0], qs[-1]
+        hi = hi + (hi - lo) / GRID if hi > lo else lo + 1.0  # the maximum inside the last bin, not beyond
+        lo = lo if qs[-1] > qs[0] else lo - 1.0
+    return lo, hi, GRID
+
+
+def _coarse(qs: list[float], lo: float, hi: float, bins: int) -> list[int]:
+    """Indices of the grid edges nearest the deciles (PSI's bins), first and last edge always."""
+    if not qs:
+        return [0, bins]
+    width = (hi - lo) / bins
+    found = {min(bins, max(0, round((qs[LEVELS.index(level)] - lo) / width))) for level in COARSE}
+    return sorted(found | {0, bins})
 
 
 # -- stored with the model version -------------------------------------------------------------
