@@ -55,7 +55,9 @@ def test_drift_in_the_prediction_log_exits_3_with_the_drifted_features_first(log
     age = next(f for f in result["features"] if f["column"] == "age")
     assert age["method"] == "wasserstein" and age["statistic"] > 0.5  # 12 years on a 12-year std: about 1.0
     assert set(age["scores"]) >= {"ks", "ks_pvalue", "wasserstein", "psi"}
-    assert len(age["reference"]["counts"]) == len(age["current"]["counts"]) == len(age["reference"]["edges"]) + 1
+    # overlays: the same bars for both sides, the rows beyond them apart
+    assert len(age["reference"]["counts"]) == len(age["current"]["counts"]) == len(age["reference"]["edges"]) - 1
+    assert age["reference"]["edges"] == age["current"]["edges"] and age["current"]["above"] > age["reference"]["above"]
     assert result["prediction"]["kind"] == "prediction"
 
 
