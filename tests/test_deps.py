@@ -47,6 +47,7 @@ EXTRA_MODULES = {
     "ml/": ("ml",),
     "ml/torch_mlp.py": ("ml", "torch"),
     "serve/": ("serve",),
+    "monitor/": ("ml",),  # reads the model store; its statistics need only numpy and scipy (base)
     "registry/": ("ml",),  # the model store is MLflow's registry
     "testing/engine.py": ("testing",),  # pytest only in engine_cases(), for one test per case
     "testing/storage.py": ("testing",),

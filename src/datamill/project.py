@@ -169,8 +169,11 @@ class Project:
         if spec.from_ not in self.tables():
             raise ConfigError(f"model '{name}' reads table '{spec.from_}', which is not in storage yet "
                               f"(fix: datamill run --select +{spec.from_})")
+        from datamill.monitor.reference import reference_hook
+
         return train_and_register(self.root, self.config.name, name, spec, self.storage, trials=trials,
-                                  timeout=timeout, progress=progress, project_file=self.file)
+                                  timeout=timeout, progress=progress, project_file=self.file,
+                                  after_register=reference_hook(self.engine, self.storage))
 
     def predict(self, model: str, *, table: str, output: str, tracking_uri: str | None = None,
                 progress: Any = None, run_id: str | None = None) -> Any:

@@ -431,8 +431,11 @@ class ModelNode(Node):
                 ctx.progress.fraction(self.name, {"defaults": 0.0, "tune": 0.3, "refit": 0.8}.get(stage, 0.9)
                                       + (0.3 if stage in ("defaults", "tune") else 0.1) * done / total)
 
+        from datamill.monitor.reference import reference_hook
+
         result = train_and_register(ctx.root, self.project, self.name, self.spec, ctx.storage, progress=progress,
-                                    fingerprint=record.fingerprint, by="datamill run")
+                                    fingerprint=record.fingerprint, by="datamill run",
+                                    after_register=reference_hook(ctx.engine, ctx.storage))
         record.rows_in = ctx.storage.scan(self.spec.from_).count_rows()
         record.warnings += result.warnings
         record.summary = (f"best {result.best_name}: test {result.metric} {result.test_score:.4f} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,14 @@ FINGERPRINT_TAG = "datamill.fingerprint"  # what `datamill run` compares to tell
 def train_and_register(root: Path, project_name: str, name: str, spec: Any, storage: Any, *,
                        trials: int | None = None, timeout: float | None = None, progress: Any = None,
                        fingerprint: str | None = None, project_file: Path | None = None,
-                       by: str | None = None) -> Any:
+                       by: str | None = None, after_register: Callable[[Any, ModelStore], None] | None = None) -> Any:
     """Train the ``models:`` entry ``name`` and register it; return the TrainResult (``model_version`` set).
 
     ``fingerprint`` (the pipeline's, for up-to-date checks) and the lineage go
     in the version's tags; ``by`` says who trained it (default: the user).
+    ``after_register(result, store)`` runs once the version is registered: the
+    callers above this layer pass :func:`datamill.monitor.reference.reference_hook`,
+    which keeps the training data's reference statistics with the version.
     """
     from datamill.ml.project import train_model
 
@@ -36,4 +40,6 @@ def train_and_register(root: Path, project_name: str, name: str, spec: Any, stor
     description = f"best {result.best_name}: test {result.metric} {result.test_score:.4f}"
     result.model_version = store.register(name, result.model_uri, run_id=result.run_id, tags=tags,
                                           description=description)
+    if after_register is not None:
+        after_register(result, store)
     return result
