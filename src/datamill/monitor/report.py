@@ -32,8 +32,9 @@ __all__ = ["build_drift_report", "distribution_chart", "trend_chart", "write_dri
 MAX_OVERLAYS = 60  # feature charts drawn; the table lists every feature
 MAX_TRENDS = 24
 MAX_CATEGORIES = 15
-DRIFT_COLUMNS = ["column", "kind", "verdict", "method", "statistic", "threshold", "× threshold", "p-value",
-                 "missing (ref → cur)", "new categories", "other scores"]
+DRIFT_COLUMNS = ["column", "verdict", "method", "statistic", "threshold", "p-value", "missing (ref → cur)",
+                 "new categories", "other scores"]
+_TIME_AXIS = {"tickCount": 6, "labelOverlap": True, "format": "%b %d %H:%M"}
 
 
 def write_drift_report(result: DriftResult, path: str | os.PathLike[str], *, history: pa.Table | None = None,
@@ -82,7 +83,7 @@ def _summary(result: DriftResult, performance: PerformanceResult | None) -> Sect
                           f"{p.method} {format_cell(p.statistic)} (threshold {format_cell(p.threshold)})",
                           "bad" if p.drifted else "good"))
     if performance is not None and performance.current is not None:
-        cards.append(Card(f"live {performance.metric}", round(performance.current, 4),
+        cards.append(Card(f"latest {performance.metric}", round(performance.current, 4),
                           f"test {format_cell(performance.test_score)}", "bad" if performance.below_floor else ""))
     blocks: list[Any] = [Cards(cards)]
     blocks += [Text(s, tone="warn") for s in result.signals]
@@ -96,9 +97,8 @@ def _missing(f: FeatureDrift) -> str:
 def _drift_row(f: FeatureDrift) -> list[Any]:
     tone = "bad" if f.drifted else "good"
     others = {k: v for k, v in f.scores.items() if k != f.method and v is not None}
-    severity = f.severity if math.isfinite(f.severity) else None
-    return [f.column, f.kind, Badge("drift" if f.drifted else "ok", tone), f.method, f.statistic, f.threshold,
-            None if severity is None else round(severity, 2), f.p_value, _missing(f),
+    return [f"{f.column} ({f.kind[:3]})" if f.kind != "prediction" else f.column, Badge("drift" if f.drifted else "ok", tone), f.method, f.statistic, f.threshold,
+            f.p_value, _missing(f),
             ", ".join(f.new_categories[:8]) + (" …" if len(f.new_categories) > 8 else "") or None,
             ", ".join(f"{k} {format_cell(v)}" for k, v in others.items()) or None]
 
@@ -210,7 +210,9 @@ def _prediction(p: FeatureDrift) -> Section:
 
 def _performance(perf: PerformanceResult) -> Section:
     blocks: list[Any] = []
-    cards = [Card(f"live {perf.metric}", None if perf.live_score is None else round(perf.live_score, 4),
+    cards = [Card(f"latest {perf.metric}", None if perf.current is None else round(perf.current, 4),
+                  f"the last {perf.bucket} with enough labels", "bad" if perf.below_floor else ""),
+             Card(f"window {perf.metric}", None if perf.live_score is None else round(perf.live_score, 4),
                   f"{perf.rows_joined:,} labelled predictions"),
              Card(f"test {perf.metric}", None if perf.test_score is None else round(perf.test_score, 4),
                   "at training"),
@@ -236,7 +238,9 @@ def performance_chart(perf: PerformanceResult) -> dict[str, Any]:
     layers: list[dict[str, Any]] = [{
         "data": {"values": values},
         "mark": {"type": "line", "point": True, "tooltip": True, "color": charts.PALETTE["primary"]},
-        "encoding": {"x": {"field": "t", "type": "temporal", "title": perf.bucket},
+        "encoding": {"x": {"field": "t", "type": "temporal", "title": perf.bucket,
+                           "axis": {**_TIME_AXIS, "tickCount": {"interval": perf.bucket},
+                                    "format": "%b %d" if perf.bucket != "hour" else "%b %d %H:%M"}},
                      "y": {"field": "score", "type": "quantitative", "title": perf.metric, "scale": {"zero": False}}},
     }]
     for value, color, dash in ((perf.test_score, "#8792a6", [5, 4]), (perf.floor, charts.PALETTE["bad"], [2, 2])):
@@ -254,7 +258,7 @@ def trend_chart(rows: Sequence[Mapping[str, Any]], *, title: str) -> dict[str, A
                "statistic": r["statistic"], "threshold": r["threshold"], "state": "drift" if r["drifted"] else "ok",
                "method": r["method"], "version": r["version"]}
               for r in rows if r["statistic"] is not None]
-    x = {"field": "t", "type": "temporal", "title": None}
+    x = {"field": "t", "type": "temporal", "title": None, "axis": {**_TIME_AXIS, "tickCount": 4}}
     y_title = f"{title} ({values[-1]['method']})" if values else title
     return {
         "$schema": charts.SCHEMA, "width": "container", "height": 140, "data": {"values": values},
@@ -293,7 +297,7 @@ def _history(history: pa.Table, result: DriftResult) -> Section:
     if len(share) > 1:
         spec = {"$schema": charts.SCHEMA, "width": "container", "height": 150, "data": {"values": share},
                 "mark": {"type": "line", "point": True, "tooltip": True, "color": charts.PALETTE["primary"]},
-                "encoding": {"x": {"field": "t", "type": "temporal", "title": None},
+                "encoding": {"x": {"field": "t", "type": "temporal", "title": None, "axis": _TIME_AXIS},
                              "y": {"field": "share", "type": "quantitative", "title": "share drifted",
                                    "axis": {"format": "%"}, "scale": {"domain": [0, 1]}}}}
         blocks.insert(0, Chart(spec, title="share of features drifted per run"))
