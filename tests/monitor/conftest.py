@@ -71,25 +71,34 @@ def churn_log(days: int = 3, per_day: int = 60, seed: int = 0) -> tuple[pa.Table
 
 
 def drift_result(*, computed_at: str = "2024-03-03T12:00:00+00:00", shift: float = 1.0, version: int = 3) -> DriftResult:
-    """A drift result as drift's detect returns it (Contract 2): numeric bins, categories, the prediction."""
-    edges = [float(e) for e in np.linspace(18, 78, 13)]
+    """A drift result shaped as drift's ``detect`` returns it (Contract 2).
+
+    ks and chi2 decide by p-value (drifted when ``p < threshold``), psi by distance (``statistic >= threshold``).
+    Numeric bins: ``counts`` has ``len(edges) + 1`` entries, the first and last for rows below and above the edges.
+    """
+    edges = [float(e) for e in np.linspace(23, 73, 11)]
     ref_counts = [int(1000 * np.exp(-((i - 6) ** 2) / 8)) for i in range(12)]
     cur_counts = [int(1000 * np.exp(-((i - 6 - 3 * shift) ** 2) / 8)) for i in range(12)]
-    age = FeatureDrift("age", "numeric", "ks", 0.05 + 0.3 * shift, 1e-6, 0.1, 0.05 + 0.3 * shift > 0.1,
-                       {"ks": 0.05 + 0.3 * shift, "psi": 0.02 + 0.5 * shift, "wasserstein": 0.1 * shift},
-                       0.01, 0.01 + 0.1 * shift, [], {"edges": [-np.inf, *edges[1:-1], np.inf], "counts": ref_counts},
+    age_p = 0.5 * 10 ** (-8 * shift)
+    age = FeatureDrift("age", "numeric", "ks", 0.05 + 0.3 * shift, age_p, 0.05, age_p < 0.05,
+                       {"ks": 0.05 + 0.3 * shift, "ks_pvalue": age_p, "psi": 0.02 + 0.5 * shift,
+                        "wasserstein": 0.1 * shift},
+                       0.01, 0.01 + 0.1 * shift, [], {"edges": edges, "counts": ref_counts},
                        {"edges": edges, "counts": cur_counts})
-    income = FeatureDrift("income", "numeric", "psi", 0.03, None, 0.1, False, {"psi": 0.03, "ks": 0.02}, 0.0, 0.0,
-                          [], {"edges": [0, 1e4, 2e4, 4e4, 8e4, 1.6e5], "counts": [100, 300, 400, 150, 50]},
-                          {"edges": [0, 1e4, 2e4, 4e4, 8e4, 1.6e5], "counts": [110, 290, 390, 160, 50]})
-    plan = FeatureDrift("plan", "categorical", "chi2", 40.0 * shift + 1, 1e-4, 10.0, 40.0 * shift + 1 > 10,
-                        {"chi2": 40.0 * shift + 1, "jensenshannon": 0.2 * shift}, 0.0, 0.0,
+    income_edges = [0, 1e4, 2e4, 4e4, 8e4, 1.6e5]
+    income = FeatureDrift("income", "numeric", "psi", 0.03, None, 0.2, False, {"psi": 0.03, "ks": 0.02}, 0.0, 0.0,
+                          [], {"edges": income_edges, "counts": [0, 100, 300, 400, 150, 50, 0]},
+                          {"edges": income_edges, "counts": [0, 110, 290, 390, 160, 50, 0]})
+    plan_p = 0.3 * 10 ** (-20 * shift)
+    plan = FeatureDrift("plan", "categorical", "chi2", 40.0 * shift + 1, plan_p, 0.05, plan_p < 0.05,
+                        {"chi2": 40.0 * shift + 1, "chi2_pvalue": plan_p, "jensenshannon": 0.2 * shift}, 0.0, 0.0,
                         ["platinum"] if shift else [], {"values": {"basic": 500, "pro": 300, "team": 200}},
                         {"values": {"basic": 300, "pro": 300, "team": 200, **({"platinum": 200} if shift else {})}})
-    pred = FeatureDrift("prediction", "prediction", "psi", 0.05 + 0.2 * shift, None, 0.1, 0.05 + 0.2 * shift > 0.1,
+    pred = FeatureDrift("prediction", "prediction", "psi", 0.05 + 0.2 * shift, None, 0.2, 0.05 + 0.2 * shift >= 0.2,
                         {"psi": 0.05 + 0.2 * shift}, 0.0, 0.0, [], {"values": {"0": 700, "1": 300}},
                         {"values": {"0": 700 - 300 * shift, "1": 300 + 300 * shift}})
     features = sorted([age, income, plan], key=lambda f: (not f.drifted, -f.severity))
     n = sum(f.drifted for f in features)
     return DriftResult("churn", version, "champion", "last 1000 rows of predictions_log", 10_000, 1000, features, pred,
-                       n / 3, n / 3 >= 0.5, computed_at, [f"{n} of 3 features drifted"] if n else [])
+                       n / 3, n / 3 >= 0.5, computed_at, [f"{n} of 3 features drifted"],
+                       {"ks": 0.05, "chi2": 0.05, "psi": 0.2, "share": 0.5})

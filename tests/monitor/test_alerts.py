@@ -34,8 +34,9 @@ def test_log_line_names_the_verdict_and_top_features(caplog: pytest.LogCaptureFi
         log_alert(drift_result(shift=0.0))
     warning, info = caplog.records
     assert warning.levelno == logging.WARNING and warning.getMessage() == line
-    assert line.startswith("churn/3: performance: 2 of 3 features drifted (67%); top: plan chi2 41 > 10, age ks 0.35 > 0.1")
-    assert "prediction drifted (prediction psi 0.25 > 0.1)" in line and "live roc_auc 0.6 (test 0.9), below floor 0.7" in line
+    assert line.startswith("churn/3: performance: 2 of 3 features drifted (67%); "
+                           "top: plan chi2 p 3e-21 < 0.05, age ks p 5e-09 < 0.05")
+    assert "prediction drifted (prediction psi 0.25 >= 0.2)" in line and "live roc_auc 0.6 (test 0.9), below floor 0.7" in line
     assert info.levelno == logging.INFO and info.getMessage().startswith("churn/3: ok: 0 of 3 features drifted")
 
 

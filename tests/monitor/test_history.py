@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
+
 from datamill.monitor.history import HISTORY_SCHEMA, HISTORY_TABLE, append_history, read_history
 from tests.monitor.conftest import drift_result
 
@@ -16,7 +18,8 @@ def test_rows_per_feature_per_run_and_read_back(storage) -> None:
     rows = read_history(storage, model="churn", column="age").to_pylist()
     assert [r["computed_at"] for r in rows] == [datetime(2024, 3, d, 12, tzinfo=timezone.utc) for d in (1, 2, 3)]
     assert [r["drifted"] for r in rows] == [False, True, True]
-    assert rows[-1]["statistic"] == 0.35 and rows[-1]["threshold"] == 0.1 and rows[-1]["method"] == "ks"
+    assert rows[-1]["statistic"] == 0.35 and rows[-1]["threshold"] == 0.05 and rows[-1]["method"] == "ks"
+    assert rows[-1]["p_value"] == pytest.approx(5e-9) and rows[-1]["severity"] > 1 > rows[0]["severity"]
     everything = read_history(storage)
     assert everything.num_rows == 12 and set(everything.column("column").to_pylist()) == {
         "age", "income", "plan", "prediction"}

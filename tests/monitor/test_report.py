@@ -52,8 +52,12 @@ def test_report_has_every_part(inputs, tmp_path: Path) -> None:
     trends = report.sections[5].blocks[1]
     assert isinstance(trends, Grid) and trends.blocks[0].title == "prediction"
     age = next(c for c in trends.blocks if c.title == "age")
-    assert [v["statistic"] for v in age.spec["data"]["values"]] == pytest.approx([0.05, 0.17, 0.35])
-    assert [v["state"] for v in age.spec["data"]["values"]] == ["ok", "drift", "drift"]
+    points = age.spec["data"]["values"]  # ks decides by p-value: the trend shows it, on a log scale
+    assert [v["value"] for v in points] == pytest.approx([0.5, 0.5 * 10 ** -3.2, 5e-9])
+    assert [v["state"] for v in points] == ["ok", "drift", "drift"] and {v["threshold"] for v in points} == {0.05}
+    assert age.spec["layer"][1]["encoding"]["y"]["scale"] == {"type": "log"}
+    income = next(c for c in trends.blocks if c.title == "income")
+    assert [v["value"] for v in income.spec["data"]["values"]] == [0.03] * 3  # psi: the distance itself
 
 
 def test_overlays_use_the_same_bins_for_both() -> None:

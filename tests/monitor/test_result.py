@@ -38,10 +38,16 @@ def test_round_trip_through_strict_json() -> None:
     assert [f.column for f in back.drifted] == ["age"]
 
 
-def test_severity_is_statistic_over_threshold() -> None:
+def test_severity_and_the_decision_in_words() -> None:
     r = _result()
-    assert r.features[0].severity == pytest.approx(0.31 / 0.05)
+    age, plan = r.features
+    assert age.severity == pytest.approx(9 / math.log10(1 / 0.05))  # ks decides by p-value: log10 p / log10 threshold
+    assert age.decided_by == "ks p 1e-09 < 0.05" and plan.decided_by == "chi2 p 0.4 >= 0.05"
+    assert plan.severity < 1 < age.severity
+    psi = FeatureDrift("x", "numeric", "psi", 0.3, None, 0.2, True)
+    assert psi.severity == pytest.approx(1.5) and psi.decided_by == "psi 0.3 >= 0.2"
     assert FeatureDrift("x", "numeric", "psi", 0.0, None, 0.0, False).severity == 0.0
+    assert FeatureDrift("x", "numeric", "missing", 1.0, None, 0.1, True).severity > age.severity
 
 
 def test_a_malformed_dict_is_a_clear_error() -> None:

@@ -19,12 +19,12 @@ Examples
 --------
 >>> from datamill.monitor.result import DriftResult, FeatureDrift
 >>> r = DriftResult("churn", 3, None, "last 100 rows", 1000, 100,
-...                 [FeatureDrift("age", "numeric", "ks", 0.3, 0.01, 0.1, True)], None,
+...                 [FeatureDrift("age", "numeric", "psi", 0.3, None, 0.2, True)], None,
 ...                 1.0, True, "2024-01-01T00:00:00+00:00")
 >>> exit_code(r), verdict(r)
 (3, 'drift')
 >>> summary_line(r)
-'churn/3: drift: 1 of 1 features drifted (100%); top: age ks 0.3 > 0.1'
+'churn/3: drift: 1 of 1 features drifted (100%); top: age psi 0.3 >= 0.2'
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def _num(value: float | None) -> str:
 
 
 def _feature_text(f: FeatureDrift) -> str:
-    return f"{f.column} {f.method} {_num(f.statistic)} {'>' if f.drifted else '<='} {_num(f.threshold)}"
+    return f"{f.column} {f.decided_by}"
 
 
 def summary_line(result: DriftResult | None, performance: PerformanceResult | None = None) -> str:

@@ -36,7 +36,8 @@ __all__ = ["HISTORY_SCHEMA", "HISTORY_TABLE", "append_history", "history_rows", 
 
 HISTORY_TABLE = "monitor_history"
 
-#: Contract 3's columns, plus ``kind`` (numeric | categorical | prediction) so a trend can tell the prediction apart.
+#: Contract 3's columns, plus ``kind`` (numeric | categorical | prediction), ``p_value`` (what ks and chi2 decide
+#: by) and ``severity`` (how far past its threshold, > 1 drifted, comparable across methods).
 HISTORY_SCHEMA = pa.schema([
     pa.field("computed_at", pa.timestamp("us", tz="UTC"), nullable=False),
     pa.field("model", pa.string(), nullable=False),
@@ -46,7 +47,9 @@ HISTORY_SCHEMA = pa.schema([
     pa.field("kind", pa.string()),
     pa.field("method", pa.string()),
     pa.field("statistic", pa.float64()),
+    pa.field("p_value", pa.float64()),
     pa.field("threshold", pa.float64()),
+    pa.field("severity", pa.float64()),
     pa.field("drifted", pa.bool_()),
     pa.field("missing_cur", pa.float64()),
     pa.field("share_drifted", pa.float64()),
@@ -78,7 +81,7 @@ def history_rows(result: DriftResult) -> pa.Table:
     rows = [{
         "computed_at": at, "model": result.model, "version": int(result.version), "window": result.window,
         "column": f.column, "kind": f.kind, "method": f.method, "statistic": _finite(f.statistic),
-        "threshold": _finite(f.threshold), "drifted": bool(f.drifted), "missing_cur": _finite(f.missing_cur),
+        "p_value": _finite(f.p_value), "threshold": _finite(f.threshold), "severity": _finite(f.severity), "drifted": bool(f.drifted), "missing_cur": _finite(f.missing_cur),
         "share_drifted": _finite(result.share_drifted), "dataset_drift": bool(result.dataset_drift),
     } for f in features]
     return pa.Table.from_pylist(rows, schema=HISTORY_SCHEMA)

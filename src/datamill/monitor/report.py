@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from datamill.monitor.result import DriftResult, FeatureDrift
+from datamill.monitor.result import P_VALUE_METHODS, DriftResult, FeatureDrift
 from datamill.report import Badge, Card, Cards, Chart, Grid, Report, Section, Table, Text, charts, format_cell, write_html
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ __all__ = ["build_drift_report", "distribution_chart", "trend_chart", "write_dri
 MAX_OVERLAYS = 60  # feature charts drawn; the table lists every feature
 MAX_TRENDS = 24
 MAX_CATEGORIES = 15
-DRIFT_COLUMNS = ["column", "verdict", "method", "statistic", "threshold", "p-value", "missing (ref → cur)",
+DRIFT_COLUMNS = ["column", "verdict", "method", "statistic", "p-value", "drift when", "missing (ref → cur)",
                  "new categories", "other scores"]
 _TIME_AXIS = {"tickCount": 6, "labelOverlap": True, "format": "%b %d %H:%M"}
 
@@ -79,8 +79,7 @@ def _summary(result: DriftResult, performance: PerformanceResult | None) -> Sect
     ]
     if result.prediction is not None:
         p = result.prediction
-        cards.append(Card("prediction drift", "drifted" if p.drifted else "stable",
-                          f"{p.method} {format_cell(p.statistic)} (threshold {format_cell(p.threshold)})",
+        cards.append(Card("prediction drift", "drifted" if p.drifted else "stable", p.decided_by,
                           "bad" if p.drifted else "good"))
     if performance is not None and performance.current is not None:
         cards.append(Card(f"latest {performance.metric}", round(performance.current, 4),
@@ -96,9 +95,10 @@ def _missing(f: FeatureDrift) -> str:
 
 def _drift_row(f: FeatureDrift) -> list[Any]:
     tone = "bad" if f.drifted else "good"
-    others = {k: v for k, v in f.scores.items() if k != f.method and v is not None}
-    return [f"{f.column} ({f.kind[:3]})" if f.kind != "prediction" else f.column, Badge("drift" if f.drifted else "ok", tone), f.method, f.statistic, f.threshold,
-            f.p_value, _missing(f),
+    others = {k: v for k, v in f.scores.items() if k != f.method and v is not None and not k.endswith("_pvalue")}
+    rule = f"p < {f.threshold:g}" if f.method in P_VALUE_METHODS else f"≥ {f.threshold:g}"
+    return [f"{f.column} ({f.kind[:3]})" if f.kind != "prediction" else f.column, Badge("drift" if f.drifted else "ok", tone),
+            f.method, f.statistic, f.p_value, rule, _missing(f),
             ", ".join(f.new_categories[:8]) + (" …" if len(f.new_categories) > 8 else "") or None,
             ", ".join(f"{k} {format_cell(v)}" for k, v in others.items()) or None]
 
@@ -146,14 +146,24 @@ def distribution_chart(f: FeatureDrift) -> dict[str, Any] | None:
     """Reference vs current for one feature: bars over the same bins, or per category; ``None`` without data."""
     ref, cur = f.reference or {}, f.current or {}
     if ref.get("edges") and ref.get("counts") is not None and not isinstance(ref.get("counts"), Mapping):
-        edges = _finite_edges(ref["edges"])
-        series = {"reference": _shares(ref["counts"]), "current": _shares(cur.get("counts") or [0] * len(ref["counts"]))}
+        edges = [None if e is None else float(e) for e in ref["edges"]]
+        ref_counts = list(ref["counts"])
+        cur_counts = list(cur.get("counts") or [0] * len(ref_counts))
+        if len(ref_counts) == len(edges) + 1:  # a bin below the first edge and one above the last: open ends
+            edges = [None, *edges, None]
+        edges = _finite_edges(edges)
+        series = {"reference": _shares(ref_counts), "current": _shares(cur_counts)}
+        n = min(len(edges) - 1, *(len(v) for v in series.values()))
+        edges, series = edges[: n + 1], {k: v[:n] for k, v in series.items()}
+        if n > 2 and series["reference"][0] == series["current"][0] == 0:  # empty open ends: not drawn
+            edges, series = edges[1:], {k: v[1:] for k, v in series.items()}
+        if len(edges) > 2 and series["reference"][-1] == series["current"][-1] == 0:
+            edges, series = edges[:-1], {k: v[:-1] for k, v in series.items()}
         widths = [b - a for a, b in zip(edges, edges[1:])]
-        density = all(w > 0 for w in widths) and len(widths) == len(series["reference"]) == len(series["current"])
+        density = all(w > 0 for w in widths)
         if density:  # quantile bins differ in width: bar heights as density keep the distribution's shape
             series = {k: [s / w for s, w in zip(v, widths)] for k, v in series.items()}
-        n = min(len(edges) - 1, *(len(v) for v in series.values()))
-        spec = charts.overlay_histogram(edges[: n + 1], {k: v[:n] for k, v in series.items()}, title=f.column)
+        spec = charts.overlay_histogram(edges, series, title=f.column)
         if density:
             spec["encoding"]["y"].update(title="density", axis={"format": "~g"})
         return spec
@@ -177,8 +187,7 @@ def distribution_chart(f: FeatureDrift) -> dict[str, Any] | None:
 
 
 def _caption(f: FeatureDrift) -> str:
-    verdict = "drifted" if f.drifted else "no drift"
-    text = f"{verdict}: {f.method} {format_cell(f.statistic)} (threshold {format_cell(f.threshold)})"
+    text = f"{'drifted' if f.drifted else 'no drift'}: {f.decided_by}"
     if abs(f.missing_cur - f.missing_ref) >= 0.005:
         text += f"; missing {_missing(f)}"
     if f.new_categories:
@@ -252,23 +261,50 @@ def performance_chart(perf: PerformanceResult) -> dict[str, Any]:
 
 # -- history ----------------------------------------------------------------------------------------------------
 
+def _trend_values(rows: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], str, bool]:
+    """Points of a trend: the deciding quantity (a p-value, log scale, or a distance), or severity when methods changed."""
+    methods = {r["method"] for r in rows}
+    method = methods.pop() if len(methods) == 1 else None
+    p_values = method in P_VALUE_METHODS
+    out = []
+    for r in rows:
+        if method is None:
+            value, limit = r.get("severity"), 1.0
+        elif p_values:
+            value, limit = r.get("p_value"), r["threshold"]
+            value = None if value is None else max(value, 1e-16)  # a log axis needs a floor
+        else:
+            value, limit = r["statistic"], r["threshold"]
+        if value is None:
+            continue
+        t = r["computed_at"]
+        out.append({"t": t.isoformat() if hasattr(t, "isoformat") else str(t), "value": value, "threshold": limit,
+                    "state": "drift" if r["drifted"] else "ok", "method": r["method"], "version": r["version"],
+                    "statistic": r["statistic"], "p_value": r.get("p_value")})
+    title = f"{method} p-value" if p_values else (method or "× threshold")
+    return out, title, p_values
+
+
 def trend_chart(rows: Sequence[Mapping[str, Any]], *, title: str) -> dict[str, Any]:
-    """One feature's statistic over past runs (points red where drifted), its threshold as a dashed line."""
-    values = [{"t": r["computed_at"].isoformat() if hasattr(r["computed_at"], "isoformat") else str(r["computed_at"]),
-               "statistic": r["statistic"], "threshold": r["threshold"], "state": "drift" if r["drifted"] else "ok",
-               "method": r["method"], "version": r["version"]}
-              for r in rows if r["statistic"] is not None]
+    """One feature over past runs: what decided drift (points red where drifted) and its threshold, dashed.
+
+    p-values (ks, chi2) drift below their threshold and are drawn on a log scale;
+    distances drift at or above theirs; a feature whose method changed between
+    runs is drawn as severity (× its threshold, drift from 1).
+    """
+    values, y_title, log = _trend_values(rows)
     x = {"field": "t", "type": "temporal", "title": None, "axis": {**_TIME_AXIS, "tickCount": 4}}
-    y_title = f"{title} ({values[-1]['method']})" if values else title
+    scale = {"type": "log"} if log else {"zero": True}
     return {
         "$schema": charts.SCHEMA, "width": "container", "height": 140, "data": {"values": values},
         "layer": [
             {"mark": {"type": "line", "strokeDash": [4, 3], "color": "#8792a6", "interpolate": "step-after"},
-             "encoding": {"x": x, "y": {"field": "threshold", "type": "quantitative"}}},
+             "encoding": {"x": x, "y": {"field": "threshold", "type": "quantitative", "scale": scale}}},
             {"mark": {"type": "line", "color": charts.PALETTE["primary"]},
-             "encoding": {"x": x, "y": {"field": "statistic", "type": "quantitative", "title": y_title}}},
-            {"mark": {"type": "point", "filled": True, "size": 40, "tooltip": True},
-             "encoding": {"x": x, "y": {"field": "statistic", "type": "quantitative"},
+             "encoding": {"x": x, "y": {"field": "value", "type": "quantitative", "title": y_title, "scale": scale,
+                                        "axis": {"format": "~g", "tickCount": 5 if log else 6}}}},
+            {"mark": {"type": "point", "filled": True, "size": 40, "tooltip": {"content": "data"}},
+             "encoding": {"x": x, "y": {"field": "value", "type": "quantitative", "scale": scale},
                           "color": {"field": "state", "type": "nominal", "title": None,
                                     "scale": {"domain": ["ok", "drift"],
                                               "range": [charts.PALETTE["primary"], charts.PALETTE["bad"]]}}}},
@@ -307,5 +343,5 @@ def _history(history: pa.Table, result: DriftResult) -> Section:
                           Badge("drift" if r["dataset_drift"] else "ok", "bad" if r["dataset_drift"] else "good")]
                          for r in reversed(last)], caption=f"the last {len(last)} of {len(runs)} runs"))
     return Section("History", blocks, intro=(
-        f"Each feature's statistic over the past {len(runs)} runs of this monitor (table monitor_history); "
-        "dashed: its threshold."))
+        f"What decided each feature's drift over the past {len(runs)} runs of this monitor (table monitor_history): "
+        "p-values (ks, chi2; log scale) drift below their dashed threshold, distances at or above it."))

@@ -8,6 +8,8 @@ so a result can be stored next to its report and read back later.
 Examples
 --------
 >>> f = FeatureDrift("age", "numeric", "ks", 0.31, 0.001, 0.05, True, {"ks": 0.31, "psi": 0.4})
+>>> f.decided_by
+'ks p 0.001 < 0.05'
 >>> r = DriftResult("churn", 3, "champion", "last 100 rows of predictions_log", 1000, 100, [f], None,
 ...                 1.0, True, "2024-01-01T00:00:00+00:00", ["1 of 1 features drifted"])
 >>> DriftResult.from_dict(r.to_dict()) == r
@@ -24,7 +26,10 @@ from typing import Any
 
 from datamill.exceptions import ModelError
 
-__all__ = ["DriftResult", "FeatureDrift"]
+__all__ = ["P_VALUE_METHODS", "DriftResult", "FeatureDrift"]
+
+#: Methods decided by their p-value: drifted when ``p_value < threshold``; the others when ``statistic >= threshold``.
+P_VALUE_METHODS = ("ks", "chi2")
 
 
 @dataclass
@@ -52,10 +57,25 @@ class FeatureDrift:
 
     @property
     def severity(self) -> float:
-        """The deciding statistic as a multiple of its threshold (how far past, or short of, drift)."""
-        if not self.threshold:
-            return math.inf if self.statistic else 0.0
-        return float(self.statistic) / float(self.threshold)
+        """How far past (> 1) or short of (< 1) its threshold the deciding quantity is.
+
+        Distances: ``statistic / threshold``; p-values: ``log10(p) / log10(threshold)``;
+        a column missing from the current data (method ``missing``) ranks first.
+        """
+        if self.method in P_VALUE_METHODS:
+            p = max(self.p_value if self.p_value is not None else 1.0, 1e-300)
+            return math.log10(p) / math.log10(self.threshold) if 0 < self.threshold < 1 else 0.0
+        if self.method == "missing":
+            return 1e9
+        return float(self.statistic) / float(self.threshold) if self.threshold else 0.0
+
+    @property
+    def decided_by(self) -> str:
+        """The decision in words: ``ks p 1.2e-06 < 0.05`` or ``psi 0.31 >= 0.2``."""
+        if self.method in P_VALUE_METHODS:
+            p = "–" if self.p_value is None else f"{self.p_value:.2g}"
+            return f"{self.method} p {p} {'<' if self.drifted else '>='} {self.threshold:g}"
+        return f"{self.method} {self.statistic:.4g} {'>=' if self.drifted else '<'} {self.threshold:g}"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN and infinities become ``None``)."""
@@ -83,6 +103,7 @@ class DriftResult:
     dataset_drift: bool
     computed_at: str  # ISO 8601, UTC
     signals: list[str] = field(default_factory=list)
+    thresholds: dict[str, float] = field(default_factory=dict)  # every threshold in force, share included
 
     @property
     def drifted(self) -> list[FeatureDrift]:
