@@ -111,3 +111,23 @@ def test_score_reads_the_class_order_from_the_log() -> None:
 def test_the_join_runs_in_sql_with_json_extraction() -> None:
     q = join_query(model_version(), key="customer_id", target="churned", bucket="day", since=None, until=None)
     assert "json_extract_string(inputs, '$.customer_id')" in q and "date_trunc('day'" in q and "version = 3" in q
+
+
+@pytest.mark.spark
+def test_the_same_scores_on_spark(spark, tmp_path) -> None:
+    from datamill.engine.spark import SparkEngine
+    from datamill.storage import STORAGES
+
+    cls = STORAGES.load("lakehouse")
+    storage = cls(cls.Options(path="warehouse"), project_dir=tmp_path)
+    log, truth = churn_log(days=2, per_day=40)
+    storage.write("predictions_log", log, mode="append")
+    storage.write("churn_labels", _labels(truth, extra=5))
+    kw = dict(labels="churn_labels", key="customer_id", target="churned", bucket="day")
+    with SparkEngine() as engine:
+        on_spark = live_performance(storage, engine, model_version(), **kw)
+    from datamill.engine.duckdb import DuckDBEngine
+
+    with DuckDBEngine() as engine:
+        on_duckdb = live_performance(storage, engine, model_version(), **kw)
+    assert on_spark == on_duckdb and len(on_spark.buckets) == 2 and on_spark.labels_unmatched == 5
