@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from datamill._deps import require
 from datamill.exceptions import ConfigError, ModelError, TableNotFound
 from datamill.ml.spec import METRICS, default_metric
 from datamill.registry import ModelVersion
@@ -298,7 +299,7 @@ def score(metric: str, task: str | None, y: Sequence[Any], predictions: Sequence
     >>> score("roc_auc", "binary", [1, 0, 1], [1, 0, 0], [[0.2, 0.8], [0.9, 0.1], [0.6, 0.4]])
     1.0
     """
-    from sklearn import metrics as m
+    m = require("sklearn.metrics", purpose="live performance")
 
     if not y:
         return None
