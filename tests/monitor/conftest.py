@@ -15,16 +15,17 @@ from datamill.engine.duckdb import DuckDBEngine
 from datamill.monitor.result import DriftResult, FeatureDrift
 from datamill.registry import ModelVersion
 from datamill.serve.predlog import PREDICTION_SCHEMA
-from datamill.storage import STORAGES, Storage
+from datamill.storage import Storage
 
 DAY0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
 
 
-@pytest.fixture(params=["lakehouse", "duckdb"])
+@pytest.fixture(params=["lakehouse", "duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    cls = STORAGES.load(request.param)
-    path = "warehouse" if request.param == "lakehouse" else "w.duckdb"
-    s = cls(cls.Options(path=path), project_dir=tmp_path)
+    """The history and the label join on real storages (each test on a fresh place)."""
+    from tests.storage.conftest import make_store
+
+    s = make_store(request.param, tmp_path, request)
     yield s
     s.close()
 
