@@ -1,6 +1,7 @@
 """``datamill monitor``: drift of a served model's inputs and predictions against its training data.
 
-Exit codes, for schedulers: 0 no dataset drift, 3 dataset drift, 1 an error
+Exit codes, for schedulers: 0 no dataset drift, 3 dataset drift, 4 the live metric
+below the floor, 1 an error
 (a model without reference statistics, a window without rows, ...).
 """
 
@@ -12,6 +13,16 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
+from datamill.cli._monitor_report import (
+    BUCKET,
+    FLOOR,
+    LABELS,
+    NO_REPORT,
+    REPORT,
+    WEBHOOK,
+    ReportOptions,
+    render_and_alert,
+)
 from datamill.cli.app import app, console, open_project
 from datamill.cli.output import whole
 from datamill.exceptions import ConfigError
@@ -25,7 +36,10 @@ HELP = (
     "drifted features reaches the share threshold (0.5).\n\n"
     "MODEL is NAME, NAME@ALIAS or NAME/VERSION. The current data is the prediction log's --window, or --current "
     "DATASET.\n\n"
-    "Exit code: 0 no dataset drift, 3 dataset drift, 1 error."
+    "Each run is added to the drift history (table monitor_history) and written as an HTML report with its "
+    "distributions and trends (--report); --labels joins delayed ground truth for the live metric, and --webhook "
+    "POSTs the alert.\n\n"
+    "Exit code: 0 no dataset drift, 3 dataset drift, 4 live metric below the floor, 1 error."
 )
 
 
@@ -90,19 +104,28 @@ def monitor_command(
     method: Annotated[Optional[list[str]], typer.Option("--method", help="KIND=METHOD: the deciding method for "
                       "numeric or categorical columns (e.g. numeric=psi); default: by size, as Evidently.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also save the result as JSON here.")] = None,
+    report: Annotated[Optional[Path], REPORT] = None,
+    no_report: Annotated[bool, NO_REPORT] = False,
+    webhook: Annotated[Optional[str], WEBHOOK] = None,
+    labels: Annotated[Optional[str], LABELS] = None,
+    bucket: Annotated[str, BUCKET] = "day",
+    floor: Annotated[Optional[float], FLOOR] = None,
 ) -> None:
     project = open_project()
     try:
         result = run_monitor(project, model, window=window, current=current,
                              thresholds=_pairs(threshold, "threshold", "wasserstein=0.15"),
                              methods=_pairs(method, "method", "numeric=psi"))
+        show_drift(result)
+        if json_out is not None:
+            import json
+
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(result.to_dict(), indent=1, default=str), encoding="utf-8")
+        options = ReportOptions(report=report, no_report=no_report, webhook=webhook, labels=labels, bucket=bucket,
+                                floor=floor, monitor=None)
+        outcome = render_and_alert(result, project, options, console=console)
     finally:
         project.close()
-    show_drift(result)
-    if json_out is not None:
-        import json
-
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(result.to_dict(), indent=1, default=str), encoding="utf-8")
-    if result.dataset_drift:
-        raise typer.Exit(DRIFT_EXIT)
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)

@@ -25,8 +25,6 @@ missing rate jumps by ``missing`` (0.1) or more, one all missing or absent
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +32,7 @@ from datamill.exceptions import ConfigError, ModelError
 from datamill.monitor import stats
 from datamill.monitor._sql import EXTRA, TOP, category_counts, numeric_counts
 from datamill.monitor.reference import ColumnReference, Reference, load_reference
+from datamill.monitor.result import P_VALUE_METHODS, DriftResult, FeatureDrift
 from datamill.monitor.window import Current, current_frame
 
 __all__ = ["DEFAULT_THRESHOLDS", "METHODS", "DriftResult", "FeatureDrift", "compare", "detect"]
@@ -41,71 +40,8 @@ __all__ = ["DEFAULT_THRESHOLDS", "METHODS", "DriftResult", "FeatureDrift", "comp
 DEFAULT_THRESHOLDS: dict[str, float] = {"ks": 0.05, "chi2": 0.05, "wasserstein": 0.1, "jensenshannon": 0.1,
                                         "psi": 0.2, "share": 0.5, "missing": 0.1}
 METHODS = ("ks", "wasserstein", "psi", "chi2", "jensenshannon")
-P_VALUE_METHODS = ("ks", "chi2")  # drifted when the p-value is below the threshold; the rest at or above it
 SMALL = 1000  # rows up to which a test decides (Evidently's default)
 FEW_VALUES = 5  # numbers with at most this many distinct values are compared as categories
-
-
-@dataclass
-class FeatureDrift:
-    """One column's drift (contract 2 of issue 11)."""
-
-    column: str
-    kind: str  # numeric | categorical | prediction
-    method: str  # the deciding method
-    statistic: float
-    p_value: float | None
-    threshold: float
-    drifted: bool
-    scores: dict[str, float]
-    missing_ref: float
-    missing_cur: float
-    new_categories: list[str] = field(default_factory=list)
-    reference: dict[str, Any] = field(default_factory=dict)  # bins or frequencies, the same edges as current
-    current: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def severity(self) -> float:
-        """How far past (> 1) or short of (< 1) its threshold the deciding statistic is."""
-        if self.method in P_VALUE_METHODS:
-            p = max(self.p_value if self.p_value is not None else 1.0, 1e-300)
-            return -math.log10(p) / -math.log10(self.threshold) if 0 < self.threshold < 1 else 0.0
-        if self.method == "missing":
-            return 1e9
-        return self.statistic / self.threshold if self.threshold else 0.0
-
-
-@dataclass
-class DriftResult:
-    """A model's drift over one window (contract 2 of issue 11)."""
-
-    model: str
-    version: int
-    alias: str | None
-    window: str
-    reference_rows: int
-    current_rows: int
-    features: list[FeatureDrift]
-    prediction: FeatureDrift | None
-    share_drifted: float
-    dataset_drift: bool
-    computed_at: str
-    signals: list[str]
-    thresholds: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def drifted(self) -> list[FeatureDrift]:
-        return [f for f in self.features if f.drifted]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DriftResult:
-        d = dict(d)
-        d["features"] = [FeatureDrift(**f) for f in d["features"]]
-        d["prediction"] = None if d.get("prediction") is None else FeatureDrift(**d["prediction"])
-        return cls(**d)
 
 
 def _thresholds(given: dict[str, float] | None) -> dict[str, float]:
