@@ -59,6 +59,15 @@ def test_drift_in_the_prediction_log_exits_3_with_the_drifted_features_first(log
     assert len(age["reference"]["counts"]) == len(age["current"]["counts"]) == len(age["reference"]["edges"]) - 1
     assert age["reference"]["edges"] == age["current"]["edges"] and age["current"]["above"] > age["reference"]["above"]
     assert result["prediction"]["kind"] == "prediction"
+    # the same run is in the drift history and in a self-contained HTML report
+    page = (logged / "reports" / "drift-churn_model.html").read_text()
+    assert "age" in page and "plan" in page and "<script src=\"http" not in page
+    import datamill
+
+    with datamill.Project(logged) as p:
+        history = p.sql("select \"column\", drifted from monitor_history where computed_at = "
+                        f"'{result['computed_at']}' order by 1").to_pylist()
+    assert {r["column"]: r["drifted"] for r in history if r["column"] in ("age", "plan")} == {"age": True, "plan": True}
 
 
 def test_the_older_window_of_the_log_has_not_drifted(logged: Path) -> None:
@@ -120,7 +129,8 @@ def test_bad_options_are_messages(project: Path) -> None:
 
 def test_help_documents_the_exit_codes(project: Path) -> None:
     out = cli("monitor", "--help", cwd=project)
-    assert out.returncode == 0 and "0 no dataset drift, 3 dataset drift, 1 error" in " ".join(out.stdout.split())
+    assert out.returncode == 0 and "0 no dataset drift, 3 dataset drift, 4 live metric below the floor, 1 error" in " ".join(
+        out.stdout.split())
 
 
 def test_no_prediction_log_yet_is_a_message(tmp_path: Path) -> None:

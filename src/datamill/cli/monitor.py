@@ -27,7 +27,6 @@ from datamill.cli.app import app, console, open_project
 from datamill.cli.output import whole
 from datamill.exceptions import ConfigError
 
-DRIFT_EXIT = 3  # the exit code of a run that found dataset drift
 
 HELP = (
     "Compare MODEL's recent inputs and predictions with its training data: per feature and for the predictions, "
