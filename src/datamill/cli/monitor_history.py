@@ -1,0 +1,81 @@
+"""``datamill monitor NAME --history``: the monitor's decisions (``monitor_audit``) and drift history.
+
+The ``--history`` flag of ``datamill monitor`` calls :func:`show_history`;
+it prints the audit trail (every retrain promoted, refused or failed, every
+rollback) and the drift history of the monitored model (``monitor_history``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from datamill.cli.output import whole
+
+HISTORY_TABLE = "monitor_history"  # written by each `datamill monitor` run: one row per feature
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def _version(value: Any) -> str:
+    return "" if value is None else f"v{value}"
+
+
+def audit_table(decisions: list[Any], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in ("at", "trigger", "champion", "challenger", "metric", "champion score", "challenger score",
+                "outcome", "by", "reason"):
+        table.add_column(col, overflow="fold")
+    style = {"promoted": "green", "refused": "yellow", "failed": "red", "rolled_back": "cyan"}
+    for d in decisions:
+        table.add_row(d.at[:19].replace("T", " "), d.trigger, _version(d.champion_version),
+                      _version(d.challenger_version), d.metric or "", _num(d.champion_score),
+                      _num(d.challenger_score), f"[{style.get(d.outcome, 'white')}]{d.outcome}[/]", d.by or "",
+                      (d.reason or "") + (f" [dim](gate: {d.gate})[/]" if d.gate else ""))
+    return table
+
+
+def drift_table(storage: Any, model: str, limit: int) -> Table | None:
+    """One row per past ``datamill monitor`` run of ``model``: when, version, share drifted, which columns."""
+    if HISTORY_TABLE not in storage.list():
+        return None
+    rows = [r for r in storage.read(HISTORY_TABLE).to_pylist() if r.get("model") == model]
+    runs: dict[Any, dict[str, Any]] = {}
+    for r in rows:
+        run = runs.setdefault((r.get("computed_at"), r.get("version")), {"row": r, "drifted": []})
+        if r.get("drifted"):
+            run["drifted"].append(str(r.get("column")))
+    table = Table(title=f"drift history of {model}", title_justify="left")
+    for col in ("computed at", "version", "window", "share drifted", "dataset drift", "drifted columns"):
+        table.add_column(col, overflow="fold")
+    for (at, version), run in sorted(runs.items(), key=lambda kv: str(kv[0][0]))[-limit:]:
+        r = run["row"]
+        table.add_row(str(at)[:19].replace("T", " "), _version(version), str(r.get("window") or ""),
+                      "" if r.get("share_drifted") is None else f"{r['share_drifted']:.0%}",
+                      "yes" if r.get("dataset_drift") else "no", ", ".join(run["drifted"]))
+    return table
+
+
+def show_history(project: Any, name: str, console: Any, *, limit: int = 50) -> None:
+    """Print monitor ``name``'s audit trail and its model's drift history on ``console``."""
+    from datamill.monitor.audit import read_audit
+    from datamill.pipeline.monitoring import monitor_spec
+
+    spec = monitor_spec(project.config, name)
+    decisions = read_audit(project.storage, monitor=name)
+    decisions += [d for d in read_audit(project.storage, model=spec.model_name) if d.monitor != name]
+    decisions.sort(key=lambda d: d.at)
+    if decisions:
+        console.print(whole(audit_table(decisions[-limit:], f"decisions of monitor {name} ({spec.model})")))
+    else:
+        console.print(f"monitor {name}: no decision recorded yet (`datamill retrain {name}` runs its policy)",
+                      highlight=False)
+    drift = drift_table(project.storage, spec.model_name, limit)
+    if drift is None or not drift.rows:
+        console.print(f"no drift history of {spec.model_name} yet (`datamill monitor {name}` records one)",
+                      highlight=False)
+    else:
+        console.print(whole(drift))
