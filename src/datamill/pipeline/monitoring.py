@@ -46,19 +46,21 @@ def monitor_spec(config: ProjectConfig, name: str) -> Any:
     return config.monitors[name]
 
 
-def refresher(config: ProjectConfig, root: Path, storage: Any, engine: Any, table: str) -> Callable[[], None] | None:
-    """A call that rebuilds ``table`` and what it reads (None: a table no node builds), raising if that fails."""
-    if table not in config.sources and table not in config.datasets:
+def refresher(config: ProjectConfig, root: Path, storage: Any, engine: Any,
+              tables: list[str]) -> Callable[[], None] | None:
+    """A call that rebuilds ``tables`` and what they read (None: no node builds any), raising if that fails."""
+    built = [t for t in dict.fromkeys(tables) if t in config.sources or t in config.datasets]
+    if not built:
         return None
 
     def refresh() -> None:
         from datamill.pipeline.runner import run_pipeline
 
-        record = run_pipeline(config, root, storage, engine, selection=[f"+{table}"])
+        record = run_pipeline(config, root, storage, engine, selection=[f"+{t}" for t in built])
         if record.status != "ok":
             failed = "; ".join(f"{n.name} {n.status}" + (f" ({n.error.splitlines()[0]})" if n.error else "")
                                for n in record.failed)
-            raise PipelineError(f"fresh data for the retrain: building '{table}' failed: {failed} "
+            raise PipelineError(f"fresh data for the retrain: building {', '.join(built)} failed: {failed} "
                                 f"(details: datamill runs {record.run_id})")
 
     return refresh
@@ -68,6 +70,9 @@ def monitor_pass(config: ProjectConfig, root: Path, storage: Any, engine: Any, n
                  scheduled: bool = False, observe: Observe | None = None, by: str | None = None,
                  project_file: Path | None = None) -> Pass:
     """Run monitor ``name``'s policy once; retrain (and gate, and record) when a trigger fires.
+
+    Fresh data: the model's input table and the holdout are rebuilt first
+    (as ``datamill run --select +TABLE`` would), so both are current.
 
     ``force``: retrain now whatever the signals say (trigger ``manual``);
     ``scheduled``: this pass is the monitor's scheduled one (trigger ``schedule``
@@ -94,6 +99,7 @@ def monitor_pass(config: ProjectConfig, root: Path, storage: Any, engine: Any, n
     model_spec = config.models[spec.model_name]  # the loader checked a retraining monitor's model is here
     done.decision = retrain(
         name, spec, model_spec, root=root, project=config.name, storage=storage, trigger=done.triggers[0],
-        refresh=refresher(config, root, storage, engine, model_spec.from_), by=by, project_file=project_file,
+        refresh=refresher(config, root, storage, engine, [model_spec.from_, spec.retrain.holdout.dataset]), by=by,
+        project_file=project_file,
     )
     return done
