@@ -72,7 +72,7 @@ def retrain(
     line = describe_pass(done)
     colour = {"promoted": "green", "refused": "yellow", "failed": "red"}.get(getattr(done.decision, "outcome", ""),
                                                                              "dim")
-    console.print(f"[{colour}]{monitor}[/] ", end="")
-    console.print(line, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"[{colour}]{monitor}[/] ", end="", emoji=False)
+    console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
     if done.decision is not None and done.decision.outcome == "failed":
         raise typer.Exit(1)

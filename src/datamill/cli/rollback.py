@@ -36,4 +36,5 @@ def rollback(
     entry = project.config.models.get(model)
     store = ModelStore.for_project(project.root, entry.tracking_uri if entry is not None else None)
     decision = roll_back(store, project.storage, model, alias, monitor=monitor, reason=reason)
-    console.print(f"{decision.reason} by {decision.by} (recorded in monitor_audit)", markup=False, highlight=False)
+    console.print(f"{decision.reason} by {decision.by} (recorded in monitor_audit)", markup=False, highlight=False,
+                  emoji=False)

@@ -72,7 +72,7 @@ def _say(text: str, style: str = "") -> None:
 
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
     console.print(f"[dim]{stamp}[/] " + (f"[{style}]" if style else ""), end="")
-    console.print(text, markup=False, highlight=False, soft_wrap=True)
+    console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
     sys.stdout.flush()  # a log file or a pipe sees each line as it happens
 
 
