@@ -89,7 +89,7 @@ LAYERS: list[set[str]] = [
     {"ml"},
     {"registry"},  # the model store: ml logs models, the registry versions them
     {"serve"},  # the model server and its prediction log (reads ml's models, writes storage)
-    {"monitor"},  # drift, live performance, the retrain gate (reads the registry and storage)
+    {"monitor"},  # drift of a served model's inputs and predictions (reads the registry and the prediction log)
     {"pipeline"},
     {"stream"},
     {"analytics", "demo", "project"},

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.monitor.conftest import MODEL, cli
+from tests.monitor.loop_project import MODEL, cli
 
 HEAD = ("name: shop\nsources:\n  customers: {type: csv, path: data/customers.csv}\n"
         "  recent: {type: csv, path: data/recent.csv}\n" + MODEL)

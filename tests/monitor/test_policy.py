@@ -32,6 +32,8 @@ def test_only_the_triggers_a_monitor_names_fire_in_its_order() -> None:
     spec = _spec("performance", "drift")
     assert fired(spec, drift=_drift(True), performance={"degraded": True}) == ["performance", "drift"]
     assert fired(spec, performance=SimpleNamespace(degraded=False), scheduled=True) == []
+    # the live-performance result: its below_floor verdict
+    assert fired(spec, performance=SimpleNamespace(below_floor=True, current=0.61, floor=0.7)) == ["performance"]
     assert fired(_spec("schedule"), drift=_drift(True), scheduled=True) == ["schedule"]
     no_retrain = MonitorSpec.model_validate({"model": "churn@champion"})
     assert fired(no_retrain, drift=_drift(True), scheduled=True) == []

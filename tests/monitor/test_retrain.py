@@ -10,7 +10,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from tests.monitor.conftest import audit, champion, cli, make_project, monitor_yaml, write_config, write_rows
+from tests.monitor.loop_project import (audit, champion, cli, make_project, monitor_yaml, write_config,
+                                       write_rows)
 
 
 def _versions(project: Path) -> list[int]:
@@ -84,6 +85,10 @@ def test_a_retrain_is_gated_then_promoted_or_refused_and_every_decision_is_audit
     text = console.file.getvalue()
     assert text.index("promoted") < text.index("refused") < text.index("rolled_back")
     assert "bad week" in text and "no drift history of churn yet" in text
+    by_model = Console(file=io.StringIO(), width=250)
+    with Project(project) as p:
+        show_history(p, "churn@champion", by_model)  # `datamill monitor MODEL --history` names a model
+    assert "decisions about model churn" in by_model.file.getvalue() and "rolled_back" in by_model.file.getvalue()
 
 
 def test_a_retrain_that_fails_half_way_leaves_the_champion_and_is_recorded(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.monitor.conftest import audit, champion, make_project, monitor_yaml
+from tests.monitor.loop_project import audit, champion, make_project, monitor_yaml
 
 
 def test_datamill_schedule_runs_a_monitors_policy(tmp_path: Path) -> None:

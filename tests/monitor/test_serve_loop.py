@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.monitor.conftest import audit, champion, cli, make_project
+from tests.monitor.loop_project import audit, champion, cli, make_project
 from tests.serve.conftest import running
 
 RECORD = {"age": 40, "visits": 20, "plan": "a"}

@@ -60,22 +60,30 @@ def drift_table(storage: Any, model: str, limit: int) -> Table | None:
 
 
 def show_history(project: Any, name: str, console: Any, *, limit: int = 50) -> None:
-    """Print monitor ``name``'s audit trail and its model's drift history on ``console``."""
-    from datamill.monitor.audit import read_audit
-    from datamill.pipeline.monitoring import monitor_spec
+    """Print the audit trail and the drift history of ``name`` on ``console``.
 
-    spec = monitor_spec(project.config, name)
-    decisions = read_audit(project.storage, monitor=name)
-    decisions += [d for d in read_audit(project.storage, model=spec.model_name) if d.monitor != name]
-    decisions.sort(key=lambda d: d.at)
-    if decisions:
-        console.print(whole(audit_table(decisions[-limit:], f"decisions of monitor {name} ({spec.model})")))
+    ``name`` is a monitor (under ``monitors:``) or a model reference (``NAME``,
+    ``NAME@ALIAS``): a monitor's decisions are those it made and any other
+    about its model (a rollback by model name); a model's are all about it.
+    """
+    from datamill.monitor.audit import read_audit
+
+    if name in project.config.monitors:
+        spec = project.config.monitors[name]
+        model, title = spec.model_name, f"decisions of monitor {name} ({spec.model})"
+        hint = f"`datamill retrain {name}` runs its policy"
     else:
-        console.print(f"monitor {name}: no decision recorded yet (`datamill retrain {name}` runs its policy)",
-                      highlight=False)
-    drift = drift_table(project.storage, spec.model_name, limit)
+        from datamill.registry import parse_ref
+
+        model = parse_ref(name).name
+        title, hint = f"decisions about model {model}", "a monitors: entry with retrain: makes them"
+    decisions = read_audit(project.storage, model=model)
+    if decisions:
+        console.print(whole(audit_table(decisions[-limit:], title)))
+    else:
+        console.print(f"{name}: no decision recorded yet ({hint})", highlight=False)
+    drift = drift_table(project.storage, model, limit)
     if drift is None or not drift.rows:
-        console.print(f"no drift history of {spec.model_name} yet (`datamill monitor {name}` records one)",
-                      highlight=False)
+        console.print(f"no drift history of {model} yet (`datamill monitor {name}` records one)", highlight=False)
     else:
         console.print(whole(drift))

@@ -18,29 +18,55 @@ from datamill.cli.app import app, console, open_project
 
 
 def observer(project: Any) -> Any:
-    """The signals a pass reads: drift on the project's engine (the monitor stage's ``detect``)."""
+    """The signals a pass reads, on the project's engine: drift (``detect``), live performance (delayed labels)."""
 
     def observe(name: str, spec: Any) -> tuple[Any, Any]:
-        drift = None
-        if "drift" in spec.retrain.when:
-            try:
-                from datamill.monitor.drift import detect
-            except ImportError as exc:
-                from datamill.exceptions import ConfigError
+        from datamill.registry import ModelStore
 
-                raise ConfigError(f"monitor '{name}' retrains on drift, but drift detection is not available "
-                                  f"here ({exc}) (fix: install datamill[monitor])") from exc
-            from datamill.monitor.config import PREDICTION_LOG
-            from datamill.registry import ModelStore
-
-            store = ModelStore.for_project(project.root, project.config.models[spec.model_name].tracking_uri)
-            drift = detect(store, spec.model, project=project, window=spec.window,
-                           current=None if spec.current == PREDICTION_LOG else spec.current,
-                           thresholds=spec.thresholds or None)
-        # live performance (delayed labels joined to the prediction log) comes in as a verdict with `degraded`
-        return drift, None
+        store = ModelStore.for_project(project.root, project.config.models[spec.model_name].tracking_uri)
+        wants = spec.retrain.when
+        drift = _drift(project, store, name, spec) if "drift" in wants else None
+        performance = _performance(project, store, name, spec) if "performance" in wants else None
+        return drift, performance
 
     return observe
+
+
+def _stage(name: str, module: str, what: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        from datamill.exceptions import ConfigError
+
+        raise ConfigError(f"monitor '{name}' retrains on {what}, but {module} cannot be imported here ({exc}) "
+                          "(fix: pip install 'datamill[monitor]')") from exc
+
+
+def _drift(project: Any, store: Any, name: str, spec: Any) -> Any:
+    from datamill.monitor.config import PREDICTION_LOG
+
+    detect = _stage(name, "datamill.monitor.drift", "drift").detect
+    return detect(store, spec.model, project=project, window=spec.window,
+                  current=None if spec.current == PREDICTION_LOG else spec.current, thresholds=spec.thresholds or None)
+
+
+def _performance(project: Any, store: Any, name: str, spec: Any) -> Any:
+    from datamill.exceptions import ConfigError
+
+    if spec.labels is None:
+        raise ConfigError(f"monitor '{name}' retrains on performance, but has no labels: (fix: labels: {{dataset: "
+                          "LABELS, key: request_id, target: COLUMN}}, the delayed ground truth)")
+    performance = _stage(name, "datamill.monitor.performance", "performance")
+    floor = spec.labels.floor if spec.labels.floor is not None else spec.retrain.gate.floor
+    if floor is None:
+        raise ConfigError(f"monitor '{name}' retrains on performance, but gives no floor for the live metric "
+                          "(fix: labels.floor, or retrain.gate.floor)")
+    model = project.config.models[spec.model_name]
+    return performance.live_performance(project.storage, project.engine, store.resolve(spec.model),
+                                        labels=spec.labels.dataset, key=spec.labels.key or "request_id",
+                                        target=spec.labels.target or model.target, floor=floor)
 
 
 def describe_pass(done: Any) -> str:

@@ -34,8 +34,9 @@ __all__ = ["AlertSpec", "GateSpec", "HoldoutSpec", "LabelsSpec", "MonitorSpec", 
 
 TRIGGERS = ("drift", "performance", "schedule")
 PREDICTION_LOG = "predictions_log"  # the table `datamill serve` logs every prediction to
-# drift methods whose thresholds a monitor may set, and the share of drifted features (the dataset verdict)
-THRESHOLD_KEYS = ("psi", "ks", "wasserstein", "chi2", "jensenshannon", "share")
+# drift methods whose thresholds a monitor may set, the share of drifted features (the dataset verdict) and
+# the jump in a column's missing rate
+THRESHOLD_KEYS = ("psi", "ks", "wasserstein", "chi2", "jensenshannon", "share", "missing")
 _WINDOW = re.compile(r"^\s*[0-9]+\s*(rows|s|m|h|d)\s*$")
 _MODEL_REF = re.compile(r"^[^@/\s]+(@[^@/\s]+|/[0-9]+)?$")
 _GATE = re.compile(r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>>=|<=)\s*champion\s*"
@@ -53,6 +54,7 @@ class LabelsSpec(_Strict):
     dataset: str
     key: str | None = None  # a column of both; None: the request id the server logs
     target: str | None = None  # the label column; None: the model's target
+    floor: float | None = None  # live metric below this: performance dropped (default: the retrain gate's floor)
 
 
 class AlertSpec(BaseModel):

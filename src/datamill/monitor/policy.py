@@ -3,7 +3,8 @@
 Pure: it reads a drift result (:class:`datamill.monitor.result.DriftResult`,
 or anything with its ``dataset_drift`` and ``prediction`` fields), a live
 performance verdict (anything with a ``degraded`` flag, or a mapping with
-one), and whether this pass is a scheduled one, and says which of the
+one; a :class:`datamill.monitor.performance.PerformanceResult`'s
+``below_floor`` counts too), and whether this pass is a scheduled one, and says which of the
 monitor's ``retrain.when`` triggers fired, in that order.
 
 Examples
@@ -38,12 +39,12 @@ def drift_fired(drift: Any) -> bool:
 
 
 def performance_fired(performance: Any) -> bool:
-    """Whether a live-performance verdict says the model got worse (``degraded``)."""
+    """Whether a live-performance verdict says the model got worse (``degraded``, or ``below_floor``)."""
     if performance is None:
         return False
     if isinstance(performance, dict):
-        return bool(performance.get("degraded"))
-    return bool(getattr(performance, "degraded", False))
+        return bool(performance.get("degraded") or performance.get("below_floor"))
+    return bool(getattr(performance, "degraded", False) or getattr(performance, "below_floor", False))
 
 
 def fired(spec: MonitorSpec, *, drift: Any = None, performance: Any = None, scheduled: bool = False) -> list[str]:

@@ -1,5 +1,7 @@
 """A real project for the continuous-training loop: CSV sources, a fast model, a monitor, a real registry.
 
+A helper module, not a conftest (tests/monitor/conftest.py holds the drift tests' fixtures).
+
 :func:`make_project` writes it, trains version 1 with ``datamill run`` and
 makes it the champion through the CLI; the tests then drive ``datamill
 retrain``, ``rollback`` and ``serve`` as subprocesses, as a user would.
