@@ -116,7 +116,7 @@ def schedule(
     if list_only:
         return
 
-    def stop(signum: int, frame: Any) -> None:  # noqa: ARG001
+    def stop(signum: int, frame: Any) -> None:
         if scheduler.stopping and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C: stop now
         running = scheduler.running

@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
@@ -30,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from datamill._registry import did_you_mean
 
-__all__ = ["AlertSpec", "GateSpec", "HoldoutSpec", "LabelsSpec", "MonitorSpec", "RetrainSpec", "TRIGGERS"]
+__all__ = ["TRIGGERS", "AlertSpec", "GateSpec", "HoldoutSpec", "LabelsSpec", "MonitorSpec", "RetrainSpec"]
 
 TRIGGERS = ("drift", "performance", "schedule")
 PREDICTION_LOG = "predictions_log"  # the table `datamill serve` logs every prediction to
@@ -119,7 +120,7 @@ class GateSpec(_Strict):
     @field_validator("min_gain")
     @classmethod
     def _gain(cls, value: float) -> float:
-        if value != value or abs(value) == float("inf"):
+        if not math.isfinite(value):
             raise ValueError("gate: min_gain must be a number (e.g. 0.0, or 0.01 to ask for a clear gain)")
         return value
 
@@ -244,9 +245,10 @@ class MonitorSpec(_Strict):
         table(("retrain", "holdout", "dataset"), self.retrain.holdout.dataset, "holdout dataset")
         models = config.models
         if self.model_name not in models:
-            out.append((("model",), f"model '{self.model_name}' is not under models:{did_you_mean(self.model_name, models)}"
-                                    f"; a monitor retrains a models: entry with its own config (models: "
-                                    f"{', '.join(models) or 'none'}) (fix: name one, or remove retrain:)"))
+            hint = did_you_mean(self.model_name, models)
+            out.append((("model",), f"model '{self.model_name}' is not under models:{hint}; a monitor retrains a "
+                                    f"models: entry with its own config (models: {', '.join(models) or 'none'}) "
+                                    "(fix: name one, or remove retrain:)"))
             return out
         spec = models[self.model_name]
         metric = self.retrain.gate.metric

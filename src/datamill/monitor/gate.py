@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +58,7 @@ class Gate:
         up = self.greater_is_better
         op, sign = (">=", "+") if up else ("<=", "-")
         fail_op = "<" if up else ">"
-        if challenger != challenger:
+        if math.isnan(challenger):
             return Verdict(False, f"{self.metric} of the challenger is undefined on the holdout: refused")
         parts, passed = [], True
         if champion is not None:
