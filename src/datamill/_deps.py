@@ -26,6 +26,7 @@ _EXTRA_FOR = {
     "uvicorn": "serve",
     "confluent_kafka": "kafka",
     "fastavro": "kafka",
+    "croniter": "monitor",
 }
 
 

@@ -109,8 +109,18 @@ def monitor_command(
     labels: Annotated[Optional[str], LABELS] = None,
     bucket: Annotated[str, BUCKET] = "day",
     floor: Annotated[Optional[float], FLOOR] = None,
+    history: Annotated[bool, typer.Option("--history", help="Print the retraining decisions (monitor_audit) and "
+                                          "the drift history of MODEL (or of a monitor), then exit.")] = False,
 ) -> None:
     project = open_project()
+    if history:
+        from datamill.cli.monitor_history import show_history
+
+        try:
+            show_history(project, model, console)
+        finally:
+            project.close()
+        return
     try:
         result = run_monitor(project, model, window=window, current=current,
                              thresholds=_pairs(threshold, "threshold", "wasserstein=0.15"),

@@ -239,6 +239,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         from datamill.config.streaming import check_streaming
 
         problems = check_streaming(config)
+        for name, monitor in config.monitors.items():  # the monitor stage's own cross-checks (tables, model)
+            problems += [(("monitors", name, *path), text) for path, text in monitor.problems(config)]
     if problems:
         raise _format(file, where, problems)
     return config, file

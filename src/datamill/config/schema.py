@@ -35,6 +35,7 @@ __all__ = [
     "DatasetSpec",
     "PredictionSpec",
     "ProjectConfig",
+    "ScheduledRun",
     "StageModel",
     "quarantine_table_name",
 ]
@@ -84,6 +85,7 @@ class StageModel:
 _Clean = Annotated[Any, StageModel("datamill.quality.config:CleanSpec")]
 _Check = Annotated[Any, StageModel("datamill.quality.config:CheckSpec")]
 _Model = Annotated[Any, StageModel("datamill.ml.spec:ModelSpec")]
+_Monitor = Annotated[Any, StageModel("datamill.monitor.config:MonitorSpec")]
 
 
 class _Strict(BaseModel):
@@ -220,6 +222,30 @@ class PredictionSpec(_Strict):
         return self.model.split("@")[0].split("/")[0]
 
 
+class ScheduledRun(_Strict):
+    """One entry under ``schedule:``: ``datamill run`` (or a ``select``) on a cron expression.
+
+    Written as the cron expression alone (``nightly: "0 2 * * *"``) or as a
+    mapping with ``cron``, ``select`` (as ``datamill run --select``) and ``full_refresh``.
+    """
+
+    cron: str
+    select: list[str] = Field(default_factory=list)
+    full_refresh: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"cron": value} if isinstance(value, str) else value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from datamill.config.cron import check_cron
+
+        return check_cron(value)
+
+
 def _backend(value: Any, default_key: str) -> Any:
     if isinstance(value, str):
         if default_key == "storage":
@@ -249,6 +275,8 @@ class ProjectConfig(_Strict):
     datasets: dict[str, DatasetSpec] = Field(default_factory=dict)
     models: dict[str, _Model] = Field(default_factory=dict)  # datamill.ml.spec.ModelSpec
     predictions: dict[str, PredictionSpec] = Field(default_factory=dict)
+    monitors: dict[str, _Monitor] = Field(default_factory=dict)  # datamill.monitor.config.MonitorSpec
+    schedule: dict[str, ScheduledRun] = Field(default_factory=dict)  # pipeline runs for `datamill schedule`
 
     @field_validator("engine", mode="before")
     @classmethod
@@ -260,7 +288,7 @@ class ProjectConfig(_Strict):
     def _storage(cls, value: Any) -> Any:
         return _backend(value, "storage")
 
-    @field_validator("sources", "datasets", "models", "predictions")
+    @field_validator("sources", "datasets", "models", "predictions", "monitors", "schedule")
     @classmethod
     def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
         import re

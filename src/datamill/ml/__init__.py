@@ -19,9 +19,10 @@ from datamill.ml.spec import ModelSpec
 if TYPE_CHECKING:
     from datamill.ml.train import TrainResult, fit
 
-__all__ = ["ModelSpec", "TrainResult", "fit", "train_model"]
+__all__ = ["Metric", "ModelSpec", "TrainResult", "fit", "get_metric", "train_model"]
 
-_LAZY = {"fit": "datamill.ml.train", "TrainResult": "datamill.ml.train", "train_model": "datamill.ml.project"}
+_LAZY = {"fit": "datamill.ml.train", "TrainResult": "datamill.ml.train", "train_model": "datamill.ml.project",
+         "Metric": "datamill.ml._scoring", "get_metric": "datamill.ml._scoring"}  # scoring by metric name
 
 
 def __getattr__(name: str) -> Any:
