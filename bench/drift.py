@@ -33,7 +33,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench._harness import DATA, ROOT, Done, footer, measure, run_child, save_results, update_benchmarks_md
+from bench._harness import (
+    DATA,
+    ROOT,
+    Done,
+    footer,
+    measure,
+    run_child,
+    save_results,
+    update_benchmarks_md,
+)
 
 PEERS_PYTHON = ROOT / "bench" / ".venv-peers" / "bin" / "python"
 TARGET = 30  # datamill at least this many times faster than Evidently
@@ -152,6 +161,7 @@ def _datamill_timed(ref: Path, cur: Path, out: Path) -> None:
     from datamill.engine.duckdb import DuckDBEngine
     from datamill.monitor.drift import compare
     from datamill.monitor.reference import Reference, compute_reference
+    from datamill.monitor.report import write_drift_report
     from datamill.monitor.window import Current
     from datamill.storage.lakehouse import LakehouseOptions, LakehouseStorage
 
@@ -170,6 +180,7 @@ def _datamill_timed(ref: Path, cur: Path, out: Path) -> None:
             stored = Reference.from_json((out / "reference.json").read_text())
             result = compare(stored, Current(Frame(engine, storage.scan("current")), "dataset current", [], [], False))
             (out / "drift.json").write_text(json.dumps(result.to_dict(), default=str))
+            write_drift_report(result, out / "drift.html")  # the self-contained HTML report, as Evidently's
         methods = {f.column: f"{f.method} (threshold {f.threshold})" for f in result.features}
         return Done(extra={"flagged": sorted(f.column for f in result.features if f.drifted), "methods": methods,
                            "reference_seconds": round(reference_seconds, 2), "dataset_drift": result.dataset_drift,
@@ -181,7 +192,7 @@ def _datamill_timed(ref: Path, cur: Path, out: Path) -> None:
 CONTENDERS = {
     "evidently": ("Evidently DataDriftPreset report (HTML written)", _evidently, True),
     "scipy": ("SciPy loop: ks_2samp / chi2_contingency per column", _scipy, False),
-    "datamill": ("datamill drift on DuckDB (reference computed once, not included)", _datamill, False),
+    "datamill": ("datamill drift on DuckDB, HTML report written (reference computed once, not included)", _datamill, False),
 }
 
 

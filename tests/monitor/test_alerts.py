@@ -6,8 +6,15 @@ import logging
 
 import pytest
 
-from datamill.monitor.alerts import (EXIT_DRIFT, EXIT_OK, EXIT_PERFORMANCE, alert_payload, exit_code, log_alert,
-                                     post_webhook)
+from datamill.monitor.alerts import (
+    EXIT_DRIFT,
+    EXIT_OK,
+    EXIT_PERFORMANCE,
+    alert_payload,
+    exit_code,
+    log_alert,
+    post_webhook,
+)
 from datamill.monitor.performance import PerformanceResult
 from tests.monitor.conftest import drift_result
 from tests.monitor.receiver import receiver

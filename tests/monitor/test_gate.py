@@ -54,6 +54,10 @@ def test_a_holdout_is_scored_with_the_models_metric_and_its_gaps_named(tmp_path:
                                  pa.array([None if i % 10 == 0 else v for i, v in enumerate(labels)]))
     score, metric, rows = holdout_score(store, mv, holdout, table="recent", target="churned", metric=None)
     assert metric == "roc_auc" and rows == 90 and 0.5 < score <= 1.0  # rows without a label are left out
+    # a stored table's columns may be marked NOT NULL (a lakehouse table written from a non-null source)
+    strict = holdout.cast(pa.schema([f.with_nullable(f.name == "churned" or holdout.column(f.name).null_count > 0)
+                                     for f in holdout.schema]))
+    assert holdout_score(store, mv, strict, table="recent", target="churned", metric=None) == (score, metric, rows)
     accuracy = holdout_score(store, mv, holdout, table="recent", target="churned", metric="accuracy")
     assert accuracy[1] == "accuracy" and 0.5 < accuracy[0] <= 1.0
 

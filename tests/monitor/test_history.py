@@ -6,7 +6,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from datamill.monitor.history import HISTORY_SCHEMA, HISTORY_TABLE, append_history, read_history
+from datamill.monitor.history import (
+    HISTORY_SCHEMA,
+    HISTORY_TABLE,
+    append_history,
+    read_history,
+)
 from tests.monitor.conftest import drift_result
 
 

@@ -11,7 +11,12 @@ import pyarrow as pa
 import pytest
 
 from datamill.exceptions import ModelError
-from datamill.monitor.reference import REFERENCE_TAG, Reference, compute_reference, load_reference
+from datamill.monitor.reference import (
+    REFERENCE_TAG,
+    Reference,
+    compute_reference,
+    load_reference,
+)
 
 
 def test_training_keeps_the_reference_with_the_version(project: Path) -> None:

@@ -10,8 +10,12 @@ import pytest
 from datamill.engine.duckdb import DuckDBEngine
 from datamill.monitor.history import append_history, read_history
 from datamill.monitor.performance import live_performance
-from datamill.monitor.report import build_drift_report, distribution_chart, write_drift_report
-from datamill.report import Chart, Grid, Table
+from datamill.monitor.report import (
+    build_drift_report,
+    distribution_chart,
+    write_drift_report,
+)
+from datamill.report import Grid, Table
 from datamill.storage import STORAGES
 from tests.browser import opened_report, png_pixels_vary
 from tests.monitor.conftest import churn_log, drift_result, model_version

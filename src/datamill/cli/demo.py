@@ -185,6 +185,9 @@ def _serve_and_ask(project) -> None:  # noqa: ANN001
                           f"P(churn) {probabilities.get('1', probabilities.get(1, float('nan'))):.3f} "
                           f"(batch scoring said {row['probability_1']:.3f}), answered by version {answer.get('version')}",
                           highlight=False)
+        from datamill.cli.demo_loop import closed_loop
+
+        closed_loop(project, url, inputs)
     finally:
         server.terminate()
         try:

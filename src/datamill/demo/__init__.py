@@ -7,7 +7,7 @@ from pathlib import Path
 from datamill.demo.api import serve_plans_api
 from datamill.demo.data import write_customers_csv
 
-__all__ = ["API_ENV", "CLEAN_DATASET", "MODEL", "PROFILE_TARGET", "SCORED", "create_demo", "project_text", "serve_plans_api"]
+__all__ = ["API_ENV", "CLEAN_DATASET", "MODEL", "MONITOR", "PROFILE_TARGET", "SCORED", "create_demo", "project_text", "serve_plans_api"]
 
 API_ENV = "DATAMILL_DEMO_API"
 
@@ -56,6 +56,8 @@ datasets:
       from features
       group by all
       order by customers desc
+  churn_holdout:                   # the rows a retrained model and the champion are both judged on
+    sql: select * from features where customer_id %% 10 = 0
 
 models:
   churn_model:                     # `datamill train churn_model`; report in reports/model-churn_model.html
@@ -71,10 +73,22 @@ predictions:
   customers_scored:                # every customer scored by the newest churn_model, rescored when it changes
     model: churn_model             # or churn_model@champion, churn_model/3; by hand: `datamill predict`
     from: features
+
+monitors:
+  churn_watch:                     # `datamill monitor churn_model@champion`, `datamill retrain churn_watch`
+    model: churn_model@champion
+    current: predictions_log       # what `datamill serve` answered
+    window: 1500rows
+    thresholds: {share: 0.25}      # the model drifts when a quarter of its inputs do
+    retrain:
+      when: [drift]
+      gate: {metric: roc_auc, min_gain: 0.0, floor: 0.6}   # promote only if no worse than the champion
+      holdout: {dataset: churn_holdout}
 """
 
 CLEAN_DATASET = "customers_clean"
 MODEL = "churn_model"  # trained by `datamill run`; the demo shows its leaderboard and report
+MONITOR = "churn_watch"  # the demo's closed loop: drift on the served traffic -> retrain -> gate -> promote or refuse
 SCORED = "customers_scored"  # every customer scored by the champion (`datamill predict`)
 PROFILE_TARGET = "churned"  # the demo profiles customers_clean against it
 # country is spelled several ways in the messy export (see demo/data.py)

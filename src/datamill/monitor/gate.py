@@ -114,8 +114,9 @@ def holdout_score(store: Any, mv: Any, holdout: pa.Table, *, table: str, target:
     scorer.check(features.schema, table)  # missing or mistyped columns, named with the fix
     scoring = get_metric(metric, model_task(model))
     columns = [f.name for f in scorer.added_fields()]  # prediction, then one probability per class, in order
-    scored = pa.Table.from_batches([scorer(batch) for batch in features.select(list(scorer.inputs)).to_batches()],
-                                   schema=scorer.output_schema(features.select(list(scorer.inputs)).schema))
+    # the scorer's batches keep the columns' types, not a stored table's NOT NULL marks: no schema is imposed
+    scored = pa.Table.from_batches([scorer(batch) for batch in features.select(list(scorer.inputs)).to_batches()
+                                    if batch.num_rows])
     y = np.asarray(labelled.column(target).to_pylist(), dtype=object)
     if scorer.classes is None:
         prediction = scored.column(columns[0]).to_numpy(zero_copy_only=False).astype("float64")

@@ -14,6 +14,7 @@ alias moves leaves the champion untouched and is recorded as ``failed``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,8 @@ def _gate(spec: MonitorSpec, model_spec: Any, task: str) -> Gate:
 
 def retrain(monitor: str, spec: MonitorSpec, model_spec: Any, *, root: Path, project: str, storage: Any,
             trigger: str, refresh: Callable[[], None] | None = None, by: str | None = None,
-            project_file: Path | None = None, store: Any = None) -> Decision:
+            project_file: Path | None = None, store: Any = None,
+            after_register: Callable[[Any, Any], None] | None = None) -> Decision:
     """Retrain ``spec``'s model, gate the challenger against the champion, promote or refuse; the decision.
 
     Parameters
@@ -64,6 +66,9 @@ def retrain(monitor: str, spec: MonitorSpec, model_spec: Any, *, root: Path, pro
         Called first to rebuild the model's input tables (fresh data); it raises when that fails.
     by
         Who decided, for the audit and the alias history (default ``datamill monitor MONITOR``).
+    after_register
+        Called with the training result and the store once the challenger is registered: keeps its reference
+        statistics (:func:`datamill.monitor.reference.reference_hook`), so the challenger can be monitored too.
     """
     from datamill.registry import ModelStore, train_and_register
 
@@ -80,7 +85,8 @@ def retrain(monitor: str, spec: MonitorSpec, model_spec: Any, *, root: Path, pro
         decision.champion_version = None if champion is None else champion.version
         if refresh is not None:
             refresh()
-        result = train_and_register(root, project, name, model_spec, storage, by=by, project_file=project_file)
+        result = train_and_register(root, project, name, model_spec, storage, by=by, project_file=project_file,
+                                    after_register=after_register)
         challenger = result.model_version
         decision.challenger_version = challenger.version
         rows = storage.read(holdout.dataset)
@@ -99,6 +105,8 @@ def retrain(monitor: str, spec: MonitorSpec, model_spec: Any, *, root: Path, pro
         decision.outcome = "promoted" if verdict.passed else "refused"
     except Exception as exc:  # noqa: BLE001  every failure is a decision to record; the alias has not moved
         decision.outcome = "failed"
+        if not isinstance(exc, DatamillError):  # a bug: its traceback goes to the run log
+            logging.getLogger(__name__).error("monitor %s: the retrain failed", monitor, exc_info=exc)
         what = str(exc) if isinstance(exc, DatamillError) else f"internal error {type(exc).__name__}: {exc}"
         decision.reason = f"{what} ({name}@{alias} untouched)"
     return record(storage, decision)

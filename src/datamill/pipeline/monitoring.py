@@ -80,6 +80,7 @@ def monitor_pass(config: ProjectConfig, root: Path, storage: Any, engine: Any, n
     ``observe`` only when the monitor retrains on them.
     """
     from datamill.monitor.policy import fired
+    from datamill.monitor.reference import reference_hook
     from datamill.monitor.retrain import retrain
 
     spec = monitor_spec(config, name)
@@ -100,6 +101,6 @@ def monitor_pass(config: ProjectConfig, root: Path, storage: Any, engine: Any, n
     done.decision = retrain(
         name, spec, model_spec, root=root, project=config.name, storage=storage, trigger=done.triggers[0],
         refresh=refresher(config, root, storage, engine, [model_spec.from_, spec.retrain.holdout.dataset]), by=by,
-        project_file=project_file,
+        project_file=project_file, after_register=reference_hook(engine, storage),
     )
     return done
