@@ -121,6 +121,12 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     flat = " ".join(out.stdout.split())
     assert "batch scoring: 19,560 customers scored by churn_model/1 into customers_scored" in flat  # every row
     assert flat.count("answered by version 1") == 3  # a real `datamill serve` answered three requests
+    # the closed loop: shifted traffic drifts, churn_watch retrains and gates without a human step; the audit shows it
+    assert "dataset drift: 3 of 11 features drifted" in flat
+    assert "churn_watch: promoted: churn_model v2 (champion v1; trigger drift;" in flat or "churn_watch: refused" in flat
+    if "churn_watch: promoted" in flat:
+        assert "it answered with version 1, now with version 2 (hot reload, no restart)" in flat
+    assert "audit trail" in flat and "decisions of monitor churn_watch" in flat
     again = cli("demo", str(tmp_path / "demo"), "--rows", "20000")
     assert again.returncode == 0 and "up to date" in again.stdout
 
