@@ -113,7 +113,7 @@ def _log(engine: Any, storage: Any, model: str, reference: Reference, window: Wi
         if cutoff is not None:
             filters.append(f"{d.ident('ts')} >= CAST({d.literal(cutoff)} AS {d.timestamp_tz_type})")
         description = f"last {window.rows:,} predictions of {model} in {LOG_TABLE}"
-    inputs, pred = d.ident("inputs"), d.ident("prediction")
+    inputs, pred = '"inputs"', '"prediction"'  # DuckDB's SQL: d.expression translates it for the engine
     columns = {}
     for name, col in reference.columns.items():
         text = f"json_extract_string({inputs}, {d.literal(_json_path(name))})"
