@@ -11,16 +11,15 @@ dead-letter or quarantine.
 from __future__ import annotations
 
 import contextlib
-import json
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
+
+from datamill.demo._http import JsonHandler, serve
 
 __all__ = ["BROKEN_EVERY", "order", "serve_orders_api"]
 
@@ -50,49 +49,29 @@ def order(i: int) -> dict[str, Any]:
     }
 
 
-def _handler(placed: Callable[[], int]) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler(placed: Callable[[], int]) -> type[JsonHandler]:
+    class Handler(JsonHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             url = urlparse(self.path)
             if url.path != "/orders":
-                self._send(404, {"error": f"no route {url.path}"})
+                self.send_json(404, {"error": f"no route {url.path}"})
                 return
             page = int(parse_qs(url.query).get("page", ["1"])[0])
             total = placed()
             start = (page - 1) * PAGE_SIZE
             rows = [order(i) for i in range(start + 1, min(start + PAGE_SIZE, total) + 1)]
-            host = f"http://{self.server.server_address[0]}:{self.server.server_address[1]}"
             more = start + PAGE_SIZE < total
-            self._send(200, {"data": rows, "next": f"{host}/orders?page={page + 1}" if more else None})
-
-        def _send(self, status: int, body: dict) -> None:
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: object) -> None:  # keep the demo's output clean
-            pass
+            self.send_json(200, {"data": rows, "next": f"{self.base_url()}/orders?page={page + 1}" if more else None})
 
     return Handler
 
 
-@contextlib.contextmanager
 def serve_orders_api(total: int = 6_000, per_second: float = 1_500.0, port: int = 0,
-                     clock: Callable[[], float] = time.monotonic) -> Iterator[str]:
+                     clock: Callable[[], float] = time.monotonic) -> contextlib.AbstractContextManager[str]:
     """Serve the order feed on 127.0.0.1; ``per_second`` orders arrive until ``total``. Yield its base URL."""
     began = clock()
 
     def placed() -> int:
         return min(total, int((clock() - began) * per_second))
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(placed))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return serve(_handler(placed), port)
