@@ -25,7 +25,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -386,6 +386,19 @@ def reproduce(module: str, argv: list[str] | None = None) -> str:
     """The command that reruns this benchmark as it ran now (``--no-write`` left out)."""
     args = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--no-write"]
     return " ".join([".venv/bin/python -m", module, *args])
+
+
+def run_argv(args: Any, *, repeat: int, rows: bool = True, more: Sequence[str] = (),
+             after: Sequence[str] = ()) -> list[str]:
+    """The options of a run for its ``Reproduce`` line: ``--rows``, ``more``, ``--repeat`` when not ``repeat``
+    (the bench's default), ``after``, ``--skip`` when given."""
+    argv = (["--rows", str(args.rows)] if rows else []) + list(more)
+    if args.repeat != repeat:
+        argv += ["--repeat", str(args.repeat)]
+    argv += list(after)
+    if args.skip:
+        argv += ["--skip", *args.skip]
+    return argv
 
 
 def footer(results: Mapping[str, Mapping[str, Any]], module: str, how: str, argv: list[str] | None = None) -> list[str]:

@@ -29,7 +29,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench._harness import DATA, Done, footer, run_child, save_results, update_benchmarks_md, verdicts
+from bench._harness import (
+    DATA,
+    Done,
+    footer,
+    run_argv,
+    run_child,
+    save_results,
+    update_benchmarks_md,
+    verdicts,
+)
 from bench._harness import measure as measure_child
 
 IMPUTE = ["num_0", "num_1", "num_2"]
@@ -207,7 +216,7 @@ def _report(args: argparse.Namespace, results: dict[str, dict]) -> str:
     how = (f"Best of {args.repeat} run{'s' * (args.repeat != 1)}, each contender in its own process; datamill's "
            "time is the whole `datamill run` (Project.run() in the child): storing the source table and building "
            "the cleaned dataset.")
-    return "\n".join(lines + [""] + footer(results, "bench.clean", how, _argv(args)))
+    return "\n".join(lines + [""] + footer(results, "bench.clean", how, run_argv(args, repeat=1)))
 
 
 def _verdict(results: dict[str, dict], checks: dict) -> list[str]:
@@ -289,15 +298,6 @@ def _same_statistics(results: dict[str, dict]) -> str:
     if differ:
         return f"Statistics that differ from datamill's: {'; '.join(differ)}."
     return "Every contender computed the same medians and IQR fences as datamill."
-
-
-def _argv(args: argparse.Namespace) -> list[str]:
-    argv = ["--rows", str(args.rows)]
-    if args.repeat != 1:
-        argv += ["--repeat", str(args.repeat)]
-    if args.skip:
-        argv += ["--skip", *args.skip]
-    return argv
 
 
 def main() -> None:

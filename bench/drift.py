@@ -39,6 +39,7 @@ from bench._harness import (
     Done,
     footer,
     measure,
+    run_argv,
     run_child,
     save_results,
     update_benchmarks_md,
@@ -246,7 +247,7 @@ def _report(args: argparse.Namespace, results: dict[str, dict]) -> str:
     elif ours:
         lines.append(f"- Evidently was left out of this run: the target is not judged. Planted: {', '.join(expected)}.")
     how = f"Best of {args.repeat} run{'s' * (args.repeat != 1)}, each contender in its own process{_peers_versions(results)}."
-    return "\n".join(lines + [""] + footer(results, "bench.drift", how, _argv(args)))
+    return "\n".join(lines + [""] + footer(results, "bench.drift", how, run_argv(args, repeat=1)))
 
 
 def _peers_versions(results: dict[str, dict]) -> str:
@@ -260,15 +261,6 @@ def _peers_versions(results: dict[str, dict]) -> str:
     except (OSError, subprocess.CalledProcessError):
         return ""
     return f"; Evidently {out[0]} (pandas {out[1]}, numpy {out[2]}) from `bench/.venv-peers`"
-
-
-def _argv(args: argparse.Namespace) -> list[str]:
-    argv = ["--rows", str(args.rows)]
-    if args.repeat != 1:
-        argv += ["--repeat", str(args.repeat)]
-    if args.skip:
-        argv += ["--skip", *args.skip]
-    return argv
 
 
 def main() -> None:

@@ -22,7 +22,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench._harness import DATA, Done, footer, run_child, save_results, update_benchmarks_md, verdicts
+from bench._harness import (
+    DATA,
+    Done,
+    footer,
+    run_argv,
+    run_child,
+    save_results,
+    update_benchmarks_md,
+    verdicts,
+)
 from bench._harness import measure as measure_child
 
 TARGET_RATIO = 1.2
@@ -138,7 +147,7 @@ def _report(args: argparse.Namespace, results: dict[str, dict], size_mb: float) 
         lines.append(f"| {CONTENDERS[key][0]} | {r['seconds']:.2f} | {r['peak_mb']:.0f} | {ratio} | {checks[key].text} |")
     lines += ["", *_verdict(results, checks), "", *_extra_work(results)]
     how = f"Best of {args.repeat} run{'s' * (args.repeat != 1)}, each contender in its own process."
-    return "\n".join(lines + [""] + footer(results, "bench.ingest", how, _argv(args)))
+    return "\n".join(lines + [""] + footer(results, "bench.ingest", how, run_argv(args, repeat=3)))
 
 
 def _verdict(results: dict[str, dict], checks: dict) -> list[str]:
@@ -191,15 +200,6 @@ def _extra_work(results: dict[str, dict]) -> list[str]:
         "duckdb#25824); and wrote a versioned Delta table with a run record."
         + (f" Its warnings: {'; '.join(extra['warnings'])}." if extra.get("warnings") else "")
     ]
-
-
-def _argv(args: argparse.Namespace) -> list[str]:
-    argv = ["--rows", str(args.rows)]
-    if args.repeat != 3:
-        argv += ["--repeat", str(args.repeat)]
-    if args.skip:
-        argv += ["--skip", *args.skip]
-    return argv
 
 
 def main() -> None:

@@ -31,7 +31,18 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench._harness import DATA, ROOT, Done, compare_stats, footer, measure, run_child, save_results, update_benchmarks_md
+from bench._harness import (
+    DATA,
+    ROOT,
+    Done,
+    compare_stats,
+    footer,
+    measure,
+    run_argv,
+    run_child,
+    save_results,
+    update_benchmarks_md,
+)
 
 PEERS_PYTHON = ROOT / "bench" / ".venv-peers" / "bin" / "python"
 TARGETS = {"datamill": 40, "datamill-exact": 15}  # at least this many times faster than ydata-profiling full
@@ -302,7 +313,8 @@ def _report(args: argparse.Namespace, results: dict[str, dict]) -> str:
     lines += ["", *_verdicts(results, checks), *_differences(checks), "", *_sampling(results)]
     peers = _peers_versions() if any(CONTENDERS[k][2] for k in results) else ""
     how = f"Best of {args.repeat} run{'s' * (args.repeat != 1)}, each contender in its own process{peers}."
-    return "\n".join(lines + [""] + footer(results, "bench.profile", how, _argv(args)))
+    return "\n".join(lines + [""] + footer(results, "bench.profile", how,
+                                                run_argv(args, repeat=1, more=["--mode", args.mode])))
 
 
 def _verdicts(results: dict[str, dict], checks: dict[str, tuple]) -> list[str]:
@@ -391,15 +403,6 @@ def _peers_versions() -> str:
     except (OSError, subprocess.CalledProcessError):
         return ""
     return f"; ydata-profiling {out[0]} (pandas {out[1]}, numpy {out[2]}) from `bench/.venv-peers`"
-
-
-def _argv(args: argparse.Namespace) -> list[str]:
-    argv = ["--rows", str(args.rows), "--mode", args.mode]
-    if args.repeat != 1:
-        argv += ["--repeat", str(args.repeat)]
-    if args.skip:
-        argv += ["--skip", *args.skip]
-    return argv
 
 
 def main() -> None:

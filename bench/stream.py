@@ -42,7 +42,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench._harness import footer, peak_rss_mb, run_child, save_results, update_benchmarks_md
+from bench._harness import (
+    footer,
+    peak_rss_mb,
+    run_argv,
+    run_child,
+    save_results,
+    update_benchmarks_md,
+)
 
 SECTION = "Streaming: Kafka → transform → lakehouse (`bench/stream.py`)"
 TARGET_MSG_S = 100_000
@@ -259,7 +266,8 @@ def _report(args: argparse.Namespace, made: dict, results: dict[str, dict], want
     how = (f"Best of {args.repeat} run{'s' * (args.repeat != 1)}, each contender in its own process, reading the same "
            "topic. The bare loop is timed from its first `consume()` to its last message; datamill from its "
            "partitions' assignment to the commit of the batch holding the last message.")
-    return "\n".join(lines + [""] + footer(results, "bench.stream", how, _argv(args)))
+    batches = [] if args.batch_messages == 100_000 else ["--batch-messages", str(args.batch_messages)]
+    return "\n".join(lines + [""] + footer(results, "bench.stream", how, run_argv(args, repeat=3, after=batches)))
 
 
 def _verdict(results: dict[str, dict], checks: dict, rate: dict) -> list[str]:
@@ -277,17 +285,6 @@ def _verdict(results: dict[str, dict], checks: dict, rate: dict) -> list[str]:
     line += (f"; {batches:,} batch{'es' * (batches != 1)}, {extra['dead']:,} dead letters. Its whole run, with the consumer-group "
              f"join ({extra['join_seconds']:.1f} s) and the stop, took {extra['wall_seconds']:.1f} s.")
     return [line]
-
-
-def _argv(args: argparse.Namespace) -> list[str]:
-    argv = ["--rows", str(args.rows)]
-    if args.repeat != 3:
-        argv += ["--repeat", str(args.repeat)]
-    if args.batch_messages != 100_000:
-        argv += ["--batch-messages", str(args.batch_messages)]
-    if args.skip:
-        argv += ["--skip", *args.skip]
-    return argv
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pyarrow as pa  # noqa: E402
 
-from bench._harness import footer, save_results, update_benchmarks_md  # noqa: E402
+from bench._harness import footer, run_argv, save_results, update_benchmarks_md  # noqa: E402
 
 SECTION = "SQL translation: SQLGlot vs Ibis (`bench/translate.py`)"
 LABELS = {
@@ -233,7 +233,7 @@ def report(args: argparse.Namespace, run: dict) -> str:
     res_for_footer = {k: {"load": r["load"]} for k, r in res.items()}
     how = (f"Both routes in one process and one Spark session; SQLGlot {v['sqlglot']}"
            + (f", Ibis {v['ibis']}" if "ibis" in v else "") + f", Java {v.get('java', 'unknown')}.")
-    return "\n".join(lines + [""] + footer(res_for_footer, "bench.translate", how, _argv(args)))
+    return "\n".join(lines + [""] + footer(res_for_footer, "bench.translate", how, run_argv(args, repeat=3, rows=False)))
 
 
 def _prose(args: argparse.Namespace, run: dict) -> list[str]:
@@ -270,15 +270,6 @@ def _prose(args: argparse.Namespace, run: dict) -> list[str]:
                       f"({args.repeat} pass{'es' * (args.repeat != 1)}). {choice}"
                       + (f"; {uses}." if uses else ".")]
     return lines
-
-
-def _argv(args: argparse.Namespace) -> list[str]:
-    argv = []
-    if args.repeat != 3:
-        argv += ["--repeat", str(args.repeat)]
-    if args.skip:
-        argv += ["--skip", *args.skip]
-    return argv
 
 
 def main() -> None:
