@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from datamill.stream.broker import KafkaBroker as _Broker
+from datamill.stream.broker import kafka_broker as _kafka_broker
 
 # consumer settings that keep a group join (and a rebalance after a kill -9) short
 FAST_GROUP = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 500, "reconnect.backoff.max.ms": 1000}
@@ -83,11 +84,6 @@ class KafkaBroker(_Broker):
             consumer.close()
 
 
-@contextlib.contextmanager
-def kafka_broker() -> Iterator[KafkaBroker]:
-    """A started broker, closed when the block ends."""
-    broker = KafkaBroker().start()
-    try:
-        yield broker
-    finally:
-        broker.close()
+def kafka_broker() -> contextlib.AbstractContextManager[KafkaBroker]:
+    """A started broker with the tests' helpers, closed when the block ends."""
+    return _kafka_broker(KafkaBroker)

@@ -78,7 +78,7 @@ def test_the_scan_finds_what_it_looks_for() -> None:
 # registries, so it sits above them, and names the blocks of stages above it
 # (quality's clean:/checks:, ml's models:) only as StageModel("module:Class").
 LAYERS: list[set[str]] = [
-    {"exceptions", "_deps", "_registry"},
+    {"exceptions", "_deps", "_registry", "_ports"},
     {"report"},
     {"sources"},
     {"storage"},

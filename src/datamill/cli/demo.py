@@ -148,8 +148,10 @@ def _serve_and_ask(project) -> None:  # noqa: ANN001
 
     import httpx
 
+    from datamill._ports import free_port
     from datamill.demo import MODEL, SCORED
-    port = _free_port()
+
+    port = free_port()
     command = [sys.executable, "-m", "datamill", "-p", str(project.root), "serve", f"{MODEL}@champion",
                "--port", str(port)]
     log = project.root / ".datamill" / "demo-serve.log"
@@ -194,14 +196,6 @@ def _serve_and_ask(project) -> None:  # noqa: ANN001
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _jsonable(value):  # noqa: ANN001, ANN202

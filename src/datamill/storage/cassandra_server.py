@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from datamill._ports import free_port
 from datamill.exceptions import StorageError
 
 __all__ = ["CassandraServer", "cassandra_server", "find_jar"]
@@ -68,12 +69,6 @@ def find_jar() -> Path:
     return jar
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _answers(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):
@@ -111,7 +106,7 @@ class CassandraServer:
         saved = self.folder / "ports.json"
         if saved.exists():
             return json.loads(saved.read_text())
-        ports = {k: _free_port() for k in ("native_transport_port", "rpc_port", "storage_port", "ssl_storage_port")}
+        ports = {k: free_port() for k in ("native_transport_port", "rpc_port", "storage_port", "ssl_storage_port")}
         saved.write_text(json.dumps(ports))
         return ports
 

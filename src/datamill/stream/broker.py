@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from datamill._ports import free_port
 from datamill.exceptions import ConfigError
 
 __all__ = ["KafkaBroker", "kafka_broker", "tansu_binary"]
@@ -39,17 +40,11 @@ def tansu_binary() -> Path:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class KafkaBroker:
     """One ``tansu broker`` process on ``127.0.0.1:port``; :meth:`restart` keeps the port."""
 
     def __init__(self, port: int | None = None) -> None:
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self._folder = Path(tempfile.mkdtemp(prefix="datamill-kafka-"))
         self._process: subprocess.Popen[bytes] | None = None
@@ -119,9 +114,9 @@ class KafkaBroker:
 
 
 @contextlib.contextmanager
-def kafka_broker() -> Iterator[KafkaBroker]:
-    """A started broker, stopped and cleaned up when the block ends."""
-    broker = KafkaBroker().start()
+def kafka_broker(kind: type[KafkaBroker] = KafkaBroker) -> Iterator[KafkaBroker]:
+    """A started broker (of ``kind``: a subclass adds helpers), stopped and cleaned up when the block ends."""
+    broker = kind().start()
     try:
         yield broker
     finally:
