@@ -120,6 +120,26 @@ def test_a_write_is_retried_while_the_database_is_locked() -> None:
         store._retry(lambda: (_ for _ in ()).throw(ValueError("bad")))
 
 
+def test_a_lost_insert_race_is_retried_a_few_times_then_reported() -> None:
+    # two writers both found no alias row and both inserted one: the loser's transaction rolled back
+    waits: list[float] = []
+    store = ModelStore("sqlite:////nowhere.db", retry_seconds=60.0, sleep=waits.append, clock=lambda: 0.0)
+    raced = iter([True, True])
+
+    def move() -> str:
+        if next(raced, False):
+            raise RuntimeError("(sqlite3.IntegrityError) UNIQUE constraint failed: registered_model_aliases.name")
+        return "moved"
+
+    assert store._retry(move) == "moved" and len(waits) == 2
+
+    def always() -> None:
+        raise RuntimeError("UNIQUE constraint failed: registered_models.name")
+
+    with pytest.raises(RuntimeError, match="UNIQUE"):
+        store._retry(always)  # a real duplicate is not retried for ever
+
+
 def test_public_names() -> None:
     import datamill.registry
 

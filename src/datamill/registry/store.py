@@ -76,6 +76,11 @@ def _time(ms: Any) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, UTC) if ms else None
 
 
+def _lost_insert_race(exc: BaseException) -> bool:
+    """True for SQLite's unique-constraint failure: another process inserted the same row first."""
+    return "unique constraint failed" in str(exc).lower()
+
+
 def _locked(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "database is locked" in text or "database table is locked" in text or "sqlite_busy" in text
@@ -158,14 +163,21 @@ class ModelStore:
         return self._client
 
     def _retry(self, call: Callable[[], Any]) -> Any:
-        """``call()``, again with backoff while SQLite reports a lock, up to ``retry_seconds``."""
+        """``call()``, again with backoff while SQLite reports a lock, up to ``retry_seconds``.
+
+        A few retries also follow a lost insert race (two writers both found no alias row and
+        both inserted one): the failed transaction rolled back, and the retry updates the row.
+        """
         deadline = self._clock() + self.retry_seconds
         delay = 0.05
+        races = 0
         while True:
             try:
                 return call()
             except Exception as exc:
-                if not _locked(exc) or self._clock() + delay > deadline:
+                raced = _lost_insert_race(exc) and races < 5
+                races += raced
+                if not (_locked(exc) or raced) or self._clock() + delay > deadline:
                     raise
             self._sleep(delay)
             delay = min(delay * 2, 2.0)
