@@ -45,6 +45,9 @@ def serve(
     prediction_log: Annotated[bool, typer.Option(
         "--log/--no-log", help="Append every prediction to the project's storage (table predictions_log).")] = True,
     access_log: Annotated[bool, typer.Option(help="Log every request (uvicorn's access log).")] = False,
+    keep_alive: Annotated[float, typer.Option(
+        help="Seconds an idle connection stays open; keep it above a load balancer's idle timeout (often 60 s), "
+             "so the server never closes a connection the balancer is about to reuse.", min=1)] = 75.0,
 ) -> None:
     """Serve a registered model over REST: POST /predict, /health, /ready, /metadata, /metrics, /docs.
 
@@ -68,7 +71,7 @@ def serve(
     console.print(f"serving [bold]{predictor.name}[/] version {predictor.version} ({model}, {predictor.runtime}) "
                   f"on {where} with {workers} worker(s); docs at {where}/docs", highlight=False)
     common = dict(host=host, port=port, log_level="warning", access_log=access_log, timeout_graceful_shutdown=30,
-                  server_header=False)
+                  server_header=False, timeout_keep_alive=keep_alive)
     if workers == 1:
         uvicorn.run(server, **common)
         return
