@@ -1,4 +1,4 @@
-"""Commands for analysts: sql (one query or an interactive prompt) and tables."""
+"""Commands for analysts: sql (one query, a prompt, or a PostgreSQL-protocol server), export and tables."""
 
 from __future__ import annotations
 
@@ -86,13 +86,28 @@ def sql(
         fmt = format_for(output) if output is not None else "table"
     if fmt == "table" and output is not None:
         fmt = format_for(output)
-    result = project.sql(query)
     if fmt == "table":
-        _show(result, limit)
+        _show(project.sql(query), limit)
         return
-    write_table(result, fmt, output)
+    rows = write_table(project.relation(query).to_reader(), fmt, output)  # streamed, never whole in memory
     if output is not None:
-        console.print(f"wrote {result.num_rows:,} rows to {output}")
+        console.print(f"wrote {rows:,} rows to {output}")
+
+
+@app.command()
+def export(
+    table: Annotated[Optional[str], typer.Argument(help="A table in storage (or give --sql).")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The file: .csv, .json, .parquet, .xlsx (Excel) or .hyper (Tableau).")] = ...,  # type: ignore[assignment]
+    query: Annotated[Optional[str], typer.Option("--sql", help="Export this query's result instead of a table.")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv, json, parquet, xlsx or hyper (default: the file's extension).")] = None,
+    version: Annotated[Optional[int], typer.Option(help="A past version of the table, where the storage keeps them.")] = None,
+) -> None:
+    """Export a table or a query's result to CSV, JSON, Parquet, Excel or a Tableau extract."""
+    from datamill.analytics import export as export_rows
+
+    project = open_project()
+    rows = export_rows(project, output, table=table, sql=query, fmt=fmt, version=version)
+    console.print(f"wrote {rows:,} rows to {output}", highlight=False)
 
 
 def _serve(project, query: str | None, host: str, port: int, password: str | None, token: str | None,
