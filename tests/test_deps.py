@@ -52,6 +52,9 @@ EXTRA_MODULES = {
     "testing/engine.py": ("testing",),  # pytest only in engine_cases(), for one test per case
     "testing/storage.py": ("testing",),
     "stream/": ("kafka",),
+    "analytics/wire.py": ("analytics",),  # datamill sql --serve
+    "analytics/_hyper.py": ("analytics",),  # .hyper exports
+    "analytics/_xlsx.py": ("analytics",),  # .xlsx exports
 }
 
 

@@ -27,6 +27,9 @@ _EXTRA_FOR = {
     "confluent_kafka": "kafka",
     "fastavro": "kafka",
     "croniter": "monitor",
+    "buenavista": "analytics",
+    "xlsxwriter": "analytics",
+    "tableauhyperapi": "analytics",
 }
 
 

@@ -1,5 +1,5 @@
 """Analytics: query the project's tables and export the results."""
 
-from datamill.analytics.export import FORMATS, format_for, write_table
+from datamill.analytics.export import FORMATS, export, format_for, write_table
 
-__all__ = ["FORMATS", "format_for", "write_table"]
+__all__ = ["FORMATS", "export", "format_for", "write_table"]

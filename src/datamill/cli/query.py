@@ -1,4 +1,4 @@
-"""Commands for analysts: sql (one query or an interactive prompt) and tables."""
+"""Commands for analysts: sql (one query, a prompt, or a PostgreSQL-protocol server), export and tables."""
 
 from __future__ import annotations
 
@@ -64,9 +64,19 @@ def sql(
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="table, csv, json or parquet (default: table, or the --output file's extension).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the result to FILE.")] = None,
     limit: Annotated[int, typer.Option(help="Rows shown by --format table.")] = 50,
+    serve: Annotated[bool, typer.Option("--serve", help="Serve the tables read-only over PostgreSQL's protocol (psql, Tableau, Superset, DBeaver…).")] = False,
+    host: Annotated[str, typer.Option(help="--serve: address to listen on (anything but localhost needs --password or --token).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="--serve: port to listen on.")] = 5433,
+    password: Annotated[Optional[str], typer.Option(envvar="DATAMILL_SQL_PASSWORD", show_envvar=True, help="--serve: the password clients give (any user name).")] = None,
+    token: Annotated[Optional[str], typer.Option(envvar="DATAMILL_SQL_TOKEN", show_envvar=True, help="--serve: a token clients give as their password.")] = None,
+    row_limit: Annotated[int, typer.Option(help="--serve: the most rows one result may have.")] = 1_000_000,
+    timeout: Annotated[float, typer.Option(help="--serve: seconds a statement may run before it is stopped.")] = 300.0,
 ) -> None:
     """Query every table in the project's storage with SQL."""
     project = open_project()
+    if serve:
+        _serve(project, query, host, port, password, token, row_limit, timeout)
+        return
     if query is None:
         _interactive(project, limit)
         return
@@ -76,13 +86,50 @@ def sql(
         fmt = format_for(output) if output is not None else "table"
     if fmt == "table" and output is not None:
         fmt = format_for(output)
-    result = project.sql(query)
     if fmt == "table":
-        _show(result, limit)
+        _show(project.sql(query), limit)
         return
-    write_table(result, fmt, output)
+    rows = write_table(project.relation(query).to_reader(), fmt, output)  # streamed, never whole in memory
     if output is not None:
-        console.print(f"wrote {result.num_rows:,} rows to {output}")
+        console.print(f"wrote {rows:,} rows to {output}")
+
+
+@app.command()
+def export(
+    table: Annotated[Optional[str], typer.Argument(help="A table in storage (or give --sql).")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The file: .csv, .json, .parquet, .xlsx (Excel) or .hyper (Tableau).")] = ...,  # type: ignore[assignment]
+    query: Annotated[Optional[str], typer.Option("--sql", help="Export this query's result instead of a table.")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv, json, parquet, xlsx or hyper (default: the file's extension).")] = None,
+    version: Annotated[Optional[int], typer.Option(help="A past version of the table, where the storage keeps them.")] = None,
+) -> None:
+    """Export a table or a query's result to CSV, JSON, Parquet, Excel or a Tableau extract."""
+    from datamill.analytics import export as export_rows
+
+    project = open_project()
+    rows = export_rows(project, output, table=table, sql=query, fmt=fmt, version=version)
+    console.print(f"wrote {rows:,} rows to {output}", highlight=False)
+
+
+def _serve(project, query: str | None, host: str, port: int, password: str | None, token: str | None,
+           row_limit: int, timeout: float) -> None:
+    from datamill.exceptions import ConfigError
+
+    if query is not None:
+        raise ConfigError("--serve takes no query: clients send theirs (drop the query, or drop --serve)")
+    if password and token:
+        raise ConfigError("give --password or --token, not both (clients send either as their password)")
+    from datamill.analytics.wire import serve
+
+    def ready(server) -> None:
+        bound_host, bound_port = server.server_address[:2]
+        auth = "password" if password else "token" if token else "no password (localhost only)"
+        console.print(f"serving [bold]{project.config.name}[/]'s tables read-only over PostgreSQL's protocol on "
+                      f"{bound_host}:{bound_port} ({auth}); Ctrl-C to stop", highlight=False)
+        console.print(f"  psql -h {bound_host} -p {bound_port} -U {project.config.name} {project.config.name}",
+                      highlight=False, markup=False)
+
+    serve(project, host=host, port=port, secret=password or token, row_limit=row_limit, timeout_s=timeout,
+          ready=ready)
 
 
 @app.command()
