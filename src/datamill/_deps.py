@@ -27,6 +27,9 @@ _EXTRA_FOR = {
     "confluent_kafka": "kafka",
     "fastavro": "kafka",
     "croniter": "monitor",
+    "vl_convert": "analytics",
+    "ruamel": "analytics",
+    "playwright": "analytics",
 }
 
 
