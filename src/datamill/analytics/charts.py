@@ -141,26 +141,22 @@ def _axis(table: pa.Table, column: str, *, sort_none: bool = True, ordinal_numbe
     enc: dict[str, Any] = {"field": column, "type": kind, "title": column}
     if kind in ("nominal", "ordinal") and sort_none:
         enc["sort"] = None  # the query's order (its ORDER BY)
-    if kind == "quantitative":
-        enc["axis"] = {"format": "~s"}
     return enc
 
 
 def _encoding(table: pa.Table, spec: ChartSpec, field: str | None, title: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The mark and the encodings for ``spec``'s kind."""
-    value = {"field": field, "type": "quantitative", "title": title, "axis": {"format": "~s"}}
+    value = {"field": field, "type": "quantitative", "title": title}
     kind = spec.kind
     if kind == "pie":
-        theta = {k: v for k, v in value.items() if k != "axis"}
-        enc = {"theta": {**theta, "stack": True}, "color": {**_axis(table, spec.x), "title": spec.x}}
-        enc["color"].pop("axis", None)
+        enc = {"theta": {**value, "stack": True}, "color": {**_axis(table, spec.x), "title": spec.x}}
         if enc["color"]["type"] == "quantitative":
             enc["color"]["type"] = "ordinal"
         return {"type": "arc", "tooltip": True, "innerRadius": 0}, enc
     if kind == "histogram":
         x = {"field": spec.x, "type": "quantitative", "bin": {"maxbins": spec.bins or 30}, "title": spec.x}
         agg = spec.aggregate or ("sum" if spec.y else "count")
-        y: dict[str, Any] = {"aggregate": agg, "type": "quantitative", "axis": {"format": "~s"},
+        y: dict[str, Any] = {"aggregate": agg, "type": "quantitative",
                              "title": f"{_WORD[agg]} of {spec.y}" if spec.y else "rows"}
         if spec.y:
             y["field"] = spec.y
@@ -209,7 +205,6 @@ def vega_lite(table: pa.Table, spec: ChartSpec, *, titled: bool = True) -> dict[
     mark, enc = _encoding(data, spec, field, title)
     if spec.color and spec.kind not in ("heatmap", "pie"):
         enc["color"] = _axis(data, spec.color)
-        enc["color"].pop("axis", None)
         enc["color"].pop("sort", None)
     if spec.facet:
         enc["facet"] = {"field": spec.facet, "type": "nominal", "columns": 3, "title": spec.facet}

@@ -111,7 +111,8 @@ class ParamSpec(_Strict):
     def _default_fits(self) -> ParamSpec:
         if self.default is not None:
             self.default = self.coerce(self.default, "default")
-        self.choices = [self.coerce(c, "choice") for c in self.choices]
+        if self.choices:
+            self.choices = [self.coerce(c, "choice") for c in self.choices]
         return self
 
     def coerce(self, value: Any, what: str = "value") -> Any:
