@@ -159,3 +159,22 @@ def test_saved_queries_have_a_history_too(shop: Path) -> None:
     text = (shop / "datamill.yaml").read_text()
     assert "germany:\n    sql: |\n      select *\n      from customers\n" in text
     assert all(c in text for c in COMMENTS)
+
+
+def test_the_demo_dashboard_answers_its_business_questions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datamill.demo import API_ENV, DASHBOARD, create_demo, serve_plans_api
+
+    create_demo(tmp_path, rows=2_000)
+    with serve_plans_api() as url:
+        monkeypatch.setenv(API_ENV, url)
+        with Project(tmp_path) as project:
+            assert project.run(["+features"]).status == "ok"
+            everyone = run_dashboard(project, DASHBOARD)
+            germany = run_dashboard(project, DASHBOARD, {"country": "DE"})
+            features = project.sql("select count(*) as n, count(*) filter (where country = 'DE') as de from features")
+    by_plan = everyone.tables["churn_by_plan"]
+    assert {"basic", "premium", "unknown"} <= set(by_plan["plan_name"].to_pylist())
+    assert sum(by_plan["customers"].to_pylist()) == features["n"][0].as_py()
+    assert sum(germany.tables["churn_by_plan"]["customers"].to_pylist()) == features["de"][0].as_py() > 0
+    assert [c.spec.title for c in everyone.charts][:2] == ["Churn rate by plan", "Monthly spend by signup month"]
+    assert everyone.tables["revenue_by_month"].num_rows > 100  # ten years of signups, by month and tier
