@@ -217,17 +217,23 @@ def _validated(model: type[Any], value: Any, what: str) -> Any:
 
 
 def _save(project: Any, kind: str, block: str, name: str, value: dict[str, Any], *, author: str, note: str) -> int:
+    import fcntl
+
     from datamill.analytics._project_file import replace_entry
 
-    current = getattr(project.config, block).get(name)
-    last = _history.latest(project.root, kind, name)
-    if last is None and current is not None:  # its first save: keep what the file held as version 1
-        last = _history.record(project.root, kind, name, current.model_dump(mode="json", exclude_unset=True),
-                               author="", note=f"as found in {project.file.name}")
-    project.config = replace_entry(project.file, block, name, value)
-    if last is not None and last.spec == value:
-        return last.number
-    return _history.record(project.root, kind, name, value, author=author, note=note).number
+    lock = project.root / ".datamill" / "history" / ".lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as held:  # one save at a time per project: no edit of the file is lost
+        fcntl.flock(held, fcntl.LOCK_EX)
+        current = getattr(project.config, block).get(name)
+        before = current.model_dump(mode="json", exclude_unset=True) if current is not None else None
+        project.config = replace_entry(project.file, block, name, value)
+        last = _history.latest(project.root, kind, name)
+        if last is None and before is not None:  # its first save: what the file held is version 1
+            last = _history.record(project.root, kind, name, before, note=f"as found in {project.file.name}")
+        if last is not None and last.spec == value:
+            return last.number
+        return _history.record(project.root, kind, name, value, author=author, note=note).number
 
 
 def save_dashboard(project: Any, name: str, spec: Mapping[str, Any] | DashboardSpec, *, author: str = "",
