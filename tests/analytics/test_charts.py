@@ -81,7 +81,7 @@ def test_types_follow_the_columns_and_values_are_json(sales: pa.Table) -> None:
     spec = vega_lite(sales, ChartSpec(kind="line", x="month", y="revenue", facet="country"))
     assert spec["encoding"]["x"]["type"] == "temporal"
     assert spec["encoding"]["facet"]["field"] == "country" and spec["width"] == 220
-    assert spec["data"]["values"][0]["month"] == "2024-01-01"
+    assert spec["data"]["values"][0]["month"] == "2024-01-01T00:00:00"  # local midnight, as the axis shows it
     nan = pa.table({"k": ["a", "b"], "v": [float("nan"), 1.0]})
     assert vega_lite(nan, ChartSpec(kind="bar", x="k", y="v"))["data"]["values"][0]["v"] is None
 

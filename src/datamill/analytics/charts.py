@@ -67,8 +67,10 @@ def _json_value(value: Any) -> Any:
         return value if math.isfinite(value) else None
     if isinstance(value, decimal.Decimal):
         return float(value)
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+    if isinstance(value, (dt.datetime, dt.time)):
         return value.isoformat()
+    if isinstance(value, dt.date):  # with a time: Vega reads a bare date as UTC, which a viewer west of it sees a day early
+        return f"{value.isoformat()}T00:00:00"
     if isinstance(value, dt.timedelta):
         return value.total_seconds()
     if isinstance(value, bytes):

@@ -1,8 +1,7 @@
 """Version history of dashboards and saved queries, kept beside the project file.
 
 Every save records the whole definition as one numbered file,
-``.datamill/history/<kind>s/<name>/<version>.json`` (``kind``: ``dashboard``
-or ``query``), with when, who and why. Versions are never rewritten: a restore
+``.datamill/history/dashboards/<name>/<version>.json`` (or ``queries/``), with when, who and why. Versions are never rewritten: a restore
 saves an old definition again as a new version, so the history reads forwards.
 Two processes saving at once get different numbers (each file is created
 exclusively).
@@ -28,6 +27,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -42,6 +42,7 @@ __all__ = ["KINDS", "Kind", "Version", "diff", "get", "history_dir", "latest", "
 
 Kind = Literal["dashboard", "query"]
 KINDS = ("dashboard", "query")
+_FOLDERS = {"dashboard": "dashboards", "query": "queries"}
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def history_dir(root: Path, kind: str, name: str) -> Path:
     """Where the versions of ``kind`` ``name`` of the project in ``root`` are kept."""
     if kind not in KINDS:
         raise ConfigError(f"no history of kind '{kind}'{did_you_mean(kind, KINDS)}; kinds: {', '.join(KINDS)}")
-    return Path(root) / ".datamill" / "history" / f"{kind}s" / name
+    return Path(root) / ".datamill" / "history" / _FOLDERS[kind] / name
 
 
 def _read(path: Path) -> Version:
@@ -103,7 +104,7 @@ def record(root: Path, kind: str, name: str, spec: dict[str, Any], *, author: st
     folder.mkdir(parents=True, exist_ok=True)
     when = datetime.fromtimestamp(clock(), timezone.utc).isoformat(timespec="seconds")
     number = (max((int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()), default=0)) + 1
-    tmp = folder / f".{os.getpid()}-{time.monotonic_ns()}.tmp"
+    tmp = folder / f".{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}.tmp"
     try:
         while True:  # written whole, then linked in: a reader never sees half a version, and no save is lost
             version = Version(kind, name, number, when, author, note, json.loads(json.dumps(spec, default=str)))
