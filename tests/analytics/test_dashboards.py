@@ -13,8 +13,19 @@ from datamill.analytics.history import diff
 from datamill.exceptions import ConfigError
 from datamill.project import Project
 from datamill.report import Chart, Grid, write_html
-from tests.analytics.shop import PROJECT, rows
+from tests.analytics.dashboard_shop import PROJECT, copy_shop, make_shop, rows
 from tests.browser import opened_report
+
+@pytest.fixture(scope="module")
+def built_board(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_shop(tmp_path_factory.mktemp("board") / "shop")
+
+
+@pytest.fixture()
+def board(built_board: Path, tmp_path: Path) -> Path:
+    """A copy of the shop with its dashboard, which this test may change."""
+    return copy_shop(built_board, tmp_path / "shop")
+
 
 COMMENTS = ("# a small shop", "# the export", "# all of them", "# shown on top", "# the three business questions")
 
@@ -27,8 +38,8 @@ def _churn_by_plan(country: str | None) -> dict[str, int]:
     return out
 
 
-def test_a_dashboard_runs_its_queries_with_the_params_bound(shop: Path) -> None:
-    with Project(shop) as project:
+def test_a_dashboard_runs_its_queries_with_the_params_bound(board: Path) -> None:
+    with Project(board) as project:
         everyone = run_dashboard(project, "business")
         germany = run_dashboard(project, "business", {"country": "DE"})
     assert everyone.params == {"country": "all"} and germany.params == {"country": "DE"}
@@ -43,8 +54,8 @@ def test_a_dashboard_runs_its_queries_with_the_params_bound(shop: Path) -> None:
 
 
 @pytest.mark.parametrize("value", ["x' or '1'='1", "all'; drop table customers; --", "DE' --"])
-def test_a_param_carrying_sql_is_bound_and_harmless(shop: Path, value: str) -> None:
-    with Project(shop) as project:
+def test_a_param_carrying_sql_is_bound_and_harmless(board: Path, value: str) -> None:
+    with Project(board) as project:
         result = run_dashboard(project, "business", {"country": value})
         assert result.tables["churn_by_plan"].num_rows == 0  # compared as text: no country is called that
         assert result.tables["revenue_by_month"].num_rows == 0
@@ -53,8 +64,8 @@ def test_a_param_carrying_sql_is_bound_and_harmless(shop: Path, value: str) -> N
     assert sum(again.tables["churn_by_plan"]["customers"].to_pylist()) == len(rows())
 
 
-def test_an_unknown_param_names_the_dashboard_and_its_params(shop: Path) -> None:
-    with Project(shop) as project:
+def test_an_unknown_param_names_the_dashboard_and_its_params(board: Path) -> None:
+    with Project(board) as project:
         with pytest.raises(ConfigError, match=r"dashboard 'business' has no parameter 'contry' \(did you mean "
                                               r"'country'\?\); params: country"):
             run_dashboard(project, "business", {"contry": "DE"})
@@ -72,8 +83,8 @@ def test_a_chart_naming_a_missing_query_is_caught_at_load(tmp_path: Path) -> Non
     assert "known queries: churn_by_plan, revenue_by_month, everyone" in text
 
 
-def test_the_report_lays_out_the_charts_and_shows_each_query(shop: Path) -> None:
-    with Project(shop) as project:
+def test_the_report_lays_out_the_charts_and_shows_each_query(board: Path) -> None:
+    with Project(board) as project:
         report = dashboard_report(run_dashboard(project, "business", {"country": "FR"}))
     assert report.title == "Churn and revenue" and report.facts["country"] == "FR"
     charts, queries = report.sections
@@ -84,8 +95,8 @@ def test_the_report_lays_out_the_charts_and_shows_each_query(shop: Path) -> None
 
 
 @pytest.mark.browser
-def test_the_dashboard_page_draws_its_charts_in_chromium(shop: Path, tmp_path: Path) -> None:
-    with Project(shop) as project:
+def test_the_dashboard_page_draws_its_charts_in_chromium(board: Path, tmp_path: Path) -> None:
+    with Project(board) as project:
         path = write_html(dashboard_report(run_dashboard(project, "business")), tmp_path / "business.html")
     with opened_report(path, tmp_path / "business.png") as view:
         bars = view.count("#chart-0 svg .mark-rect path")
@@ -97,17 +108,17 @@ def test_the_dashboard_page_draws_its_charts_in_chromium(shop: Path, tmp_path: P
     assert bars == 3 and slices == 3 and line == 1
 
 
-def test_saving_keeps_the_comments_and_records_a_version(shop: Path) -> None:
-    with Project(shop) as project:
+def test_saving_keeps_the_comments_and_records_a_version(board: Path) -> None:
+    with Project(board) as project:
         spec = project.config.dashboards["business"].model_dump(mode="json", exclude_unset=True)
         spec["charts"].append({"kind": "histogram", "query": "everyone", "x": "monthly_spend", "title": "Spend"})
         spec["title"] = "Churn, revenue and spend"
         assert save_dashboard(project, "business", spec, author="ana") == 2
         assert len(project.config.dashboards["business"].charts) == 4  # the project sees its new definition
-    text = (shop / "datamill.yaml").read_text()
+    text = (board / "datamill.yaml").read_text()
     assert all(c in text for c in COMMENTS), text
     assert "title: Churn, revenue and spend # shown on top" in text  # the comment stays on its line
-    with Project(shop) as project:
+    with Project(board) as project:
         assert project.config.dashboards["business"].charts[3].kind == "histogram"
         first, second = history(project, "dashboard", "business")
         assert (first.number, first.note, second.number, second.author) == (1, "as found in datamill.yaml", 2, "ana")
@@ -118,8 +129,8 @@ def test_saving_keeps_the_comments_and_records_a_version(shop: Path) -> None:
     assert [c.spec.kind for c in result.charts][-1] == "histogram" and "everyone" in result.tables
 
 
-def test_restore_brings_an_old_version_back_as_a_new_one(shop: Path) -> None:
-    with Project(shop) as project:
+def test_restore_brings_an_old_version_back_as_a_new_one(board: Path) -> None:
+    with Project(board) as project:
         spec = project.config.dashboards["business"].model_dump(mode="json", exclude_unset=True)
         spec["charts"] = spec["charts"][:1]
         save_dashboard(project, "business", spec)
@@ -129,15 +140,15 @@ def test_restore_brings_an_old_version_back_as_a_new_one(shop: Path) -> None:
         versions = history(project, "dashboard", "business")
     assert [v.note for v in versions] == ["as found in datamill.yaml", "", "restored version 1"]
     assert versions[2].spec == versions[0].spec
-    text = (shop / "datamill.yaml").read_text()
+    text = (board / "datamill.yaml").read_text()
     assert all(c in text for c in COMMENTS), text
     with pytest.raises(ConfigError, match="has no version 9; versions: 1, 2, 3"):
-        restore(Project(shop), "dashboard", "business", 9)
+        restore(Project(board), "dashboard", "business", 9)
 
 
-def test_an_invalid_save_changes_nothing(shop: Path) -> None:
-    before = (shop / "datamill.yaml").read_text()
-    with Project(shop) as project:
+def test_an_invalid_save_changes_nothing(board: Path) -> None:
+    before = (board / "datamill.yaml").read_text()
+    with Project(board) as project:
         spec = project.config.dashboards["business"].model_dump(mode="json", exclude_unset=True)
         spec["charts"][0]["query"] = "nope"
         with pytest.raises(ConfigError, match=r"chart 1 \('Churn rate by plan'\): query 'nope' is not defined"):
@@ -145,18 +156,18 @@ def test_an_invalid_save_changes_nothing(shop: Path) -> None:
         with pytest.raises(ConfigError, match=r"charts\.0\.kind"):
             save_dashboard(project, "business", {"charts": [{"kind": "donut", "x": "a"}]})
         assert history(project, "dashboard", "business") == []
-    assert (shop / "datamill.yaml").read_text() == before
+    assert (board / "datamill.yaml").read_text() == before
 
 
-def test_saved_queries_have_a_history_too(shop: Path) -> None:
-    with Project(shop) as project:
+def test_saved_queries_have_a_history_too(board: Path) -> None:
+    with Project(board) as project:
         assert save_query(project, "germany", "select *\nfrom customers\nwhere country = 'DE'") == 1
         assert save_query(project, "everyone", "select customer_id from customers", description="ids") == 2
         assert project.config.queries["everyone"].description == "ids"
         assert [v.number for v in history(project, "query", "everyone")] == [1, 2]
         assert restore(project, "query", "everyone", 1) == 3
         assert project.config.queries["everyone"].sql == "select * from customers"
-    text = (shop / "datamill.yaml").read_text()
+    text = (board / "datamill.yaml").read_text()
     assert "germany:\n    sql: |\n      select *\n      from customers\n" in text
     assert all(c in text for c in COMMENTS)
 

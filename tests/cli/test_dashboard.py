@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.analytics.shop import PROJECT, copy_shop, make_shop
+from tests.analytics.dashboard_shop import PROJECT, copy_shop, make_shop
 from tests.cli.test_cli import cli
 
 
