@@ -131,7 +131,8 @@ def _run_query(console: Any, dashboard: str, query: str, sql: str, params: dict[
     try:
         page = console.run(sql, bound or None, limit=MAX_POINTS)
     except DatamillError as exc:  # a syntax error, a refused statement, a timeout: say which query
-        raise ConfigError(f"dashboard '{dashboard}', query '{query}': {exc}") from exc
+        hint = " (fix: `datamill run` builds the project's tables)" if "does not exist" in str(exc) else ""
+        raise ConfigError(f"dashboard '{dashboard}', query '{query}': {exc}{hint}") from exc
     return page.table, bool(page.has_more)
 
 
