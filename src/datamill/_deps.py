@@ -30,6 +30,9 @@ _EXTRA_FOR = {
     "buenavista": "analytics",
     "xlsxwriter": "analytics",
     "tableauhyperapi": "analytics",
+    "vl_convert": "analytics",
+    "ruamel": "analytics",
+    "playwright": "analytics",
 }
 
 

@@ -241,6 +241,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         problems = check_streaming(config)
         for name, monitor in config.monitors.items():  # the monitor stage's own cross-checks (tables, model)
             problems += [(("monitors", name, *path), text) for path, text in monitor.problems(config)]
+        for name, dashboard in config.dashboards.items():  # charts name queries, queries name params
+            problems += [(("dashboards", name, *path), text) for path, text in dashboard.problems(config)]
     if problems:
         raise _format(file, where, problems)
     return config, file

@@ -28,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from datamill.config.dashboards import DashboardSpec, SavedQuery
+
 __all__ = [
     "BackendSpec",
     "SourceSpec",
@@ -277,6 +279,8 @@ class ProjectConfig(_Strict):
     predictions: dict[str, PredictionSpec] = Field(default_factory=dict)
     monitors: dict[str, _Monitor] = Field(default_factory=dict)  # datamill.monitor.config.MonitorSpec
     schedule: dict[str, ScheduledRun] = Field(default_factory=dict)  # pipeline runs for `datamill schedule`
+    queries: dict[str, SavedQuery] = Field(default_factory=dict)  # SQL saved by name (the console, dashboards)
+    dashboards: dict[str, DashboardSpec] = Field(default_factory=dict)  # `datamill dashboard NAME`, the UI
 
     @field_validator("engine", mode="before")
     @classmethod
@@ -299,6 +303,16 @@ class ProjectConfig(_Strict):
                     f"'{key}' is not a valid table name: use letters, digits and _ "
                     "and start with a letter"
                 )
+        return value
+
+    @field_validator("queries", "dashboards")
+    @classmethod
+    def _saved_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        import re
+
+        for key in value:
+            if not re.match(_NAME_PATTERN, key):
+                raise ValueError(f"'{key}' is not a valid name: use letters, digits and _ and start with a letter")
         return value
 
     @model_validator(mode="after")

@@ -7,7 +7,7 @@ from pathlib import Path
 from datamill.demo.api import serve_plans_api
 from datamill.demo.data import write_customers_csv
 
-__all__ = ["API_ENV", "CLEAN_DATASET", "MODEL", "MONITOR", "PROFILE_TARGET", "SCORED", "create_demo", "project_text", "serve_plans_api"]
+__all__ = ["API_ENV", "CLEAN_DATASET", "DASHBOARD", "MODEL", "MONITOR", "PROFILE_TARGET", "SCORED", "create_demo", "project_text", "serve_plans_api"]
 
 API_ENV = "DATAMILL_DEMO_API"
 
@@ -84,9 +84,37 @@ monitors:
       when: [drift]
       gate: {metric: roc_auc, min_gain: 0.0, floor: 0.6}   # promote only if no worse than the champion
       holdout: {dataset: churn_holdout}
+
+dashboards:
+  business:                        # `datamill dashboard business --param country=DE`; also in `datamill ui`
+    title: Churn and revenue
+    description: Which plans lose customers, and what the customers who signed up each month spend.
+    params:
+      country: {default: all, description: "a country code (US, DE, FR, GB, ES, IT, NL, BR) or all"}
+    queries:                       # $country is bound by DuckDB as a parameter, never pasted into the SQL
+      churn_by_plan: |
+        select coalesce(plan_name, 'unknown') as plan_name, count(*) as customers,
+               avg(churned) as churn_rate, sum(monthly_spend) as revenue
+        from features
+        where $country = 'all' or country = $country
+        group by all
+        order by customers desc
+      revenue_by_month: |
+        select date_trunc('month', signup_date) as month, coalesce(tier, 'unknown') as tier,
+               sum(monthly_spend) as revenue
+        from features
+        where $country = 'all' or country = $country
+        group by all
+        order by month
+    charts:
+      - {kind: bar, query: churn_by_plan, x: plan_name, y: churn_rate, title: Churn rate by plan}
+      - {kind: line, query: revenue_by_month, x: month, y: revenue, color: tier, title: Monthly spend by signup month}
+      - {kind: pie, query: churn_by_plan, x: plan_name, y: customers, title: Customers by plan}
+      - {kind: bar, query: churn_by_plan, x: plan_name, y: revenue, title: Monthly spend by plan}
 """
 
 CLEAN_DATASET = "customers_clean"
+DASHBOARD = "business"  # the demo's business questions: churn by plan, spend by month (`datamill dashboard business`)
 MODEL = "churn_model"  # trained by `datamill run`; the demo shows its leaderboard and report
 MONITOR = "churn_watch"  # the demo's closed loop: drift on the served traffic -> retrain -> gate -> promote or refuse
 SCORED = "customers_scored"  # every customer scored by the champion (`datamill predict`)
