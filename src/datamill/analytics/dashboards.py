@@ -81,48 +81,10 @@ def dashboard_spec(project: Any, name: str) -> DashboardSpec:
     return known[name]
 
 
-@dataclass
-class _Page:
-    table: Any
-    has_more: bool
-
-
-class _DuckDBConsole:
-    """Internal stand-in for ``guard.Console`` until it is installed: DuckDB binds the parameters."""
-
-    def __init__(self, project: Any, *, row_limit: int = 10_000) -> None:
-        self.project, self.row_limit = project, row_limit
-
-    def run(self, sql: str, params: Mapping[str, Any] | None = None, *, offset: int = 0,
-            limit: int | None = None) -> _Page:
-        import duckdb
-
-        from datamill.engine.sql import referenced_tables
-
-        limit = min(limit or self.row_limit, self.row_limit)
-        con = duckdb.connect()
-        try:
-            for name in referenced_tables(sql):
-                if name in self.project.tables():
-                    con.register(name, self.project.storage.scan(name).to_dataset())
-            table = con.sql(f"select * from ({sql}) limit {limit + 1} offset {int(offset)}",
-                            params=dict(params or {})).to_arrow_table()
-        except duckdb.Error as exc:
-            raise ConfigError(str(exc).splitlines()[0]) from None
-        finally:
-            con.close()
-        return _Page(table.slice(0, limit), table.num_rows > limit)
-
-    def close(self) -> None:
-        pass
-
-
 def open_console(project: Any) -> Any:
     """The project's read-only SQL console (``guard.Console``)."""
-    try:
-        from datamill.analytics.guard import Console
-    except ImportError:  # the console arrives in another change; DuckDB binds parameters meanwhile
-        return _DuckDBConsole(project)
+    from datamill.analytics.guard import Console
+
     return Console(project)
 
 
