@@ -39,8 +39,17 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from bench._harness import DATA, ROOT, compare, footer, peak_rss_mb, run_argv, run_child, save_results, \
-    update_benchmarks_md
+from bench._harness import (
+    DATA,
+    ROOT,
+    compare,
+    footer,
+    peak_rss_mb,
+    run_argv,
+    run_child,
+    save_results,
+    update_benchmarks_md,
+)
 
 SECTION = "Dashboard: 4 charts over 10M rows in the browser (`bench/dashboard.py`)"
 TARGET_S = 1.0  # a load, navigation start → every chart drawn
@@ -153,7 +162,7 @@ def make_project(rows: int, data: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "datamill.yaml").write_text(project_yaml(data), encoding="utf-8")
     out = subprocess.run([sys.executable, "-m", "datamill", "-p", str(folder), "run"], capture_output=True, text=True,
-                         env={**os.environ, "COLUMNS": "160"})
+                         env={**os.environ, "COLUMNS": "160"}, check=False)
     if out.returncode != 0:
         sys.exit(f"`datamill run` on {folder} failed (exit {out.returncode}):\n{(out.stdout + out.stderr)[-3000:]}")
     return folder
@@ -173,12 +182,16 @@ def requirements() -> None:
     missing = []
     if not CHROMIUM.exists():
         missing.append(f"{CHROMIUM} (Debian's chromium: apt-get install chromium)")
-    for module, what in (("playwright", "the Python package playwright (pip install playwright; no "
-                          "`playwright install` needed: it drives /usr/bin/chromium)"),
-                         ("deltalake", "the Python package deltalake"), ("duckdb", "the Python package duckdb"),
-                         ("datamill.ui", "datamill's web UI (`datamill ui`, src/datamill/ui)"),
-                         ("datamill.analytics.dashboards", "datamill's dashboards (`dashboards:` in the project "
-                          "file, datamill.analytics.dashboards)")):
+    needed = {
+        "playwright": ("the Python package playwright (pip install playwright; no `playwright install` needed: it "
+                       "drives /usr/bin/chromium)"),
+        "deltalake": "the Python package deltalake",
+        "duckdb": "the Python package duckdb",
+        "datamill.ui": "datamill's web UI (`datamill ui`, src/datamill/ui)",
+        "datamill.analytics.dashboards": ("datamill's dashboards (`dashboards:` in the project file, "
+                                          "datamill.analytics.dashboards)"),
+    }
+    for module, what in needed.items():
         try:
             found = importlib.util.find_spec(module) is not None
         except ModuleNotFoundError:
@@ -293,6 +306,8 @@ def _browser(url: str, repeat: int, out: Path, timeout: float) -> dict[str, Any]
 
 
 def _one_load(browser: Any, url: str, timeout: float, screenshot: Path | None) -> dict[str, Any]:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     try:
         page = context.new_page()
@@ -306,9 +321,9 @@ def _one_load(browser: Any, url: str, timeout: float, screenshot: Path | None) -
                              f"{response.text()[:2000] if response else ''}")
         try:
             page.wait_for_selector("body[data-charts=ready]", state="attached", timeout=timeout * 1000)
-        except Exception as exc:  # Playwright's TimeoutError: say what the page showed
-            raise SystemExit(f"{url}: the charts were not drawn in {timeout:.0f} s ({type(exc).__name__}); "
-                             f"page errors: {errors or 'none'}") from None
+        except PlaywrightTimeout:
+            raise SystemExit(f"{url}: the charts were not drawn in {timeout:.0f} s; page errors: "
+                             f"{errors or 'none'}") from None
         facts = page.evaluate(PAGE_FACTS)
         if screenshot is not None:
             page.screenshot(path=str(screenshot), full_page=True)
