@@ -92,7 +92,8 @@ PAGE_FACTS = """
   const nav = performance.getEntriesByType("navigation")[0];
   const specs = document.getElementById("dm-specs");
   return {
-    ready_ms: window.__dmReady === undefined ? null : window.__dmReady,
+    ready_ms: window.__dmReady === undefined ? performance.now() : window.__dmReady,
+    stamped: window.__dmReady !== undefined,
     response_start_ms: nav ? nav.responseStart : null, response_end_ms: nav ? nav.responseEnd : null,
     dom_content_loaded_ms: nav ? nav.domContentLoadedEventEnd : null, bytes: nav ? nav.encodedBodySize : null,
     drawn: Array.from(document.querySelectorAll(".vega")).filter(e => {
@@ -279,38 +280,57 @@ def _literal(text: str) -> str:
 
 
 def _browser(url: str, repeat: int, out: Path, timeout: float) -> dict[str, Any]:
-    """Open the dashboard ``repeat`` times in Chromium, each in a fresh context; keep every load's figures."""
+    """Open the dashboard ``repeat`` times each way: in a fresh browser context, then in one that keeps its cache.
+
+    Fresh: no HTTP cache, no compiled scripts: every load fetches and compiles
+    the page's Vega scripts, as a first visit does. Cached: one context, opened
+    once first (not counted), then a new page per load, as a returning visitor.
+    """
     from playwright.sync_api import sync_playwright
 
-    loads = []
+    page_url = f"{url}/dashboards/{DASHBOARD}"
+    fresh, cached = [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         version = browser.version
         try:
             for i in range(repeat):
-                loads.append(_one_load(browser, f"{url}/dashboards/{DASHBOARD}", timeout,
-                                       out / f"dashboard-{i}.png" if i == repeat - 1 else None))
+                context = _context(browser)
+                try:
+                    fresh.append(_one_load(context, page_url, timeout, out / "dashboard.png" if i == 0 else None))
+                finally:
+                    context.close()
+            context = _context(browser)
+            try:
+                _one_load(context, page_url, timeout, None)
+                cached = [_one_load(context, page_url, timeout, None) for _ in range(repeat)]
+            finally:
+                context.close()
         finally:
             browser.close()
-    specs = loads[-1].pop("specs")
-    for load in loads:
+    specs = fresh[0]["specs"]
+    for load in fresh + cached:
         load.pop("specs", None)
     charts = chart_tables(specs)
     import pyarrow.parquet as pq
 
     for i, table in enumerate(charts):
         pq.write_table(table, out / f"page-{i}.parquet")
-    ready = [load["ready_ms"] / 1000 for load in loads]
-    return {"seconds": _figure(ready), "peak_mb": 0.0, "extra": {"loads": loads, "charts": len(charts),
-                                                                 "chromium": version}}
+    ready = [load["ready_ms"] / 1000 for load in fresh]
+    return {"seconds": _figure(ready), "peak_mb": 0.0,
+            "extra": {"loads": fresh, "cached": cached, "charts": len(charts), "chromium": version}}
 
 
-def _one_load(browser: Any, url: str, timeout: float, screenshot: Path | None) -> dict[str, Any]:
+def _context(browser: Any) -> Any:
+    return browser.new_context(viewport={"width": 1366, "height": 900})
+
+
+def _one_load(context: Any, url: str, timeout: float, screenshot: Path | None) -> dict[str, Any]:
+    """One navigation to ``url`` in a new page of ``context``, until its charts are drawn: the page's figures."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
     try:
-        page = context.new_page()
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -330,7 +350,7 @@ def _one_load(browser: Any, url: str, timeout: float, screenshot: Path | None) -
         facts["errors"] = errors
         return facts
     finally:
-        context.close()
+        page.close()
 
 
 def chart_tables(specs: Mapping[str, Any] | None) -> list[Any]:
@@ -390,7 +410,7 @@ def check_results(duckdb_tables: Mapping[str, Any], page_tables: list[Any]) -> d
             out[name] = {"same": False, "text": "✗ no chart on the page holds this query's data", "rows": ours.num_rows}
             continue
         unmatched.remove(match)
-        page = page_tables[match]
+        page = _typed_like(page_tables[match], ours)
         ref = ours.select(page.column_names)
         verdict = compare(fingerprint(ref, digits=DIGITS), fingerprint(page, digits=DIGITS))
         note = "" if page.num_columns == ours.num_columns else f" (on {', '.join(page.column_names)})"
@@ -399,6 +419,22 @@ def check_results(duckdb_tables: Mapping[str, Any], page_tables: list[Any]) -> d
         out[f"chart {i + 1}"] = {"same": False, "text": f"✗ its data ({', '.join(page_tables[i].column_names)}) "
                                  "matches no query", "rows": page_tables[i].num_rows}
     return out
+
+
+def _typed_like(page: Any, ours: Any) -> Any:
+    """The chart's data with ISO date and timestamp text read back as DuckDB's types (JSON has no dates)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for i, name in enumerate(page.column_names):
+        want = ours.schema.field(name).type if name in ours.column_names else None
+        column = page.column(i)
+        if want is not None and (pa.types.is_temporal(want)) and pa.types.is_string(column.type):
+            try:
+                page = page.set_column(i, name, pc.cast(column, want))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass  # left as text: the fingerprint compares it as text and says so
+    return page
 
 
 def _read_results(out: Path) -> tuple[dict[str, Any], list[Any]]:
@@ -426,52 +462,64 @@ def report(args: argparse.Namespace, results: Mapping[str, Mapping[str, Any]],
            checks: Mapping[str, Mapping[str, Any]]) -> str:
     """The BENCHMARKS.md section: both contenders' times, the same-result check per query, the target."""
     ui, bare = results["browser"], results["duckdb"]
-    loads = ui["extra"]["loads"]
+    loads, cached = ui["extra"]["loads"], ui["extra"]["cached"]
     first, warm = loads[0], loads[1:] or loads
     all_same = all(c["same"] for c in checks.values())
-    ratio = ui["seconds"] / bare["seconds"] if bare["seconds"] else float("inf")
+    cached_s = statistics.median(x["ready_ms"] / 1000 for x in cached)
     lines = [
         f"A dashboard of {len(CHARTS)} charts ({', '.join(c['kind'] for c in CHARTS)}) over a {args.rows:,}-row table "
-        f"(orders: day, region, plan, channel, quantity, amount; Delta in the project's lakehouse, engine DuckDB), "
-        f"opened at `datamill ui`'s `/dashboards/{DASHBOARD}` in Chromium (Playwright), each load in a fresh browser "
-        f"context. A load runs from navigation start until every query is done and every chart is drawn "
-        f"(`body[data-charts=ready]`, stamped in the page). Bare DuckDB runs the same {len(QUERIES)} SQL texts on one "
-        f"connection over the same Parquet files. Target: a load under {TARGET_S:g} s.",
+        f"(orders: day, region, plan, channel, quantity, amount; a Delta table in the project's lakehouse, engine "
+        f"DuckDB), opened at `datamill ui`'s `/dashboards/{DASHBOARD}` in Chromium (Playwright). A load runs from "
+        f"navigation start until every query is done and every chart is drawn (`body[data-charts=ready]`, stamped in "
+        f"the page). Fresh: each load in a new browser context (no HTTP cache: the page's Vega scripts fetched and "
+        f"compiled every time, as on a first visit); cached: new pages of one context that opened the dashboard once "
+        f"before (a returning visitor). Bare DuckDB runs the same {len(QUERIES)} SQL texts on one connection over the "
+        f"same Parquet files. Target: a load under {TARGET_S:g} s, judged on the fresh loads.",
         "",
-        "| contender | first (s) | median of the rest (s) | min–max of the rest (s) | this ÷ bare DuckDB | same result |",
+        "| contender | first (s) | median (s) | min–max (s) | this ÷ bare DuckDB | same result |",
         "| --- | ---: | ---: | ---: | ---: | --- |",
+        _row("datamill: `datamill ui` dashboard in Chromium, fresh", first["ready_ms"] / 1000,
+             [x["ready_ms"] / 1000 for x in warm], bare["seconds"], "✓ every chart" if all_same else "✗ see below"),
+        _row("datamill: the same, browser cache kept", None, [x["ready_ms"] / 1000 for x in cached], bare["seconds"],
+             "as above"),
+        _row(f"bare DuckDB: the {len(QUERIES)} queries, Arrow results", bare["extra"]["passes"][0],
+             bare["extra"]["passes"][1:] or bare["extra"]["passes"], bare["seconds"], "reference"),
+        "",
+        "| query | rows | chart's data vs DuckDB's |",
+        "| --- | ---: | --- |",
     ]
-    ready = [x["ready_ms"] / 1000 for x in warm]
-    lines.append(f"| datamill: `datamill ui` dashboard in Chromium | {first['ready_ms'] / 1000:.3f} | {ui['seconds']:.3f} | "
-                 f"{min(ready):.3f}–{max(ready):.3f} | {ratio:.1f}× | "
-                 f"{'✓ every chart' if all_same else '✗ see below'} |")
-    passes = bare["extra"]["passes"]
-    rest = passes[1:] or passes
-    lines.append(f"| bare DuckDB: the {len(QUERIES)} queries, Arrow results | {passes[0]:.3f} | {bare['seconds']:.3f} | "
-                 f"{min(rest):.3f}–{max(rest):.3f} | 1.0× | reference |")
-    lines += ["", "| query | rows | chart's data vs DuckDB's |", "| --- | ---: | --- |"]
     lines += [f"| {name} | {c['rows']:,} | {c['text']} |" for name, c in checks.items()]
     met = ui["seconds"] < TARGET_S
+    ratio = ui["seconds"] / bare["seconds"] if bare["seconds"] else float("inf")
     server = statistics.median(x["response_start_ms"] for x in warm) / 1000
     page = statistics.median((x["ready_ms"] - x["response_start_ms"]) for x in warm) / 1000
+    every = loads + cached
     lines += [
         "",
-        f"- datamill: **{ui['seconds']:.3f} s** a load (median), **{ratio:.1f}×** bare DuckDB's "
-        f"{bare['seconds']:.3f} s; target < {TARGET_S:g} s: **{'met' if met else 'NOT met'}**"
-        f"{'' if all_same else ' (but the charts did NOT show the same results as DuckDB)'}; the first load after the "
-        f"server started: {first['ready_ms'] / 1000:.3f} s.",
-        f"- where a load goes (medians): navigation start → first byte of the page {server:.3f} s (the server runs "
-        f"the queries and renders the page), first byte → every chart drawn {page:.3f} s (Vega in the browser); page "
-        f"{statistics.median(x['bytes'] or 0 for x in warm) / 1024:.0f} KiB; {min(x['drawn'] for x in loads)} of "
-        f"{len(CHARTS)} charts drawn in every load, {sum(x['failed'] for x in loads)} chart errors, "
-        f"{sum(len(x['errors']) for x in loads)} console errors.",
+        f"- datamill: **{ui['seconds']:.3f} s** a load (median of the fresh loads after the first), **{ratio:.1f}×** "
+        f"bare DuckDB's {bare['seconds']:.3f} s; target < {TARGET_S:g} s: **{'met' if met else 'NOT met'}**"
+        f"{'' if all_same else ' (but the charts did NOT show the same results as DuckDB)'}. The first load after the "
+        f"server started: {first['ready_ms'] / 1000:.3f} s; with the browser's cache: {cached_s:.3f} s.",
+        f"- where a fresh load goes (medians): navigation start → first byte of the page {server:.3f} s (the server "
+        f"runs the queries and renders the page), first byte → every chart drawn {page:.3f} s (scripts, Vega); page "
+        f"{statistics.median(x['bytes'] or 0 for x in warm) / 1024:.0f} KiB. {min(x['drawn'] for x in every)} of "
+        f"{len(CHARTS)} charts drawn in every load, {sum(x['failed'] for x in every)} chart errors, "
+        f"{sum(len(x['errors']) for x in every)} console errors"
+        f"{'' if all(x.get('stamped', True) for x in every) else '; some loads were not stamped by the page (timed when seen)'}.",
         f"- bare DuckDB: {bare['extra']['files']} Parquet file(s), {bare['extra']['threads']} threads; opening the "
-        f"connection and the view: {bare['extra']['connect_s']:.3f} s, not counted. UI server peak RSS "
+        f"connection and the view ({bare['extra']['connect_s']:.3f} s) not counted. UI server peak RSS "
         f"{ui['peak_mb']:.0f} MB.",
     ]
-    how = (f"{args.repeat} loads and {args.repeat} DuckDB passes, the first of each on its own; Chromium "
-           f"{ui['extra'].get('chromium', '')}".rstrip() + ".")
+    how = (f"{args.repeat} loads each way and {args.repeat} DuckDB passes, the first fresh load and the first pass "
+           f"reported apart; Chromium {ui['extra'].get('chromium', '')}.")
     return "\n".join(lines + [""] + footer(results, "bench.dashboard", how, run_argv(args, repeat=5)))
+
+
+def _row(label: str, first: float | None, rest: list[float], bare: float, same: str) -> str:
+    median = statistics.median(rest)
+    ratio = f"{median / bare:.1f}×" if bare else "-"
+    return (f"| {label} | {'-' if first is None else f'{first:.3f}'} | {median:.3f} | {min(rest):.3f}–{max(rest):.3f} "
+            f"| {ratio} | {same} |")
 
 
 def main() -> None:
@@ -503,7 +551,7 @@ def main() -> None:
     try:
         results = _run_all(args, project, out)
         checks = check_results(*_read_results(out))
-        screenshot = out / f"dashboard-{args.repeat - 1}.png"
+        screenshot = out / "dashboard.png"
         if screenshot.exists():
             shutil.copy(screenshot, _results_dir() / "dashboard.png")
     finally:

@@ -31,6 +31,15 @@ def test_the_charts_data_matches_each_query_by_its_columns_in_any_order() -> Non
     assert checks["by_day"]["same"] is True
 
 
+def test_dates_the_page_carries_as_iso_text_compare_as_dates() -> None:
+    import datetime as dt
+
+    ours = pa.table({"day": pa.array([dt.date(2024, 1, 1), dt.date(2024, 1, 2)]), "orders": [5, 6]})
+    assert check_results({"by_day": ours}, [BY_DAY])["by_day"]["text"] == "✓"
+    moved = BY_DAY.set_column(0, "day", pa.array(["2024-01-01", "2024-01-03"]))
+    assert "values differ in day" in check_results({"by_day": ours}, [moved])["by_day"]["text"]
+
+
 def test_a_chart_showing_other_numbers_or_no_chart_at_all_is_a_cross() -> None:
     changed = BY_REGION.set_column(1, "revenue", pa.array([10.5, 20.0]))
     checks = check_results({"by_region": BY_REGION, "by_day": BY_DAY}, [changed])
