@@ -80,7 +80,7 @@ def test_a_small_run_checks_the_results_and_writes_its_section(tmp_path: Path) -
     text = target.read_text()
     assert "## Other (`bench/other.py`)\nkept" in text  # the other sections stay
     section = text[text.index(f"## {SECTION}"):]
-    assert "| datamill: `datamill ui` dashboard in Chromium |" in section and "| bare DuckDB:" in section
+    assert "| datamill: `datamill ui` dashboard in Chromium, fresh |" in section and "| bare DuckDB:" in section
     for name in QUERIES:  # every query's chart showed DuckDB's result
         assert f"| {name} |" in section and next(line for line in section.splitlines()
                                                   if line.startswith(f"| {name} |")).split("|")[3].strip().startswith("✓")
