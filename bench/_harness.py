@@ -425,9 +425,9 @@ HEADER = ("# Benchmarks\n\nEvery figure and sentence of a section is written by 
           "time.\n")
 
 
-def update_benchmarks_md(section: str, body: str) -> None:
-    """Replace (or add) ``## section`` in BENCHMARKS.md."""
-    path = ROOT / "BENCHMARKS.md"
+def update_benchmarks_md(section: str, body: str, path: Path | None = None) -> None:
+    """Replace (or add) ``## section`` in BENCHMARKS.md (or in ``path``)."""
+    path = path or ROOT / "BENCHMARKS.md"
     text = path.read_text(encoding="utf-8") if path.exists() else HEADER
     head = f"## {section}\n"
     if head in text:

@@ -127,8 +127,48 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     if "churn_watch: promoted" in flat:
         assert "it answered with version 1, now with version 2 (hot reload, no restart)" in flat
     assert "audit trail" in flat and "decisions of monitor churn_watch" in flat
-    again = cli("demo", str(tmp_path / "demo"), "--rows", "20000")
-    assert again.returncode == 0 and "up to date" in again.stdout
+    # it ends on the web UI: the command that starts it and the business dashboard's address
+    assert f"datamill -p {tmp_path / 'demo'} ui, then open http://127.0.0.1:8765/dashboards/business" in flat
+    _demo_again_with_ui(tmp_path / "demo")
+
+
+def _demo_again_with_ui(folder: Path) -> None:
+    """``datamill demo --ui`` on the demo just made: up to date, then the UI serves the dashboard until Ctrl-C."""
+    import signal
+    import threading
+    import time
+
+    import httpx
+
+    from tests.services import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([*DATAMILL, "demo", str(folder), "--rows", "20000", "--ui", "--ui-port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "COLUMNS": "160"})
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    url = f"http://127.0.0.1:{port}/dashboards/business"
+    try:
+        deadline, page = time.monotonic() + 280, None
+        while page is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                page = httpx.get(url, timeout=30)
+            except httpx.TransportError:
+                time.sleep(0.5)
+        assert page is not None and page.status_code == 200, f"{url}: {page}; demo said: {''.join(lines)[-3000:]}"
+        assert "data-charts" in page.text or "dm-specs" in page.text  # the dashboard's charts, not an error page
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(timeout=10)
+    said = " ".join("".join(lines).split())
+    assert proc.returncode == 0, said[-3000:]
+    assert "up to date" in said and "(Ctrl-C stops it)" in said and "web UI stopped" in said
+    assert f"starting datamill -p {folder} ui --port {port} at {url}" in said
 
 
 def test_bad_rows_fail_the_node_with_line_and_fix(tmp_path: Path) -> None:

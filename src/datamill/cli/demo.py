@@ -23,6 +23,10 @@ def demo(
     stream: Annotated[bool, typer.Option(
         "--stream", help="The streaming demo instead: orders API -> Kafka -> transform -> Cassandra and the "
         "lakehouse, starting a local broker and Cassandra itself (needs the kafka and cassandra extras).")] = False,
+    ui: Annotated[bool, typer.Option(
+        "--ui", help="At the end, start the web UI (`datamill ui`) on the demo project until Ctrl-C; without it the "
+        "demo prints the command and the address of its business dashboard.")] = False,
+    ui_port: Annotated[int, typer.Option(help="The web UI's port (with --ui, and in the address printed).")] = 8765,
 ) -> None:
     """Create the demo project (messy customers CSV + a local plans API) and run it end to end."""
     if stream:
@@ -43,6 +47,7 @@ def demo(
         console.print(f"plans API serving at {url}")
         state.project = folder
         with Project(folder) as project:
+            config = project.config
             start_log(project.root)
             record = run_with_progress(project, [], full_refresh)
             try:
@@ -61,6 +66,11 @@ def demo(
         f"[cyan]datamill -p {folder} quality customers_clean[/], [cyan]datamill -p {folder} suggest customers[/], "
         f"[cyan]datamill -p {folder} profile customers --compare customers_clean[/]"
     )
+    from datamill.cli.demo_ui import print_ui_ending, serve_ui
+
+    print_ui_ending(folder, config, port=ui_port, start=ui)
+    if ui:
+        raise typer.Exit(serve_ui(folder, ui_port))
 
 
 def _show_cleaning(project) -> None:  # noqa: ANN001
