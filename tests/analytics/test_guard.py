@@ -88,22 +88,35 @@ def test_writes_and_side_effects_are_refused(console: Console, sql: str) -> None
     assert console.count("select * from orders") == 4  # nothing changed
 
 
-@pytest.mark.parametrize("sql", [
+FILE_READS = [
     "select * from read_csv('/etc/passwd')",
     "select * from read_parquet('warehouse/orders/*.parquet')",
     "select * from glob('/etc/*')",
     "select * from read_text('/etc/hostname')",
     "select * from read_json_auto('/etc/hosts')",
-])
+    "with t as (from read_blob('/etc/hostname')) select * from t",
+    "select * from orders where id in (select 1 from read_csv('/etc/passwd'))",
+    "explain select * from parquet_metadata('x.parquet')",
+    "select * from '/etc/passwd'",
+    "select * from 'data.csv'",
+]
+
+
+@pytest.mark.parametrize("sql", FILE_READS)
 def test_files_cannot_be_read_even_by_a_select(console: Console, sql: str) -> None:
-    console.check(sql)  # a SELECT: the parser lets it through, the connection refuses it
-    with pytest.raises(QueryRefused, match="reads only the project's tables"):
+    with pytest.raises(QueryRefused, match="the SQL console reads only the project's tables"):
+        console.check(sql)
+    with pytest.raises(QueryRefused):
         console.run(sql)
 
 
-def test_a_file_named_as_a_table_is_not_found(console: Console) -> None:
-    with pytest.raises(QueryError, match="does not exist"):  # DuckDB's replacement scan of files is off
-        console.run("select * from '/etc/passwd'")
+@pytest.mark.parametrize("sql", FILE_READS[:6])
+def test_the_connection_refuses_files_on_its_own(console: Console, sql: str) -> None:
+    import duckdb
+
+    # the second lock alone (as if the parser had let the statement through)
+    with pytest.raises(duckdb.PermissionException, match="disabled by configuration"):
+        console._con.execute(sql).fetchall()
 
 
 def test_the_connection_cannot_be_unlocked(console: Console) -> None:
