@@ -223,3 +223,22 @@ def test_an_empty_query_says_what_to_write(console: Console) -> None:
     with pytest.raises(QueryError, match="no SQL to run"):
         console.run("  -- nothing\n")
     assert isinstance(console.run("select 1 as x -- trailing\n;").table, pa.Table)
+
+
+@pytest.mark.postgres
+def test_a_postgres_storage_is_read_per_query(tmp_path: Path, postgres_url: str) -> None:
+    import uuid
+
+    root = tmp_path / "pg"
+    root.mkdir()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    (root / "datamill.yaml").write_text(f"name: pg\nstorage:\n  type: postgres\n  url: {postgres_url}\n"
+                                        f"  schema: {schema}\n")
+    with datamill.Project(root) as project:
+        project.storage.write("orders", orders_table())
+        with Console(project) as console:
+            assert console.run("show tables").table.column(0).to_pylist() == ["orders"]
+            assert console.count("select * from orders") == 4
+            page = console.run("select id, customer from orders where amount > $a order by id", {"a": 8}, limit=1)
+            assert page.table.to_pylist() == [{"id": 1, "customer": "ann"}] and page.has_more
+            assert console.run("select count(*) as n from orders o join orders p using (id)").table.num_rows == 1

@@ -352,13 +352,14 @@ class Console:
         except Exception as exc:  # a backend's own error: never let its text (or a URL) through unredacted
             raise DatamillError(self._redact(f"{what}: {exc}")) from None
 
-    def _refresh(self, names: Sequence[str] | None, *, streams: bool) -> None:
+    def _refresh(self, names: Sequence[str] | None, *, streams: bool, repeated: frozenset[str] = frozenset()) -> None:
         """Register ``names`` (every table when ``None``) as they are in storage now.
 
         A lakehouse table is a view over its version's Parquet files (a new
         version: a new connection allowed to read its files). Another storage's
         table is registered as a fresh stream when ``streams`` (a query is about
-        to read it), else as its schema only (for SHOW TABLES and BI tools).
+        to read it; read whole when the query names it more than once, as a
+        stream is read once), else as its schema only (for SHOW TABLES and BI tools).
         """
         storage = self.project.storage
         existing = self._storage_call("listing the project's tables", storage.list)
@@ -379,9 +380,9 @@ class Console:
                 self._view(name, self._files[name])
         for name, scan in scans.items():
             if name not in self._files:
-                self._register(name, scan, streams)
+                self._register(name, scan, streams, whole=name in repeated)
 
-    def _register(self, name: str, scan: Any, stream: bool) -> None:
+    def _register(self, name: str, scan: Any, stream: bool, *, whole: bool = False) -> None:
         from datamill.storage.base import TableScan
 
         if type(scan).to_dataset is not TableScan.to_dataset:  # a dataset of its own (a lakehouse on object storage)
@@ -397,18 +398,25 @@ class Console:
             self._con.register(name, schema.empty_table())
             self._others[name] = ("empty", schema)
             return
-        source = self._storage_call(f"reading table '{name}'", scan.to_reader)  # a stream is read once
+        read = scan.to_arrow if whole else scan.to_reader  # a stream is read once
+        source = self._storage_call(f"reading table '{name}'", read)
         self._con.register(name, source)
         self._others[name] = ("stream", source.schema)
 
-    def _referenced(self, sql: str) -> list[str] | None:
-        from datamill.engine.sql import referenced_tables
-        from datamill.exceptions import EngineError
+    def _referenced(self, sql: str) -> tuple[list[str] | None, frozenset[str]]:
+        """The tables ``sql`` names (``None``: cannot tell, so every table), and those it names more than once."""
+        from collections import Counter
 
-        try:
-            return referenced_tables(sql)
-        except EngineError:
-            return None  # SQLGlot lags DuckDB's grammar: refresh every table
+        counts = Counter(name for kind, name in _table_sources(sql) if kind == "table")
+        if not counts:  # no table in DuckDB's tree, or no tree (SHOW, PIVOT…): ask SQLGlot
+            from datamill.engine.sql import referenced_tables
+            from datamill.exceptions import EngineError
+
+            try:
+                return referenced_tables(sql), frozenset()
+            except EngineError:
+                return None, frozenset()  # neither parser could tell: refresh every table
+        return list(counts), frozenset(name for name, n in counts.items() if n > 1)
 
     def _redact(self, text: str) -> str:
         return redact(text, self._secrets)
@@ -473,7 +481,8 @@ class Console:
         with self._lock:
             if self._con is None:
                 raise QueryError("the console is closed: open a new one")
-            self._refresh(self._referenced(original), streams=True)
+            names, repeated = self._referenced(original)
+            self._refresh(names, streams=True, repeated=repeated)
             fired = threading.Event()
             con = self._con
 
