@@ -98,6 +98,8 @@ def test_psycopg_parameterised_query(server: int) -> None:
         evil = conn.execute("select count(*) from orders where customer = %s", ("x' or '1'='1",)).fetchone()
         assert evil == (0,)
         assert conn.execute("select count(*) from numbers").fetchone() == (100_000,)
+        tables = conn.execute("select table_name from information_schema.tables order by 1").fetchall()
+        assert tables == [("numbers",), ("orders",)]  # what BI tools list
 
 
 def test_psycopg_sees_refusals_and_syntax_errors_by_sqlstate(server: int) -> None:
