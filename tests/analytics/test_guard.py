@@ -152,6 +152,7 @@ def test_an_unknown_column_has_its_position(console: Console) -> None:
     with pytest.raises(QueryError) as error:
         console.run("select * from nosuch_table")
     assert error.value.line == 1 and error.value.column == 15
+    assert "the project's tables: numbers, orders" in error.value.message and "pg_" not in error.value.message
 
 
 def test_a_long_line_keeps_its_true_column(console: Console) -> None:

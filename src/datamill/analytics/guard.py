@@ -506,7 +506,11 @@ class Console:
                     f"databases or extensions); tables: {', '.join(self.tables()) or 'none yet'}")) from None
             except duckdb.Error as exc:
                 error = _query_error(exc, original, line_shift)
-                raise QueryError(self._redact(error.message), error.line, error.column) from None
+                message = error.message
+                if isinstance(exc, duckdb.CatalogException) and "Table with name" in message:
+                    message = re.sub(r'\nDid you mean "[^"]*"\?', "", message)  # DuckDB suggests its own catalog
+                    message += f" (the project's tables: {', '.join(self.tables()) or 'none yet: run `datamill run`'})"
+                raise QueryError(self._redact(message), error.line, error.column) from None
             finally:
                 timer.cancel()
                 self._forget_streams()
