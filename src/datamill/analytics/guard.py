@@ -64,7 +64,7 @@ class QueryRefused(DatamillError):
 
 
 class QueryTimeout(DatamillError):
-    """The statement ran past the console's timeout and was interrupted."""
+    """The statement was stopped: it ran past the console's timeout, or was cancelled (:meth:`Console.interrupt`)."""
 
 
 @dataclass
@@ -462,6 +462,12 @@ class Console:
         counted = f"SELECT count(*) AS n FROM (\n{_body(sql)}\n) AS {_PAGE_ALIAS}"
         return int(self._execute(counted, params, sql, 1).column(0)[0].as_py())
 
+    def interrupt(self) -> None:
+        """Stop the statement running now, if any (from another thread; it raises :class:`QueryTimeout`)."""
+        con = self._con
+        if con is not None:
+            con.interrupt()
+
     def close(self) -> None:
         with self._lock:
             if self._con is not None:
@@ -499,7 +505,7 @@ class Console:
                 if fired.is_set():
                     raise QueryTimeout(f"the query ran longer than {self.timeout_s:g} s and was stopped (add filters "
                                        "or a LIMIT, or raise the console's timeout)") from None
-                raise QueryError("the query was interrupted") from None
+                raise QueryTimeout("the query was cancelled") from None
             except duckdb.PermissionException as exc:
                 raise QueryRefused(self._redact(
                     f"{_first_line(exc)}: the SQL console reads only the project's tables (no files, URLs, "

@@ -264,12 +264,11 @@ class _Handler(postgres.BuenaVistaHandler):
         return ctx
 
     def _startup_other(self, msglen: int, code: int, conn: core.Connection) -> None:
-        if code == 80877102:  # cancel request: buenavista's (ends the session)
+        if code == 80877102:  # cancel request (psql's Ctrl-C): stop that client's running statement
             process_id, secret_key = self.r.read_uint32(), self.r.read_uint32()
             ctx = self.server.ctxts.get(process_id)
             if ctx and hmac.compare_digest(str(ctx.secret_key), str(secret_key)):
-                self.server.conn.close_session(ctx.session)
-                self.server.ctxts.pop(process_id, None)
+                ctx.session.console.interrupt()
             return None
         raise ConfigError(f"unsupported startup message {code}: connect with a PostgreSQL 3.0 client")
 
