@@ -98,6 +98,8 @@ def test_psycopg_parameterised_query(server: int) -> None:
         evil = conn.execute("select count(*) from orders where customer = %s", ("x' or '1'='1",)).fetchone()
         assert evil == (0,)
         assert conn.execute("select count(*) from numbers").fetchone() == (100_000,)
+        tables = conn.execute("select table_name from information_schema.tables order by 1").fetchall()
+        assert tables == [("numbers",), ("orders",)]  # what BI tools list
 
 
 def test_psycopg_sees_refusals_and_syntax_errors_by_sqlstate(server: int) -> None:
@@ -110,6 +112,28 @@ def test_psycopg_sees_refusals_and_syntax_errors_by_sqlstate(server: int) -> Non
         with pytest.raises(psycopg.errors.SyntaxError, match="line 2, column"):
             conn.execute("select id\nfrom orders where")
         assert conn.execute("select count(*) from orders where id > %s", (1,)).fetchone() == (3,)  # still usable
+
+
+def test_a_cancel_request_stops_the_running_statement(server: int) -> None:
+    import threading
+
+    with connect(server) as conn:
+        conn.autocommit = True
+        done = threading.Event()
+
+        def cancel_until_done() -> None:  # no guess at when the query starts: cancel until it has stopped
+            while not done.wait(0.05):
+                conn.cancel_safe()
+
+        canceller = threading.Thread(target=cancel_until_done)
+        canceller.start()
+        try:
+            with pytest.raises(psycopg.errors.QueryCanceled, match="cancelled"):
+                conn.execute("select count(*) from range(1000000000000) a")
+        finally:
+            done.set()
+            canceller.join()
+        assert conn.execute("select count(*) from orders").fetchone() == (4,)  # the session goes on
 
 
 def test_psycopg_with_a_wrong_password_is_refused(server: int) -> None:

@@ -5,17 +5,21 @@ Two locks, so that one missed by the other still holds:
 1. Every statement is classified by DuckDB's own parser before it runs; only
    queries (``SELECT``, ``WITH``, ``VALUES``, ``FROM``, ``TABLE``, ``DESCRIBE``,
    ``SHOW``, ``SUMMARIZE``, ``PIVOT``, ``EXPLAIN`` of a query) pass, one at a time.
-2. The connection itself has ``enable_external_access = false`` and
-   ``lock_configuration = true``: file functions (``read_csv``, ``glob``,
-   ``read_text`` …), ``COPY``, ``ATTACH``, ``INSTALL`` and ``LOAD`` fail inside
-   DuckDB even if a statement slipped past the parser, and no ``SET`` can undo it.
+   Table functions that read files (``read_csv``, ``glob``, ``read_text`` …)
+   and file names used as tables are refused by name, from DuckDB's parse tree.
+2. The connection itself has ``enable_external_access = false`` (with
+   ``allowed_paths`` = the Parquet files of the lakehouse tables' current
+   versions, nothing else) and ``lock_configuration = true``: other files,
+   ``COPY``, ``ATTACH``, ``INSTALL`` and ``LOAD`` fail inside DuckDB even if a
+   statement slipped past the parser, and no ``SET`` can undo it.
 
-The project's tables are registered lazily: a lakehouse table as its Delta
-table's pyarrow dataset (DuckDB pushes projections, filters and ``LIMIT`` into
-the scan, so the first page of a 10M-row table reads a few batches), other
-storages as a fresh record-batch stream per query. Pages are cut with
-``LIMIT``/``OFFSET`` inside DuckDB: no more than ``offset + limit + 1`` rows are
-produced. Parameters are always bound by DuckDB, never formatted into the SQL.
+The project's tables are registered lazily: a lakehouse table as a view over
+its version's Parquet files, read by DuckDB's own reader (projections, filters
+and ``LIMIT`` pushed into the scan: the first page of a 10M-row table reads one
+row group); other storages as a fresh record-batch stream per query. Pages are
+cut with ``LIMIT``/``OFFSET`` inside DuckDB: no more than ``offset + limit + 1``
+rows are produced. Parameters are always bound by DuckDB, never formatted into
+the SQL. A new version of a table (a pipeline run) is seen by the next query.
 
 Examples
 --------
@@ -60,7 +64,7 @@ class QueryRefused(DatamillError):
 
 
 class QueryTimeout(DatamillError):
-    """The statement ran past the console's timeout and was interrupted."""
+    """The statement was stopped: it ran past the console's timeout, or was cancelled (:meth:`Console.interrupt`)."""
 
 
 @dataclass
@@ -170,10 +174,58 @@ def _classify(sql: str) -> Any:
             what = inner_statements[0].type.name if len(inner_statements) == 1 else "this"
             raise QueryRefused(f"EXPLAIN of {what.replace('_', ' ')} statements is refused: EXPLAIN ANALYZE would run "
                                "it, and the SQL console is read-only (EXPLAIN a SELECT instead)")
+        _refuse_file_reads(inner)  # type: ignore[arg-type]
         return statement
     if kind != duckdb.StatementType.SELECT:
         raise _refuse(kind.name)
+    _refuse_file_reads(statement.query)
     return statement
+
+
+# Table functions that read files, URLs or other databases: refused by name before anything runs (the
+# connection's external-access lock refuses them again when run).
+_FILE_FUNCTION = re.compile(r"^(read_\w+|\w+_scan|parquet_\w+|glob|sniff_csv|iceberg_\w+|delta_\w+|sqlite_\w+|"
+                            r"postgres_\w+|mysql_\w+|duckdb_secrets|load_\w+)$", re.I)
+_PATH_LIKE = re.compile(r"[/\\]|\.\w+$")
+_parsers = threading.local()
+
+
+def _table_sources(sql: str) -> list[tuple[str, str]]:
+    """("function" | "table", name) for each table function and table ``sql`` reads, from DuckDB's own parse tree."""
+    import json
+
+    import duckdb
+
+    con = getattr(_parsers, "con", None)
+    if con is None:
+        con = _parsers.con = duckdb.connect(":memory:", config={"enable_external_access": False})
+    try:
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    except (duckdb.Error, TypeError, ValueError):
+        return []  # not serialisable (some statement kinds): the connection's lock still holds
+    found: list[tuple[str, str]] = []
+    stack: list[Any] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "TABLE_FUNCTION":
+                found.append(("function", str((node.get("function") or {}).get("function_name", ""))))
+            elif node.get("type") == "BASE_TABLE":
+                found.append(("table", str(node.get("table_name", ""))))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def _refuse_file_reads(sql: str) -> None:
+    for kind, name in _table_sources(sql):
+        if kind == "function" and _FILE_FUNCTION.match(name):
+            raise QueryRefused(f"{name}() is refused: the SQL console reads only the project's tables (no files, "
+                               "URLs, databases or extensions)")
+        if kind == "table" and _PATH_LIKE.search(name):
+            raise QueryRefused(f"reading '{name}' is refused: the SQL console reads only the project's tables, "
+                               "not files")
 
 
 def _body(sql: str) -> str:
@@ -253,26 +305,44 @@ class Console:
         self._timer: TimerFactory = timer or threading.Timer  # type: ignore[assignment]
         self._clock = clock
         self._lock = threading.RLock()
-        self._registered: dict[str, Any] = {}  # name -> version of the dataset registered (lakehouse)
+        self._files: dict[str, tuple[str, ...]] = {}  # lakehouse tables: name -> the Parquet files of its version
+        # other tables: name -> ("empty" | "stream", schema) or ("dataset", (version, dataset))
+        self._others: dict[str, tuple[str, Any]] = {}
+        self._allowed: frozenset[str] = frozenset()  # the files the connection may read
         self._secrets = _storage_secrets(getattr(project, "storage", None))
-        self._con: Any = self._connect()
+        self._con: Any = None
         self._refresh(None, streams=False)
 
     # -- setup --------------------------------------------------------------------------------------------------
-    @staticmethod
-    def _connect() -> Any:
+    def _connect(self, allowed: frozenset[str]) -> None:
+        """A new locked connection that may read exactly ``allowed`` (the project's Parquet files), with every view."""
         import duckdb
 
         con = duckdb.connect(":memory:", config={
-            "enable_external_access": False,  # no files, no network, no ATTACH, no extensions
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
             "allow_community_extensions": False,
         })
+        if allowed:  # DuckDB's own Parquet reader on these files only: fast, and no Arrow scan left behind at exit
+            con.execute("SET allowed_paths = ?", [sorted(allowed)])
+        con.execute("SET enable_external_access = false")  # no other file, no network, no ATTACH, no extensions
         con.execute("SET python_enable_replacements = false")  # no Python variables as tables
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET lock_configuration = true")
-        return con
+        old, self._con, self._allowed = self._con, con, allowed
+        if old is not None:
+            old.close()
+        for name, files in self._files.items():
+            self._view(name, files)
+        for name, (kind, value) in list(self._others.items()):
+            con.register(name, value[1] if kind == "dataset" else value.empty_table())
+            if kind == "stream":
+                self._others[name] = ("empty", value)
+
+    def _view(self, name: str, files: tuple[str, ...]) -> None:
+        paths = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        self._con.execute(f'CREATE OR REPLACE TEMP VIEW "{name.replace(chr(34), chr(34) * 2)}" AS '
+                          f"SELECT * FROM read_parquet([{paths}])")
 
     def _storage_call(self, what: str, fn: Callable[[], Any]) -> Any:
         try:
@@ -282,45 +352,71 @@ class Console:
         except Exception as exc:  # a backend's own error: never let its text (or a URL) through unredacted
             raise DatamillError(self._redact(f"{what}: {exc}")) from None
 
-    def _refresh(self, names: Sequence[str] | None, *, streams: bool) -> None:
+    def _refresh(self, names: Sequence[str] | None, *, streams: bool, repeated: frozenset[str] = frozenset()) -> None:
         """Register ``names`` (every table when ``None``) as they are in storage now.
 
-        ``streams``: register a fresh stream for tables without a reusable
-        dataset (a query is about to read them); otherwise only their schema.
+        A lakehouse table is a view over its version's Parquet files (a new
+        version: a new connection allowed to read its files). Another storage's
+        table is registered as a fresh stream when ``streams`` (a query is about
+        to read it; read whole when the query names it more than once, as a
+        stream is read once), else as its schema only (for SHOW TABLES and BI tools).
         """
         storage = self.project.storage
         existing = self._storage_call("listing the project's tables", storage.list)
         wanted = existing if names is None else [n for n in names if n in existing]
-        for name in wanted:
-            self._register(name, streams)
+        scans = {n: self._storage_call(f"opening table '{n}'", lambda n=n: storage.scan(n)) for n in wanted}
+        changed = []
+        for name, scan in scans.items():
+            files = self._storage_call(f"listing the files of '{name}'", lambda scan=scan: _local_files(scan))
+            if files is not None and self._files.get(name) != files:
+                self._files[name] = files
+                self._others.pop(name, None)
+                changed.append(name)
+        allowed = frozenset(f for files in self._files.values() for f in files)
+        if self._con is None or not allowed <= self._allowed:
+            self._connect(allowed)
+        else:
+            for name in changed:
+                self._view(name, self._files[name])
+        for name, scan in scans.items():
+            if name not in self._files:
+                self._register(name, scan, streams, whole=name in repeated)
 
-    def _register(self, name: str, stream: bool) -> None:
+    def _register(self, name: str, scan: Any, stream: bool, *, whole: bool = False) -> None:
         from datamill.storage.base import TableScan
 
-        scan = self._storage_call(f"opening table '{name}'", lambda: self.project.storage.scan(name))
-        reusable = type(scan).to_dataset is not TableScan.to_dataset
-        if reusable:
-            key = ("dataset", scan.version)
-            if self._registered.get(name) == key:
+        if type(scan).to_dataset is not TableScan.to_dataset:  # a dataset of its own (a lakehouse on object storage)
+            kind, known = self._others.get(name, ("", None))
+            if kind == "dataset" and known[0] == scan.version:
                 return
             source = self._storage_call(f"opening table '{name}'", scan.to_dataset)
-        elif not stream:  # catalog entry only (SHOW TABLES, BI tools' schema browsers); rows come per query
+            self._con.register(name, source)
+            self._others[name] = ("dataset", (scan.version, source))
+            return
+        if not stream:  # catalog entry only (SHOW TABLES, BI tools' schema browsers); rows come per query
             schema = self._storage_call(f"reading the schema of '{name}'", lambda: scan.schema)
-            source, key = schema.empty_table(), ("empty", schema)
-        else:  # a stream is read once: a fresh one for every query that names the table
-            source = self._storage_call(f"reading table '{name}'", scan.to_reader)
-            key = ("stream", source.schema)
+            self._con.register(name, schema.empty_table())
+            self._others[name] = ("empty", schema)
+            return
+        read = scan.to_arrow if whole else scan.to_reader  # a stream is read once
+        source = self._storage_call(f"reading table '{name}'", read)
         self._con.register(name, source)
-        self._registered[name] = key
+        self._others[name] = ("stream", source.schema)
 
-    def _referenced(self, sql: str) -> list[str] | None:
-        from datamill.engine.sql import referenced_tables
-        from datamill.exceptions import EngineError
+    def _referenced(self, sql: str) -> tuple[list[str] | None, frozenset[str]]:
+        """The tables ``sql`` names (``None``: cannot tell, so every table), and those it names more than once."""
+        from collections import Counter
 
-        try:
-            return referenced_tables(sql)
-        except EngineError:
-            return None  # SQLGlot lags DuckDB's grammar: refresh every table
+        counts = Counter(name for kind, name in _table_sources(sql) if kind == "table")
+        if not counts:  # no table in DuckDB's tree, or no tree (SHOW, PIVOT…): ask SQLGlot
+            from datamill.engine.sql import referenced_tables
+            from datamill.exceptions import EngineError
+
+            try:
+                return referenced_tables(sql), frozenset()
+            except EngineError:
+                return None, frozenset()  # neither parser could tell: refresh every table
+        return list(counts), frozenset(name for name, n in counts.items() if n > 1)
 
     def _redact(self, text: str) -> str:
         return redact(text, self._secrets)
@@ -366,6 +462,12 @@ class Console:
         counted = f"SELECT count(*) AS n FROM (\n{_body(sql)}\n) AS {_PAGE_ALIAS}"
         return int(self._execute(counted, params, sql, 1).column(0)[0].as_py())
 
+    def interrupt(self) -> None:
+        """Stop the statement running now, if any (from another thread; it raises :class:`QueryTimeout`)."""
+        con = self._con
+        if con is not None:
+            con.interrupt()
+
     def close(self) -> None:
         with self._lock:
             if self._con is not None:
@@ -385,7 +487,8 @@ class Console:
         with self._lock:
             if self._con is None:
                 raise QueryError("the console is closed: open a new one")
-            self._refresh(self._referenced(original), streams=True)
+            names, repeated = self._referenced(original)
+            self._refresh(names, streams=True, repeated=repeated)
             fired = threading.Event()
             con = self._con
 
@@ -402,24 +505,37 @@ class Console:
                 if fired.is_set():
                     raise QueryTimeout(f"the query ran longer than {self.timeout_s:g} s and was stopped (add filters "
                                        "or a LIMIT, or raise the console's timeout)") from None
-                raise QueryError("the query was interrupted") from None
+                raise QueryTimeout("the query was cancelled") from None
             except duckdb.PermissionException as exc:
                 raise QueryRefused(self._redact(
                     f"{_first_line(exc)}: the SQL console reads only the project's tables (no files, URLs, "
                     f"databases or extensions); tables: {', '.join(self.tables()) or 'none yet'}")) from None
             except duckdb.Error as exc:
                 error = _query_error(exc, original, line_shift)
-                raise QueryError(self._redact(error.message), error.line, error.column) from None
+                message = error.message
+                if isinstance(exc, duckdb.CatalogException) and "Table with name" in message:
+                    message = re.sub(r'\nDid you mean "[^"]*"\?', "", message)  # DuckDB suggests its own catalog
+                    message += f" (the project's tables: {', '.join(self.tables()) or 'none yet: run `datamill run`'})"
+                raise QueryError(self._redact(message), error.line, error.column) from None
             finally:
                 timer.cancel()
                 self._forget_streams()
 
     def _forget_streams(self) -> None:
         """Streams are single-use: the next query that names such a table gets a fresh one."""
-        for name, key in list(self._registered.items()):
-            if key[0] == "stream":
-                self._con.register(name, key[1].empty_table())
-                self._registered[name] = ("empty", key[1])
+        for name, (kind, schema) in list(self._others.items()):
+            if kind == "stream":
+                self._con.register(name, schema.empty_table())
+                self._others[name] = ("empty", schema)
+
+
+def _local_files(scan: Any) -> tuple[str, ...] | None:
+    """The local Parquet files holding ``scan``'s version, or ``None`` (not files, not local, or none at all)."""
+    files = scan.parquet_files()
+    if not files:
+        return None
+    local = tuple(f.removeprefix("file://") for f in files)
+    return local if all(f.startswith("/") for f in local) else None
 
 
 def _params(params: Mapping[str, Any] | Sequence[Any] | None) -> Any:

@@ -118,6 +118,24 @@ _CANNED = {  # questions drivers ask on connect, answered as PostgreSQL would
 }
 
 
+_CATALOG_REWRITES = [  # what psql's backslash commands and DBeaver send that DuckDB's pg_catalog lacks
+    (re.compile(r"pg_catalog\.pg_get_userbyid\([^()]*\)", re.IGNORECASE), "'datamill'"),
+    (re.compile(r"\s+COLLATE\s+pg_catalog\.\w+", re.IGNORECASE), ""),
+    (re.compile(r"OPERATOR\(pg_catalog\.([^)\s]+)\)", re.IGNORECASE), r"\1"),
+    (re.compile(r"::(regclass|regtype|regproc)\b", re.IGNORECASE), ""),
+    (re.compile(r"pg_catalog\.(current_schemas|generate_series)\b", re.IGNORECASE), r"\1"),
+]
+
+
+def _catalog_rewrites(sql: str) -> str:
+    """Clients' catalog queries in the pg_catalog dialect DuckDB has (the guard checks the result)."""
+    if "pg_catalog" not in sql.lower() and "::reg" not in sql.lower():
+        return sql
+    for pattern, replacement in _CATALOG_REWRITES:
+        sql = pattern.sub(replacement, sql)
+    return sql
+
+
 class _Session(core.Session):
     """One client's session: its own guarded console."""
 
@@ -143,8 +161,8 @@ class _Session(core.Session):
             return _Status(tag)
         if _CLIENT_SET.match(text):  # session settings of the client (DateStyle, extra_float_digits…): not run
             return _Status(text.split()[0].upper())
-        query = _CANNED.get(re.sub(r"\s+", " ", text).lower(), sql)
-        page = self.console.run(query, params or None)
+        query = _CANNED.get(re.sub(r"\s+", " ", text).lower()) or _catalog_rewrites(sql)
+        page = self.console.run(query, params or None)  # checked by the guard after any rewrite
         if page.has_more:
             raise QueryRefused(f"the result has more than {self.console.row_limit:,} rows (the server's --row-limit): "
                                "add a LIMIT or filters, or restart the server with a higher --row-limit")
@@ -246,12 +264,11 @@ class _Handler(postgres.BuenaVistaHandler):
         return ctx
 
     def _startup_other(self, msglen: int, code: int, conn: core.Connection) -> None:
-        if code == 80877102:  # cancel request: buenavista's (ends the session)
+        if code == 80877102:  # cancel request (psql's Ctrl-C): stop that client's running statement
             process_id, secret_key = self.r.read_uint32(), self.r.read_uint32()
             ctx = self.server.ctxts.get(process_id)
             if ctx and hmac.compare_digest(str(ctx.secret_key), str(secret_key)):
-                self.server.conn.close_session(ctx.session)
-                self.server.ctxts.pop(process_id, None)
+                ctx.session.console.interrupt()
             return None
         raise ConfigError(f"unsupported startup message {code}: connect with a PostgreSQL 3.0 client")
 
