@@ -145,7 +145,7 @@ def _demo_again_with_ui(folder: Path) -> None:
     port = free_port()
     proc = subprocess.Popen([*DATAMILL, "demo", str(folder), "--rows", "20000", "--ui", "--ui-port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "COLUMNS": "160"})
+                            env={**os.environ, "COLUMNS": "160"}, start_new_session=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
     reader.start()
@@ -163,7 +163,7 @@ def _demo_again_with_ui(folder: Path) -> None:
         proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)  # the UI it started too
     reader.join(timeout=10)
     said = " ".join("".join(lines).split())
     assert proc.returncode == 0, said[-3000:]

@@ -56,19 +56,37 @@ def serve_ui(folder: Path, port: int = PORT) -> int:
     """Run ``datamill ui`` on ``folder`` in the foreground until it stops or Ctrl-C; its exit code (0 on Ctrl-C)."""
     command = [sys.executable, "-m", "datamill", "-p", str(folder), "ui", "--host", HOST, "--port", str(port)]
     sys.stdout.flush()
+    # Python's own handler again: a library imported by the demo (through mlflow) installs a SIGINT handler with
+    # SA_RESTART, under which a blocking wait for the child never returns to Python to raise KeyboardInterrupt.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     server = subprocess.Popen(command)
     try:
-        code = server.wait()
+        code = _wait(server)
     except KeyboardInterrupt:  # a terminal's Ctrl-C reaches both; a signal to us alone is passed on
         server.send_signal(signal.SIGINT)
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.terminate()
-            server.wait(timeout=10)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
         console.print("web UI stopped")
         return 0
+    finally:
+        if previous is not None:  # None: the handler was not set from Python
+            signal.signal(signal.SIGINT, previous)
     if code != 0:
         console.print(f"[red]the web UI stopped[/] (exit {code}); start it yourself with "
                       f"[cyan]{ui_command(folder, port)}[/]", highlight=False, soft_wrap=True)
     return code
+
+
+def _wait(server: subprocess.Popen) -> int:
+    """The child's exit code, waiting in slices so that a signal to us is handled within half a second."""
+    while True:
+        try:
+            return server.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            continue
