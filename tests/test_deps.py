@@ -52,6 +52,7 @@ EXTRA_MODULES = {
     "testing/engine.py": ("testing",),  # pytest only in engine_cases(), for one test per case
     "testing/storage.py": ("testing",),
     "stream/": ("kafka",),
+    "ui/": ("ui",),
 }
 
 
