@@ -12,6 +12,7 @@ from typing import Any
 
 from datamill._deps import require
 from datamill.ui._auth import TokenGate
+from datamill.ui._secrets import redact
 from datamill.ui._tasks import Tasks
 
 __all__ = ["Ui", "UiOptions", "create_app"]
@@ -85,5 +86,20 @@ def create_app(project: str | os.PathLike[str] | None = None, *, token: str | No
 
     for module in (pages_data, pages_models, pages_ops):
         app.include_router(module.router)
+    app.add_exception_handler(Exception, _failed)
     app.add_middleware(TokenGate, token=options.token)
     return app
+
+
+def _failed(request: Any, exc: Exception) -> Any:
+    """An error while building a page: its message in the page (or JSON for the API), secrets redacted, no traceback."""
+    from datamill.exceptions import DatamillError
+    from datamill.ui._common import error_json, html
+    from datamill.ui._render import Page
+
+    status = 400 if isinstance(exc, DatamillError) else 500
+    if request.url.path.startswith("/api/"):
+        return error_json(exc, status)
+    message = str(exc) if isinstance(exc, DatamillError) else f"internal error: {type(exc).__name__}: {exc}"
+    page = Page("Something went wrong", request.url.path)
+    return html(page.render("message.html.j2", message=redact(message), tone="bad"), status)
