@@ -59,12 +59,13 @@ class UiProcess:
 
 
 @contextlib.contextmanager
-def started_ui(project: Path, *args: str, log: Path) -> Iterator[UiProcess]:
+def started_ui(project: Path, *args: str, log: Path, env: dict[str, str] | None = None) -> Iterator[UiProcess]:
     """``datamill -p PROJECT ui --port 0 ARGS`` as a real process; its address read from what it prints."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w", encoding="utf-8") as out:
         process = subprocess.Popen([*DATAMILL, "-p", str(project), "ui", "--port", "0", *args], stdout=out,
-                                   stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "300"})
+                                   stderr=subprocess.STDOUT, text=True,
+                                   env={**os.environ, "COLUMNS": "300", **(env or {})})
     try:
         deadline = time.monotonic() + 120
         url = token = None
@@ -105,6 +106,8 @@ def _wait_ready(url: str, token: str | None, deadline: float) -> None:
 
 @pytest.fixture(scope="session")
 def ui_server(demo_project: Path) -> Iterator[UiProcess]:
-    """``datamill ui`` on the demo project, on localhost (no token), for the whole session."""
-    with started_ui(demo_project, log=ARTIFACTS / "ui-server.log") as ui:
+    """``datamill ui`` on the demo project, on localhost (no token), for the whole session (the plans API up)."""
+    from datamill.demo import API_ENV, serve_plans_api
+
+    with serve_plans_api() as api, started_ui(demo_project, log=ARTIFACTS / "ui-server.log", env={API_ENV: api}) as ui:
         yield ui
