@@ -57,7 +57,11 @@ def _alive(pid: int) -> bool:
 
 
 def running_servers(root: Path) -> list[dict[str, Any]]:
-    """The servers of project ``root`` whose process is alive, oldest first."""
+    """The servers of project ``root`` whose process is alive, oldest first.
+
+    The record of a process that is gone is removed: a server stopped by a signal
+    may end before its own clean-up runs (uvicorn re-raises SIGTERM once it has shut down).
+    """
     folder = _folder(root)
     if not folder.is_dir():
         return []
@@ -70,4 +74,6 @@ def running_servers(root: Path) -> list[dict[str, Any]]:
             continue
         if _alive(pid):
             out.append(entry)
+        else:
+            path.unlink(missing_ok=True)
     return sorted(out, key=lambda e: str(e.get("started", "")))
