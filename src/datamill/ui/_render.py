@@ -49,6 +49,7 @@ class Page:
     def __init__(self, title: str, active: str = "/") -> None:
         self.title, self.active = title, active
         self.specs: dict[str, Any] = {}
+        self.scripts: list[str] = []  # the page's own scripts (served from /assets), after ui.js
         self._ids: dict[int, tuple[str, Any]] = {}  # id(chart) -> (its element id, the chart, kept alive)
 
     def _chart_id(self, chart: Any) -> str:

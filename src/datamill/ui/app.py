@@ -25,6 +25,8 @@ _ASSETS = {  # served path -> (package, folder, file, media type)
     "report.css": ("datamill.report", "templates", "report.css", "text/css"),
     "ui.css": ("datamill.ui", "static", "ui.css", "text/css"),
     "ui.js": ("datamill.ui", "static", "ui.js", "text/javascript"),
+    "sql.js": ("datamill.ui", "static", "sql.js", "text/javascript"),
+    "dashboard.js": ("datamill.ui", "static", "dashboard.js", "text/javascript"),
 }
 
 
@@ -68,7 +70,7 @@ def create_app(project: str | os.PathLike[str] | None = None, *, token: str | No
     from fastapi.responses import Response
 
     from datamill.config import load_config
-    from datamill.ui import pages_data, pages_models, pages_ops
+    from datamill.ui import pages_dashboards, pages_data, pages_models, pages_ops, pages_sql
 
     options = options or UiOptions(project=project, token=token)
     _, file = load_config(options.project)
@@ -84,7 +86,7 @@ def create_app(project: str | os.PathLike[str] | None = None, *, token: str | No
         body = resources.files(package).joinpath(folder, file_name).read_bytes()
         return Response(body, media_type=media, headers={"cache-control": "max-age=3600"})
 
-    for module in (pages_data, pages_models, pages_ops):
+    for module in (pages_data, pages_models, pages_ops, pages_sql, pages_dashboards):
         app.include_router(module.router)
     app.add_exception_handler(Exception, _failed)
     app.add_middleware(TokenGate, token=options.token)

@@ -18,6 +18,7 @@ from datamill.ui._tasks import PipelineProgress, Task
 
 router = APIRouter()
 
+PREVIEW_ROWS = 20  # rows of a table its page shows (the SQL console pages through the rest)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TONE = {"ok": "good", "up_to_date": "good", "unchanged": "good", "failed": "bad", "blocked": "warn",
          "interrupted": "warn", "running": "", "skipped": "muted"}
@@ -168,9 +169,14 @@ def dataset(request: Request, name: str) -> Any:
         except (ValueError, TypeError, OSError) as exc:
             profile_html = page.blocks(Text(f"the saved profile could not be read ({exc}); profile the table again",
                                             tone="warn"))
+    from datamill.ui.pages_sql import preview
+
+    first = preview(ui, name, PREVIEW_ROWS)
+    shown = page.blocks(Table(first.table.column_names, [list(r.values()) for r in first.table.to_pylist()],
+                              caption=f"the first {first.table.num_rows} of {rows:,} rows")) if first else None
     return html(page.render(
         "dataset.html.j2", name=name, summary=page.blocks(cards, columns, *([versions] if versions else [])),
-        quality=quality_html, profile=profile_html, preview_rows=50,
+        quality=quality_html, profile=profile_html, preview=shown,
         task=_task_box("profile-task", "Profile this table" if profile_html is None else "Profile again",
                        "/api/tasks/profile", body=f'{{"table": "{name}"}}', reload=True)))
 
