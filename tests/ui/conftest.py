@@ -56,6 +56,12 @@ class UiProcess:
     process: subprocess.Popen
     output: Path
     token: str | None = None
+    project: Path | None = None
+
+
+def ui_server_project(ui: UiProcess) -> Path:
+    assert ui.project is not None
+    return ui.project
 
 
 @contextlib.contextmanager
@@ -81,7 +87,7 @@ def started_ui(project: Path, *args: str, log: Path, env: dict[str, str] | None 
             assert time.monotonic() < deadline, f"datamill ui printed no address in 120 s: {text}"
             time.sleep(0.2)
         _wait_ready(url, token, deadline)
-        yield UiProcess(url, process, log, token)
+        yield UiProcess(url, process, log, token, project)
     finally:
         process.terminate()
         try:

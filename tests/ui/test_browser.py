@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.browser import chromium, opened_page, png_pixels_vary
-from tests.ui.conftest import ARTIFACTS, UiProcess
+from tests.ui.conftest import ARTIFACTS, UiProcess, ui_server_project
 
 pytestmark = pytest.mark.browser
 
@@ -21,8 +21,9 @@ CHART_PAGES = {  # path -> the fewest charts it must draw
     "/datasets/customers_clean": 1,  # the quality record's row flow and distributions
     "/models/churn_model": 3,  # leaderboard, ROC, importance...
     "/monitoring": 2,  # drift history trends
+    "/dashboards/business": 4,  # the demo's business questions
 }
-PLAIN_PAGES = ["/", "/datasets", "/runs", "/models", "/serving", "/streams"]
+PLAIN_PAGES = ["/", "/datasets", "/runs", "/models", "/serving", "/streams", "/dashboards", "/sql"]
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +92,66 @@ def test_running_the_pipeline_from_the_page_shows_progress(browser: Any, ui_serv
         assert view.page.eval_on_selector("#run-task progress", "p => p.value") == 1
         assert view.page.query_selector("#run-task a.task-link") is not None
         assert not view.errors, view.errors
+
+
+def test_sql_console_runs_a_query_pages_it_and_builds_a_chart(browser: Any, ui_server: UiProcess) -> None:
+    with opened_page(browser, ui_server.url + "/sql", _shot("/sql-console")) as view:
+        page = view.page
+        page.fill("#sql-text", "select customer_id, plan_name, monthly_spend from features order by customer_id")
+        page.click("#sql-run")
+        page.wait_for_function("document.querySelectorAll('#sql-grid tbody tr').length === 100")
+        first = page.inner_text("#sql-grid tbody tr:first-child td:first-child")
+        page.click("#sql-next")
+        page.wait_for_selector("#sql-grid[data-offset='100']")
+        assert page.inner_text("#sql-grid tbody tr:first-child td:first-child") != first
+        assert "rows 101–200" in page.inner_text("#sql-range")
+        page.fill("#sql-text", "select plan_name, count(*) as customers from features group by all")
+        page.click("#sql-run")
+        page.wait_for_function("document.querySelectorAll('#sql-grid thead th').length === 2")
+        page.select_option("#chart-kind", "bar")
+        page.select_option("#chart-x", "plan_name")
+        page.select_option("#chart-y", "customers")
+        page.click("#chart-draw")
+        page.wait_for_selector("#sql-chart[data-drawn='1'] svg", timeout=30_000)
+        box = page.query_selector("#sql-chart svg").bounding_box()
+        assert box["width"] > 100 and box["height"] > 50
+        history = page.eval_on_selector_all("#sql-history li", "els => els.map(e => e.dataset.sql)")
+        assert history[0].startswith("select plan_name, count(*)")
+        assert not view.errors, view.errors
+
+
+def test_sql_console_shows_a_syntax_errors_position_and_a_refusal(browser: Any, ui_server: UiProcess) -> None:
+    with opened_page(browser, ui_server.url + "/sql", _shot("/sql-errors")) as view:
+        page = view.page
+        page.fill("#sql-text", "select *\nfrom features\nwher customer_id = 1")
+        page.click("#sql-run")
+        page.wait_for_selector("#sql-error pre.sql-position")
+        assert "line 3" in page.inner_text("#sql-error") and "^" in page.inner_text("#sql-error pre")
+        page.fill("#sql-text", "copy features to '/tmp/stolen.csv'")
+        page.click("#sql-run")
+        page.wait_for_selector("#sql-error[data-kind=QueryRefused]")
+        assert "refused" in page.inner_text("#sql-error")
+        # the failed requests (400, 403) are the only console errors the page may show
+        assert all("status of 40" in e for e in view.errors), view.errors
+
+
+def test_a_dashboard_is_edited_and_saved_in_the_browser(browser: Any, ui_server: UiProcess) -> None:
+    with opened_page(browser, ui_server.url + "/dashboards/business?country=DE", _shot("/dashboard-de")) as view:
+        _check(view, ui_server, 4)
+        assert view.page.input_value("#dashboard-params [name=country]") == "DE"
+    with opened_page(browser, ui_server.url + "/dashboards/business/edit", _shot("/dashboard-edit")) as view:
+        page = view.page
+        text = page.input_value("#dashboard-yaml")
+        assert "churn_by_plan" in text
+        title = next(line for line in text.splitlines() if line.startswith("title:"))
+        page.fill("#dashboard-yaml", text.replace(title, "title: Churn and revenue (edited in the browser)"))
+        page.fill("#dashboard-note", "a clearer title")
+        page.click("#dashboard-save")
+        page.wait_for_selector("#dashboard-saved[data-version]")
+        page.click("#dashboard-view")
+        page.wait_for_selector("body[data-charts=ready]", timeout=60_000)
+        assert "Churn and revenue (edited in the browser)" in page.inner_text("main")
+        assert page.eval_on_selector_all(".vega svg", "els => els.filter(e => e.getBoundingClientRect().width > 0).length") == 4
+        page.screenshot(path=str(_shot("/dashboard-saved")), full_page=True)
+        assert not view.errors, view.errors
+    assert "Churn and revenue (edited in the browser)" in (ui_server_project(ui_server) / "datamill.yaml").read_text()

@@ -6,7 +6,7 @@
   var errorBox = document.getElementById("sql-error"), grid = document.getElementById("sql-grid");
   var pager = document.querySelector("#sql-result .pager");
   var pageRows = Number(document.getElementById("sql-result").getAttribute("data-page-rows"));
-  var state = { sql: "", offset: 0, columns: [], total: null };
+  var state = { sql: "", offset: 0, columns: [], total: null, asked: 0 };
 
   function showError(box, err, sql) {
     box.hidden = false;
@@ -74,12 +74,15 @@
     offset = offset || 0;
     status.textContent = "running…";
     errorBox.hidden = true;
+    var ask = ++state.asked;  // only the latest request's answer is shown
     return dm.api("POST", "/api/sql", { sql: sql, offset: offset, limit: pageRows }).then(function (result) {
+      if (ask !== state.asked) { return; }
       state.sql = sql; state.offset = offset;
       fill(result);
       columns(result.columns);
       if (offset === 0) { remember(sql, "ok"); }
     }).catch(function (err) {
+      if (ask !== state.asked) { return; }
       status.textContent = "";
       showError(errorBox, err, sql);
       if (offset === 0) { remember(sql, (err.data && err.data.kind) || "error"); }
