@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from datamill.ui import create_app  # noqa: E402
+from datamill.ui import create_app
 
 
 @pytest.fixture()

@@ -11,14 +11,14 @@ import httpx
 import pytest
 
 pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from datamill._ports import free_port  # noqa: E402
-from datamill.ui import create_app  # noqa: E402
-from tests.ui.conftest import ARTIFACTS, DATAMILL  # noqa: E402
+from datamill._ports import free_port
+from datamill.ui import create_app
+from tests.ui.conftest import ARTIFACTS, DATAMILL
 
 
-def _until(check, timeout: float, what: str):  # noqa: ANN001, ANN202
+def _until(check, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while True:
         found = check()
@@ -77,7 +77,7 @@ def test_serving_page_shows_a_running_server_its_version_rate_and_latency(demo_p
 
 
 @pytest.mark.kafka
-def test_streams_page_shows_throughput_lag_per_partition_and_dead_letters(kafka, tmp_path: Path) -> None:  # noqa: ANN001
+def test_streams_page_shows_throughput_lag_per_partition_and_dead_letters(kafka, tmp_path: Path) -> None:
     from tests.stream.conftest import json_values, start_stream, unique, write_project
 
     topic = unique("events")

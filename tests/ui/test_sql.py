@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from datamill.ui import create_app  # noqa: E402
+from datamill.ui import create_app
 
 
 @pytest.fixture(scope="module")
