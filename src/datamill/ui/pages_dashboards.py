@@ -129,7 +129,7 @@ async def save(request: Request, name: str) -> Any:
             return error_json(exc)
         return json_response({"name": name, "version": version, "view": f"/dashboards/{name}"})
 
-    from starlette.concurrency import run_in_threadpool
+    from fastapi.concurrency import run_in_threadpool
 
     return await run_in_threadpool(write)
 

@@ -131,7 +131,7 @@ async def run_sql(request: Request) -> Any:
 
 
 async def _in_thread(fn: Any, *args: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
+    from fastapi.concurrency import run_in_threadpool
 
     return await run_in_threadpool(fn, *args)
 
