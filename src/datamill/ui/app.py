@@ -48,7 +48,9 @@ class Ui:
     file: Path
     options: UiOptions
     tasks: Tasks = field(default_factory=Tasks)
-    scrapes: dict[str, Any] = field(default_factory=dict)
+    scrapes: dict[str, Any] = field(default_factory=dict)  # server url -> (when, requests) of its last scrape
+    console: Any = None  # the SQL console (datamill.analytics.guard.Console), opened on first use
+    console_project: Any = None  # the project it reads
 
     @contextlib.contextmanager
     def project(self) -> Iterator[Any]:

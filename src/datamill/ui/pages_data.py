@@ -30,7 +30,7 @@ def _kind(project: Any, name: str) -> str:
         return "source"
     if name in c.datasets:
         return "dataset"
-    if name in getattr(c, "predictions", {}) or {}:
+    if name in (getattr(c, "predictions", None) or {}):
         return "predictions"
     if name.endswith("__quarantine"):
         return "quarantine"

@@ -39,7 +39,7 @@ def console(ui: Any) -> Iterator[Any]:
     from datamill.analytics.guard import Console
 
     with _LOCK:
-        if getattr(ui, "console", None) is None:
+        if ui.console is None:
             from datamill.project import Project
 
             ui.console_project = Project(ui.file)
