@@ -133,3 +133,16 @@ def test_secrets_in_the_project_never_reach_a_page(tmp_path: Path) -> None:
         assert "pa55word" not in answer.text and "hunter22" not in answer.text, path
     home = app.get("/")
     assert home.status_code == 400 and "ann:***@" in home.text  # the storage error, said without the password
+
+
+def test_secrets_in_a_runs_errors_are_masked(tmp_path: Path) -> None:
+    from datamill.pipeline import RunStore
+    from datamill.pipeline.records import NodeRun, RunRecord
+
+    (tmp_path / "datamill.yaml").write_text("name: sec\nstorage: lakehouse:./warehouse\n", encoding="utf-8")
+    node = NodeRun("crm", "source", "failed", error="cannot read postgresql://ann:pa55word@db/crm (password=pa55word)",
+                   warnings=["retried with token=abc123def"])
+    RunStore(tmp_path).save(RunRecord("20260101T000000000-abcdef", "sec", status="failed", nodes={"crm": node}))
+    page = TestClient(create_app(tmp_path)).get("/runs/20260101T000000000-abcdef").text
+    assert "pa55word" not in page and "abc123def" not in page
+    assert "postgresql://ann:***@db/crm" in page

@@ -16,7 +16,7 @@ from markupsafe import Markup
 from datamill.report import Badge, Block, Report, Section
 from datamill.report.charts import THEME
 from datamill.report.render import VEGA_SCRIPTS, format_cell, human_bytes, script_json
-from datamill.ui._secrets import redact
+from datamill.ui._secrets import redact, redact_urls
 
 __all__ = ["Page", "environment"]
 
@@ -75,6 +75,6 @@ class Page:
     def render(self, template: str, **context: Any) -> str:
         """The whole page: layout, navigation, ``template``'s body, and the charts' specs and scripts."""
         body = environment().get_template(template).render(page=self, **context)
-        return environment().get_template("base.html.j2").render(
+        return redact_urls(environment().get_template("base.html.j2").render(
             page=self, body=Markup(body), nav=NAV, specs=Markup(script_json(self.specs)),
-            theme=Markup(script_json(THEME)), scripts=VEGA_SCRIPTS, token=context.get("token_note"))
+            theme=Markup(script_json(THEME)), scripts=VEGA_SCRIPTS))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["redact"]
+__all__ = ["redact", "redact_urls"]
 
 _PATTERNS = (
     (re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)[^@\s/]+(?P<at>@)"), r"\g<head>***\g<at>"),
@@ -33,3 +33,15 @@ def redact(value: Any) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def redact_urls(text: str) -> str:
+    """Only the passwords in ``scheme://user:password@host`` addresses (a whole page's last pass).
+
+    Examples
+    --------
+    >>> redact_urls('<td>postgresql://ann:s3cret@db/x</td><td>password = 1</td>')
+    '<td>postgresql://ann:***@db/x</td><td>password = 1</td>'
+    """
+    pattern, replacement = _PATTERNS[0]
+    return pattern.sub(replacement, text)

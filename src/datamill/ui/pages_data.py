@@ -219,10 +219,11 @@ def run_detail(request: Request, run_id: str) -> Any:
     table = Table(["node", "kind", "status", "rows in", "rows out", "set aside", "seconds", "output version",
                    "summary"],
                   [[n.name, n.kind, Badge(n.status, _TONE.get(n.status, "")), n.rows_in, n.rows_out,
-                    n.rows_quarantined + n.rows_skipped, n.seconds, n.output_version, n.summary] for n in
+                    n.rows_quarantined + n.rows_skipped, n.seconds, n.output_version, redact(n.summary or "") or None]
+                   for n in
                    record.nodes.values()], caption="nodes, in the order they ran")
-    notes = [Text(f"{n.name}: {w}", tone="warn") for n in record.nodes.values() for w in n.warnings]
-    notes += [Text(f"{n.name}: {n.error}", tone="bad") for n in record.nodes.values() if n.error]
+    notes = [Text(redact(f"{n.name}: {w}"), tone="warn") for n in record.nodes.values() for w in n.warnings]
+    notes += [Text(redact(f"{n.name}: {n.error}"), tone="bad") for n in record.nodes.values() if n.error]
     cards = Cards([Card("status", record.status, tone=_TONE.get(record.status, "")),
                    Card("nodes", len(record.nodes)), Card("started", when(record.started)),
                    Card("ended", when(record.ended) or "–")])
