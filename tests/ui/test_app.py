@@ -146,3 +146,22 @@ def test_secrets_in_a_runs_errors_are_masked(tmp_path: Path) -> None:
     page = TestClient(create_app(tmp_path)).get("/runs/20260101T000000000-abcdef").text
     assert "pa55word" not in page and "abc123def" not in page
     assert "postgresql://ann:***@db/crm" in page
+
+
+def test_streams_page_lists_producers_and_what_their_checkpoint_confirmed(tmp_path: Path) -> None:
+    (tmp_path / "datamill.yaml").write_text(
+        "name: pub\nstorage: lakehouse:./warehouse\nsources:\n"
+        "  orders_api: {type: http, url: 'http://127.0.0.1:9/orders', records: $.data}\n"
+        "  orders:\n    type: kafka\n    brokers: '127.0.0.1:9'\n    topic: orders\n"
+        "    publish: {from: orders_api, key: id, every: 10s}\n"
+        "datasets:\n  orders_clean: {from: orders}\n", encoding="utf-8")
+    checkpoint = tmp_path / ".datamill" / "streams" / "orders.json"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_text('{"signature": {}, "cursor": null, "digests": {"1": ["a", null], "2": ["b", null]}}')
+    client = TestClient(create_app(tmp_path))
+    data = client.get("/api/streams").json()
+    assert data["streams"] == [{"name": "orders_clean", "source": "orders", "rows": None, "set_aside": None,
+                                "running": None}]
+    assert data["producers"][0]["name"] == "orders" and data["producers"][0]["records"] == 2
+    page = client.get("/streams").text
+    assert "orders_clean" in page and "records confirmed" in page

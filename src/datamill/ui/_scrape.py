@@ -91,5 +91,6 @@ def stream_numbers(samples: dict[str, Any]) -> dict[str, Any]:
 
     return {"throughput": round(rate[0][1], 1) if rate else None, "messages": total("datamill_stream_messages_total"),
             "rows": total("datamill_stream_rows_written_total"), "dead": total("datamill_stream_dead_letters_total"),
+            "published": total("datamill_stream_published_total"),
             "partitions": [{"topic": t, "partition": p, "consumed": consumed.get((t, p)),
                             "committed": committed.get((t, p)), "lag": lag.get((t, p))} for t, p in keys]}

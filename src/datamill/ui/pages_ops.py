@@ -76,14 +76,36 @@ def _count(storage: Any, name: str) -> int | None:
         return None
 
 
-def streams_state(ui: Any) -> list[dict[str, Any]]:
+def _checkpoint(root: Any, source: str) -> dict[str, Any]:
+    """What a producer's checkpoint (``.datamill/streams/<source>.json``) says it published and had confirmed."""
+    import json
+    from datetime import UTC, datetime
+
+    path = root / ".datamill" / "streams" / f"{source}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {"records": len(data.get("digests") or {}), "cursor": data.get("cursor"),
+                "updated": datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M:%S")}
+    except (OSError, ValueError, AttributeError):
+        return {"records": None, "cursor": None, "updated": None}
+
+
+def producers_state(ui: Any, running: dict[str, Any]) -> list[dict[str, Any]]:
+    """The kafka sources with ``publish:``: what their checkpoint holds, and the live numbers of a running one."""
+    from datamill.config.streaming import is_streaming_source
+
+    out = []
+    with ui.project() as project:
+        for name, spec in project.config.sources.items():
+            if is_streaming_source(spec) and getattr(spec.parsed, "publish", None) is not None:
+                out.append({"name": name, **_checkpoint(ui.root, name), "running": running.pop(name, None)})
+    return out
+
+
+def streams_state(ui: Any, running: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     from datamill.config.streaming import streaming_datasets
 
-    running = {}
-    for s in _servers(ui, "stream"):
-        samples = scrape(s["url"])
-        running[s.get("model")] = {"pid": s["pid"], "url": redact(s["url"]),
-                                   **(stream_numbers(samples) if samples is not None else {})}
+    running = live_streams(ui) if running is None else running
     out = []
     with ui.project() as project:
         for name, source in streaming_datasets(project.config).items():
@@ -95,16 +117,31 @@ def streams_state(ui: Any) -> list[dict[str, Any]]:
     return out
 
 
+def live_streams(ui: Any) -> dict[str, Any]:
+    """Each running ``datamill stream --metrics-port`` (a consumer or a producer) by name: its numbers."""
+    running = {}
+    for s in _servers(ui, "stream"):
+        samples = scrape(s["url"])
+        running[s.get("model")] = {"pid": s["pid"], "url": redact(s["url"]),
+                                   **(stream_numbers(samples) if samples is not None else {})}
+    return running
+
+
 @router.get("/api/streams")
 def api_streams(request: Request) -> Any:
-    return json_response({"streams": streams_state(ui_of(request))})
+    ui = ui_of(request)
+    running = live_streams(ui)
+    producers = producers_state(ui, running)
+    return json_response({"streams": streams_state(ui, running), "producers": producers})
 
 
 @router.get("/streams")
 def streams(request: Request) -> Any:
     ui = ui_of(request)
     page = Page("Streams", "/streams")
-    found = streams_state(ui)
+    running = live_streams(ui)
+    producers = producers_state(ui, running)
+    found = streams_state(ui, running)
     blocks: list[Any] = [Table(["stream", "reads", "rows stored", "dead letters (quarantine rows)", "running"],
                                [[s["name"], s["source"], s["rows"], s["set_aside"],
                                  Badge("running", "good") if s["running"] else Badge("stopped", "muted")]
@@ -124,6 +161,13 @@ def streams(request: Request) -> Any:
         blocks.append(Chart(charts.bar_chart(data, x="lag", y="partition"), title=f"{s['name']}: lag per partition"))
     if not found:
         blocks = [Text("this project has no streaming dataset (a dataset from: a kafka source)", tone="muted")]
+    if producers:
+        blocks.append(Table(["producer (source)", "records confirmed", "cursor", "checkpoint saved (UTC)",
+                             "published now", "running"],
+                            [[p["name"], p["records"], p["cursor"], p["updated"],
+                              (p["running"] or {}).get("published"),
+                              Badge("running", "good") if p["running"] else Badge("stopped", "muted")]
+                             for p in producers], caption="sources with publish: (an API polled into a topic)"))
     return html(page.render("streams.html.j2", body=page.blocks(*blocks), count=len(found)))
 
 
