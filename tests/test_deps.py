@@ -55,6 +55,7 @@ EXTRA_MODULES = {
     "analytics/wire.py": ("analytics",),  # datamill sql --serve
     "analytics/_hyper.py": ("analytics",),  # .hyper exports
     "analytics/_xlsx.py": ("analytics",),  # .xlsx exports
+    "ui/": ("ui",),
 }
 
 

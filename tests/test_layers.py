@@ -93,6 +93,7 @@ LAYERS: list[set[str]] = [
     {"pipeline"},
     {"stream"},
     {"analytics", "demo", "project"},
+    {"ui"},  # the web UI: shows every stage (reads them all), below only the CLI that starts it
     {"cli", "__main__"},
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

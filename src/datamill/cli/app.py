@@ -95,7 +95,7 @@ def _log_hint() -> str:
 
 def main() -> None:
     """Entry point of the ``datamill`` command: errors become one readable message."""
-    from datamill.cli import commands, dashboard, demo, models, monitor, package, predict, profile, quality, query, retrain, rollback, schedule, serve, stats, stream, train  # noqa: F401  (register the commands)
+    from datamill.cli import commands, dashboard, demo, models, monitor, package, predict, profile, quality, query, retrain, rollback, schedule, serve, stats, stream, train, ui  # noqa: F401  (register the commands)
 
     debug = "--debug" in sys.argv
     state.logging = True

@@ -72,12 +72,17 @@ def serve(
                   f"on {where} with {workers} worker(s); docs at {where}/docs", highlight=False)
     common = dict(host=host, port=port, log_level="warning", access_log=access_log, timeout_graceful_shutdown=30,
                   server_header=False, timeout_keep_alive=keep_alive)
-    if workers == 1:
-        uvicorn.run(server, **common)
-        return
-    del server, predictor  # each worker loads its own
-    os.environ[_CONFIG_VARIABLE] = json.dumps(settings)
-    uvicorn.run("datamill.cli.serve:worker_app", factory=True, workers=workers, **common)
+    from datamill.serve.running import announce
+
+    project = _project(settings["project"], required=False)
+    with announce(project.root if project is not None else None, url=where, model=predictor.name,
+                  version=predictor.version, reference=model):
+        if workers == 1:
+            uvicorn.run(server, **common)
+            return
+        del server, predictor  # each worker loads its own
+        os.environ[_CONFIG_VARIABLE] = json.dumps(settings)
+        uvicorn.run("datamill.cli.serve:worker_app", factory=True, workers=workers, **common)
 
 
 def worker_app() -> Any:

@@ -34,14 +34,14 @@ def stream(
     project = open_project()
     stop = _stop_on_signals()
     if _is_producer(project, name):
-        _produce(project, name, stop, until_idle, _metrics(name, metrics_port))
+        _produce(project, name, stop, until_idle, _metrics(name, metrics_port, project.root))
         return
     from datamill.stream.consumer import run_stream
     from datamill.stream.dataset import stream_target
 
     target = stream_target(project.config, name)
     storage = _storage(project, target)
-    metrics = _metrics(name, metrics_port)
+    metrics = _metrics(name, metrics_port, project.root)
     o = target.options
     console.print(f"streaming [bold]{name}[/]: {', '.join(o.topic_names)} ({o.format}) from {o.brokers}, group "
                   f"{target.group} → table {name} ({target.mode}); stop with Ctrl-C", highlight=False)
@@ -102,7 +102,7 @@ def _storage(project: Any, target: Any) -> Any:
     return cls(spec.parsed or cls.Options.model_validate(spec.options), project_dir=project.root)
 
 
-def _metrics(name: str, port: int | None) -> Any:
+def _metrics(name: str, port: int | None, root: Any = None) -> Any:
     """The stream's metrics (throughput, lag; ``/metrics`` on ``port``), where datamill.stream.metrics is installed."""
     try:
         from datamill.stream.metrics import StreamMetrics
@@ -120,6 +120,11 @@ def _metrics(name: str, port: int | None) -> Any:
     if port is not None:
         server = metrics.serve(port)
         console.print(f"metrics on {server.url}", highlight=False)
+        if root is not None:  # listed by `datamill ui` while the command runs (the log stack closes at its end)
+            from datamill.cli.app import _LOGS
+            from datamill.serve.running import announce
+
+            _LOGS.enter_context(announce(root, url=server.url, model=name, kind="stream"))
     return metrics
 
 
