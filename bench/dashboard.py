@@ -431,6 +431,8 @@ def _typed_like(page: Any, ours: Any) -> Any:
         column = page.column(i)
         if want is not None and (pa.types.is_temporal(want)) and pa.types.is_string(column.type):
             try:
+                if pa.types.is_date(want):  # a date may come as local midnight ("2023-01-01T00:00:00")
+                    column = pc.cast(column, pa.timestamp("us"))
                 page = page.set_column(i, name, pc.cast(column, want))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 pass  # left as text: the fingerprint compares it as text and says so
