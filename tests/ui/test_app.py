@@ -36,6 +36,7 @@ def test_home_shows_the_project_its_tables_and_last_run(client: TestClient) -> N
     page = client.get("/").text
     assert "churn_demo" in page and "customers_clean" in page
     assert re.search(r'id="last-run">run <a href="/runs/[^"]+">', page)
+    assert '<a href="/dashboards/business">' in page  # the demo's business questions
     assert "/assets/vega.min.js" in page and "https://" not in page  # no CDN
 
 

@@ -84,12 +84,13 @@ def home(request: Request) -> Any:
                       [[t["name"], t["kind"], t["rows"], t["columns"], t["version"]] for t in tables],
                       caption="tables in storage")
         facts = {"project": c.name, "file": str(ui.file), "engine": c.engine.type, "storage": _storage_text(project)}
+        dashboards = [(name, d.title or name) for name, d in (getattr(c, "dashboards", None) or {}).items()]
         last_run = None
         if last is not None:
             last_run = {"id": last.run_id, "started": when(last.started), "status": last.status,
                         "failed": ", ".join(n.name for n in last.failed)}
     return html(page.render("home.html.j2", facts=facts, overview=page.blocks(cards, table), last=last_run,
-                            names=[t["name"] for t in tables], task=_task_box("run-task", "Run the pipeline",
+                            names=[t["name"] for t in tables], dashboards=dashboards, task=_task_box("run-task", "Run the pipeline",
                                                                               "/api/tasks/run", reload=False)))
 
 
