@@ -88,6 +88,13 @@ def test_writes_and_side_effects_are_refused(console: Console, sql: str) -> None
     assert console.count("select * from orders") == 4  # nothing changed
 
 
+@pytest.mark.parametrize(("sql", "named"), [("INSTALL httpfs", "INSTALL"), ("force install httpfs", "INSTALL"),
+                                             ("LOAD httpfs", "LOAD"), ("COPY orders TO 'x.csv'", "COPY")])
+def test_a_refusal_names_the_statement_the_user_wrote(console: Console, sql: str, named: str) -> None:
+    with pytest.raises(QueryRefused, match=f"^{named} statements are refused"):
+        console.check(sql)
+
+
 FILE_READS = [
     "select * from read_csv('/etc/passwd')",
     "select * from read_parquet('warehouse/orders/*.parquet')",

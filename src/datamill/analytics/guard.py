@@ -177,7 +177,9 @@ def _classify(sql: str) -> Any:
         _refuse_file_reads(inner)  # type: ignore[arg-type]
         return statement
     if kind != duckdb.StatementType.SELECT:
-        raise _refuse(kind.name)
+        # DuckDB files INSTALL and FORCE INSTALL under LOAD: name what the user wrote
+        first = re.match(r"\s*(?:force\s+)?(install)\b", statement.query, re.I)
+        raise _refuse("INSTALL" if first else kind.name)
     _refuse_file_reads(statement.query)
     return statement
 
