@@ -33,6 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / ".data"
 RESULTS = ROOT / "bench" / "results"
+PEERS_PYTHON = ROOT / "bench" / ".venv-peers" / "bin" / "python"  # the peers' own environment (bench/README.md)
 
 # Type categories of the canonical form; text where the reference has one of TYPED is less work.
 TYPED = ("integer", "float", "boolean", "date", "timestamp")
@@ -312,6 +313,18 @@ def _close(a: Any, b: Any, rel_tol: float) -> bool:
 
 
 # ------------------------------------------------------------------------- in the parent
+def peers_versions(module: str, label: str) -> str:
+    """``; LABEL x (pandas y, numpy z) from `bench/.venv-peers` `` for a footer, or "" when that environment cannot say."""
+    import subprocess
+
+    code = f"import {module}, pandas, numpy; print({module}.__version__, pandas.__version__, numpy.__version__)"
+    try:
+        out = subprocess.run([str(PEERS_PYTHON), "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return f"; {label} {out[0]} (pandas {out[1]}, numpy {out[2]}) from `bench/.venv-peers`"
+
+
 def run_child(module: str, key: str, *args: str, repeat: int = 1, python: str | Path | None = None,
               prefix: list[str] | None = None) -> dict:
     """Run one contender ``repeat`` times in fresh processes; keep the fastest.

@@ -35,17 +35,17 @@ from pathlib import Path
 
 from bench._harness import (
     DATA,
-    ROOT,
+    PEERS_PYTHON,
     Done,
     footer,
     measure,
+    peers_versions,
     run_argv,
     run_child,
     save_results,
     update_benchmarks_md,
 )
 
-PEERS_PYTHON = ROOT / "bench" / ".venv-peers" / "bin" / "python"
 TARGET = 30  # datamill at least this many times faster than Evidently
 SECTION = "Drift: data drift of 1M vs 1M rows (`bench/drift.py`)"
 NUMERIC, CATEGORICAL = 15, 5
@@ -246,21 +246,9 @@ def _report(args: argparse.Namespace, results: dict[str, dict]) -> str:
                      f"{'; '.join(sorted(set(ours['extra']['methods'].values())))}.")
     elif ours:
         lines.append(f"- Evidently was left out of this run: the target is not judged. Planted: {', '.join(expected)}.")
-    how = f"Best of {args.repeat} run{'s' * (args.repeat != 1)}, each contender in its own process{_peers_versions(results)}."
+    peers = peers_versions("evidently", "Evidently") if "evidently" in results else ""
+    how = f"Best of {args.repeat} run{'s' * (args.repeat != 1)}, each contender in its own process{peers}."
     return "\n".join(lines + [""] + footer(results, "bench.drift", how, run_argv(args, repeat=1)))
-
-
-def _peers_versions(results: dict[str, dict]) -> str:
-    if "evidently" not in results:
-        return ""
-    import subprocess
-
-    code = "import evidently, pandas, numpy; print(evidently.__version__, pandas.__version__, numpy.__version__)"
-    try:
-        out = subprocess.run([str(PEERS_PYTHON), "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-    return f"; Evidently {out[0]} (pandas {out[1]}, numpy {out[2]}) from `bench/.venv-peers`"
 
 
 def main() -> None:

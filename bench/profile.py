@@ -33,18 +33,18 @@ from pathlib import Path
 
 from bench._harness import (
     DATA,
-    ROOT,
+    PEERS_PYTHON,
     Done,
     compare_stats,
     footer,
     measure,
+    peers_versions,
     run_argv,
     run_child,
     save_results,
     update_benchmarks_md,
 )
 
-PEERS_PYTHON = ROOT / "bench" / ".venv-peers" / "bin" / "python"
 TARGETS = {"datamill": 40, "datamill-exact": 15}  # at least this many times faster than ydata-profiling full
 TARGET_RSS_MB = 1024
 REL_TOL = 1e-9  # means, minima and maxima: the same numbers summed in another order
@@ -311,7 +311,7 @@ def _report(args: argparse.Namespace, results: dict[str, dict]) -> str:
         same = "reference" if key == ref else (checks[key][0].text if key in checks else "not checked")
         lines.append(f"| {CONTENDERS[key][0]} | {r['seconds']:.2f} | {r['peak_mb']:.0f} | {html} | {ratio} | {same} |")
     lines += ["", *_verdicts(results, checks), *_differences(checks), "", *_sampling(results)]
-    peers = _peers_versions() if any(CONTENDERS[k][2] for k in results) else ""
+    peers = peers_versions("ydata_profiling", "ydata-profiling") if any(CONTENDERS[k][2] for k in results) else ""
     how = f"Best of {args.repeat} run{'s' * (args.repeat != 1)}, each contender in its own process{peers}."
     return "\n".join(lines + [""] + footer(results, "bench.profile", how,
                                                 run_argv(args, repeat=1, more=["--mode", args.mode])))
@@ -392,17 +392,6 @@ def _estimate_error(results: dict[str, dict], key: str, estimated: list[str]) ->
     worst = max(errors, key=lambda c: abs(errors[c]))
     return (f" Its estimated distinct counts were off {SHORT[exact]}'s exact counts by at most "
             f"{abs(errors[worst]):.1%} ({worst}: {ours[worst]['distinct']:,} vs {theirs[worst]['distinct']:,}).")
-
-
-def _peers_versions() -> str:
-    import subprocess
-
-    code = "import ydata_profiling, pandas, numpy; print(ydata_profiling.__version__, pandas.__version__, numpy.__version__)"
-    try:
-        out = subprocess.run([str(PEERS_PYTHON), "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-    return f"; ydata-profiling {out[0]} (pandas {out[1]}, numpy {out[2]}) from `bench/.venv-peers`"
 
 
 def main() -> None:
